@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* One control connection: reads bytes into the framer, writes replies and events from
+ * a bounded queue. A client that stops reading first loses back-pressure on its own
+ * requests, then is disconnected when an event finds its queue full. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <libxml/xmlsave.h>
+
+#include "control/control-private.h"
+
+struct outmsg {
+	struct outmsg *next;
+	size_t len;
+	char data[];
+};
+
+static void on_read(struct ev_loop *loop, ev_io *w, int revents);
+static void on_write(struct ev_loop *loop, ev_io *w, int revents);
+
+int conn_new(struct control *ctl, int fd, bool is_unix, const char *peer, struct conn **ret)
+{
+	struct conn *cn = calloc(1, sizeof(*cn));
+
+	if (!cn) {
+		close(fd);
+		return -ENOMEM;
+	}
+	cn->ctl = ctl;
+	cn->fd = fd;
+	cn->is_unix = is_unix;
+	cn->id = ++ctl->next_conn_id;
+	snprintf(cn->peer, sizeof(cn->peer), "%s", peer);
+	frame_init(&cn->frame, &ctl->cfg->limits);
+	ev_io_init(&cn->rio, on_read, fd, EV_READ);
+	ev_io_init(&cn->wio, on_write, fd, EV_WRITE);
+	cn->rio.data = cn->wio.data = cn;
+	if (fd >= 0)
+		ev_io_start(ctl->loop, &cn->rio);
+	cn->next = ctl->conns;
+	if (ctl->conns)
+		ctl->conns->prev = cn;
+	ctl->conns = cn;
+	ctl->n_conns++;
+	*ret = cn;
+	return 0;
+}
+
+void conn_free(struct conn *cn)
+{
+	struct control *ctl;
+
+	if (!cn)
+		return;
+	ctl = cn->ctl;
+	ev_io_stop(ctl->loop, &cn->rio);
+	ev_io_stop(ctl->loop, &cn->wio);
+	if (cn->fd >= 0)
+		close(cn->fd);
+	while (cn->q_head) {
+		struct outmsg *m = cn->q_head;
+
+		cn->q_head = m->next;
+		free(m);
+	}
+	frame_done(&cn->frame);
+	if (cn->prev)
+		cn->prev->next = cn->next;
+	else
+		ctl->conns = cn->next;
+	if (cn->next)
+		cn->next->prev = cn->prev;
+	ctl->n_conns--;
+	log_debug("control: connection %llu (%s) closed", (unsigned long long)cn->id, cn->peer);
+	free(cn);
+}
+
+/* Write as much of the queue as the socket takes. Returns <0 on a dead socket. */
+static int flush(struct conn *cn)
+{
+	while (cn->q_head) {
+		struct outmsg *m = cn->q_head;
+		ssize_t n = send(cn->fd, m->data + cn->q_off, m->len - cn->q_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+		cn->q_off += (size_t)n;
+		if (cn->q_off < m->len)
+			return 0;
+		cn->q_head = m->next;
+		if (!cn->q_head)
+			cn->q_tail = NULL;
+		cn->q_len--;
+		cn->q_off = 0;
+		free(m);
+	}
+	return 0;
+}
+
+/* Start/stop the watchers to match the queue: write while it is non-empty, read while
+ * it is short (back-pressure on a client that sends but does not read). */
+static void update_watchers(struct conn *cn)
+{
+	struct ev_loop *loop = cn->ctl->loop;
+	bool pause = cn->closing || cn->q_len >= cn->ctl->cfg->limits.max_queue / 2;
+
+	if (cn->fd < 0)
+		return;
+	if (cn->q_head)
+		ev_io_start(loop, &cn->wio);
+	else
+		ev_io_stop(loop, &cn->wio);
+	if (pause && !cn->read_paused)
+		ev_io_stop(loop, &cn->rio);
+	else if (!pause && cn->read_paused)
+		ev_io_start(loop, &cn->rio);
+	cn->read_paused = pause;
+}
+
+static struct outmsg *serialise(xmlNodePtr node)
+{
+	xmlBufferPtr b = xmlBufferCreate();
+	struct outmsg *m = NULL;
+	size_t len;
+
+	if (!b)
+		return NULL;
+	if (xmlNodeDump(b, NULL, node, 0, 0) >= 0) {
+		len = (size_t)xmlBufferLength(b);
+		m = malloc(sizeof(*m) + len + 1);
+	}
+	if (m) {
+		m->next = NULL;
+		memcpy(m->data, xmlBufferContent(b), len);
+		m->data[len] = '\n'; /* clients may split on newlines: replies contain none */
+		m->len = len + 1;
+	}
+	xmlBufferFree(b);
+	return m;
+}
+
+int conn_send(struct conn *cn, xmlNodePtr node, bool is_event)
+{
+	struct outmsg *m;
+
+	if (is_event && cn->q_len >= cn->ctl->cfg->limits.max_queue) {
+		xmlFreeNode(node);
+		cn->ctl->stats.dropped_slow++;
+		log_warn("control: %s does not read its events (%zu queued); disconnecting",
+			 cn->peer, cn->q_len);
+		return -ENOBUFS;
+	}
+	m = serialise(node);
+	xmlFreeNode(node);
+	if (!m)
+		return -ENOMEM;
+	if (cn->q_tail)
+		cn->q_tail->next = m;
+	else
+		cn->q_head = m;
+	cn->q_tail = m;
+	cn->q_len++;
+	/* Write at once: the common case is an idle socket, and this saves a loop turn. */
+	if (cn->fd >= 0 && cn->q_len == 1 && flush(cn) < 0)
+		return -EPIPE;
+	update_watchers(cn);
+	return 0;
+}
+
+static int on_message(const char *msg, size_t len, void *arg)
+{
+	return request_handle(arg, msg, len);
+}
+
+/* Stream-level failures: one Error (none for cross-protocol bytes), then close. */
+static int stream_error(struct conn *cn, int r)
+{
+	struct request req = { .ctl = cn->ctl, .conn = cn };
+	enum control_error code = r == FRAME_TOO_LARGE ? CONTROL_ERROR_TOO_LARGE :
+				  r == FRAME_TOO_DEEP  ? CONTROL_ERROR_LIMIT :
+							 CONTROL_ERROR_NOT_WELL_FORMED;
+
+	if (r == FRAME_NOT_XML) {
+		log_notice("control: %s sent non-XML bytes; closed without reply", cn->peer);
+		return -EPROTO;
+	}
+	if (r == FRAME_STOPPED)
+		return -EPROTO;
+	log_info("control: %s: %s; closing", cn->peer, cn->frame.err);
+	cn->closing = true;
+	if (conn_send(cn, reply_error(&req, code, "%s; the connection is closed",
+				      cn->frame.err), false) < 0)
+		return -EPIPE;
+	return cn->q_head ? 0 : -EPROTO;
+}
+
+int conn_input(struct conn *cn, const char *data, size_t len)
+{
+	int r;
+
+	if (cn->closing)
+		return 0;
+	r = frame_feed(&cn->frame, data, len, on_message, cn);
+	if (r < 0)
+		return stream_error(cn, r);
+	return cn->closing && !cn->q_head ? -EPROTO : 0;
+}
+
+static void on_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn *cn = w->data;
+	char buf[65536];
+	ssize_t n = recv(cn->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0 || conn_input(cn, buf, (size_t)n) < 0)
+		conn_free(cn);
+}
+
+static void on_write(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn *cn = w->data;
+
+	if (flush(cn) < 0 || (cn->closing && !cn->q_head)) {
+		conn_free(cn);
+		return;
+	}
+	update_watchers(cn);
+}

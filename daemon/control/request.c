@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The request table (PROTOCOL.md "Requests"): each message is parsed on its own,
+ * looked up by element name, validated against sipsvc.xsd, then handed to its
+ * handler. Exactly one reply per request, in order.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/control-private.h"
+#include "core/xml.h"
+
+struct request_def {
+	const char *name;
+	request_h *handler; /* NULL: part of the protocol, not in this version yet */
+};
+
+/* Every request of PROTOCOL.md; later subsystems fill in their handlers. */
+static const struct request_def requests[] = {
+	{ "Calls", NULL },
+	{ "Cancel", NULL },
+	{ "ChooseDevice", NULL },
+	{ "Devices", handle_devices },
+	{ "ExternalJoin", NULL },
+	{ "Fetch", NULL },
+	{ "Hangup", NULL },
+	{ "Invite", NULL },
+	{ "Join", NULL },
+	{ "SameDeviceJoin", NULL },
+	{ "Search", NULL },
+	{ "Share", NULL },
+	{ "Shares", NULL },
+	{ "Status", handle_status },
+	{ "Subscribe", handle_subscribe },
+	{ "Tunnel", NULL },
+	{ "Unshare", NULL },
+	{ "Unsubscribe", handle_unsubscribe },
+};
+
+static int cmp_def(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct request_def *)elem)->name);
+}
+
+static const struct request_def *find_def(const char *name)
+{
+	return bsearch(name, requests, ARRAY_SIZE(requests), sizeof(requests[0]), cmp_def);
+}
+
+static xmlNodePtr reply_new(const struct request *req, const char *elem)
+{
+	xmlNodePtr n = xmlNewNode(NULL, BAD_CAST elem);
+
+	if (!n)
+		return NULL;
+	if ((req->origin.ref[0] && !xmlNewProp(n, BAD_CAST "ref", BAD_CAST req->origin.ref)) ||
+	    (req->name && !xmlNewProp(n, BAD_CAST "request", BAD_CAST req->name))) {
+		xmlFreeNode(n);
+		return NULL;
+	}
+	return n;
+}
+
+xmlNodePtr reply_ok(const struct request *req)
+{
+	return reply_new(req, "Ok");
+}
+
+xmlNodePtr reply_error(const struct request *req, enum control_error code, const char *fmt, ...)
+{
+	xmlNodePtr n = reply_new(req, "Error");
+	char msg[512];
+	va_list ap;
+
+	if (!n)
+		return NULL;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!xmlNewProp(n, BAD_CAST "code", BAD_CAST control_error_to_string(code))) {
+		xmlFreeNode(n);
+		return NULL;
+	}
+	xmlNodeAddContent(n, BAD_CAST msg);
+	return n;
+}
+
+/* ref: 1–64 printable ASCII characters (sipsvc.xsd RefToken); echoed only if valid. */
+static void take_ref(struct request *req)
+{
+	xmlChar *ref = xmlGetProp(req->node, BAD_CAST "ref");
+	size_t n = ref ? strlen((const char *)ref) : 0;
+	bool ok = n >= 1 && n <= ORIGIN_REF_MAX;
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = ref[i] > ' ' && ref[i] < 0x7f;
+	if (ok)
+		memcpy(req->origin.ref, ref, n + 1);
+	xmlFree(ref);
+}
+
+/* Schema messages quote line 1 of a one-message document; drop that noise. */
+static const char *strip_line(const char *err)
+{
+	const char *p = strchr(err, ':');
+
+	return p && p[1] == ' ' ? p + 2 : err;
+}
+
+static xmlNodePtr dispatch(struct request *req, xmlDocPtr doc)
+{
+	const struct request_def *def = find_def(req->name);
+	char err[512];
+
+	if (!def)
+		return reply_error(req, CONTROL_ERROR_UNKNOWN_REQUEST,
+				   "<%s> is not a request; see sipsvc.xsd for the list", req->name);
+	if (xml_schema_check(req->ctl->vctxt, doc, err, sizeof(err)) < 0)
+		return reply_error(req, CONTROL_ERROR_INVALID, "%s", strip_line(err));
+	if (!def->handler)
+		return reply_error(req, CONTROL_ERROR_UNKNOWN_REQUEST,
+				   "<%s> is not available in sipsvcd %s yet", req->name,
+				   PACKAGE_VERSION);
+	return def->handler(req);
+}
+
+int request_handle(struct conn *cn, const char *msg, size_t len)
+{
+	struct request req = { .ctl = cn->ctl, .conn = cn, .origin.conn = cn->id };
+	xmlNodePtr reply;
+	xmlDocPtr doc;
+	char err[512];
+
+	cn->ctl->stats.requests++;
+	doc = xml_parse_untrusted(msg, len, err, sizeof(err));
+	if (!doc) {
+		/* The framer saw a complete element, but the stream cannot be trusted further. */
+		cn->closing = true;
+		reply = reply_error(&req, CONTROL_ERROR_NOT_WELL_FORMED,
+				    "line %s; the connection is closed", err);
+		return conn_send(cn, reply, false) < 0 ? -1 : 0;
+	}
+	req.node = xmlDocGetRootElement(doc);
+	req.name = (const char *)req.node->name;
+	take_ref(&req);
+	log_debug("control: %s: <%s ref=\"%s\">", cn->peer, req.name, req.origin.ref);
+	reply = dispatch(&req, doc);
+	if (!reply)
+		reply = reply_error(&req, CONTROL_ERROR_INTERNAL, "out of memory");
+	if (reply && xmlStrEqual(reply->name, BAD_CAST "Error"))
+		cn->ctl->stats.errors++;
+	xmlFreeDoc(doc);
+	return conn_send(cn, reply, false) < 0 ? -1 : 0;
+}

@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * sipsvcd: parse arguments → load config → start subsystems → READY=1 → loop.
+ * SIGTERM/SIGINT stop cleanly, SIGHUP reloads the config (keeping the old one if the
+ * new one is invalid).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <libxml/parser.h>
+#include <systemd/sd-daemon.h>
+
+#include "control/control.h"
+#include "core/core.h"
+
+/* Command-line settings; they win over the config file, also after a reload. */
+struct options {
+	const char *config;
+	bool config_given;
+	const char *state_dir, *runtime_dir, *sip_addr;
+	int control_port, sip_port;
+	enum log_level log_level;
+};
+
+struct daemon {
+	struct ev_loop *loop;
+	struct options opt;
+	struct config *cfg;
+	struct control *control;
+	ev_tstamp started;
+	ev_signal sigterm, sigint, sighup;
+	ev_timer watchdog;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: sipsvcd [OPTIONS]\n"
+		"The per-user SIP service; clients speak XML to it on 127.0.0.1:7060.\n\n"
+		"  --config FILE        config file (default $XDG_CONFIG_HOME/sipsvc/sipsvc.xml;\n"
+		"                       optional: embedded defaults without it)\n"
+		"  --state-dir DIR      state (default $XDG_STATE_HOME/sipsvc)\n"
+		"  --runtime-dir DIR    runtime dir; the control socket is DIR/control\n"
+		"                       (default $XDG_RUNTIME_DIR/sipsvc, else /tmp/sipsvc-UID)\n"
+		"  --control-port N     control TCP port on loopback (default 7060, 0 = any free)\n"
+		"  --sip-port N         SIP port (default 5060, 0 = any free)\n"
+		"  --sip-addr ADDR      SIP address to bind (default all)\n"
+		"  --log-level LEVEL    emerg alert crit err warning notice info debug\n"
+		"  --version            print the version and exit\n"
+		"  --help               print this help and exit\n");
+}
+
+static int parse_port(const char *s, int *ret)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *s == '\0' || *end || v < 0 || v > 65535)
+		return -EINVAL;
+	*ret = (int)v;
+	return 0;
+}
+
+/* Returns 0 to run, 1 to exit 0 (--help/--version), or an EX_ code. */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	enum { O_CONFIG = 256, O_STATE, O_RUNTIME, O_CPORT, O_SPORT, O_SADDR, O_LEVEL, O_VER };
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, O_CONFIG },
+		{ "state-dir", required_argument, NULL, O_STATE },
+		{ "runtime-dir", required_argument, NULL, O_RUNTIME },
+		{ "control-port", required_argument, NULL, O_CPORT },
+		{ "sip-port", required_argument, NULL, O_SPORT },
+		{ "sip-addr", required_argument, NULL, O_SADDR },
+		{ "log-level", required_argument, NULL, O_LEVEL },
+		{ "version", no_argument, NULL, O_VER },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	*o = (struct options){ .control_port = -1, .sip_port = -1,
+			       .log_level = _LOG_LEVEL_INVALID };
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_CONFIG: o->config = optarg; o->config_given = true; break;
+		case O_STATE: o->state_dir = optarg; break;
+		case O_RUNTIME: o->runtime_dir = optarg; break;
+		case O_SADDR: o->sip_addr = optarg; break;
+		case O_CPORT:
+		case O_SPORT:
+			if (parse_port(optarg, c == O_CPORT ? &o->control_port : &o->sip_port) < 0) {
+				fprintf(stderr, "sipsvcd: invalid port \"%s\" (0-65535)\n", optarg);
+				return EX_USAGE;
+			}
+			break;
+		case O_LEVEL:
+			o->log_level = log_level_from_string(optarg);
+			if (o->log_level < 0) {
+				fprintf(stderr, "sipsvcd: unknown log level \"%s\"\n", optarg);
+				return EX_USAGE;
+			}
+			break;
+		case O_VER: printf("sipsvcd %s\n", PACKAGE_VERSION); return 1;
+		case 'h': usage(stdout); return 1;
+		default: usage(stderr); return EX_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sipsvcd: unexpected argument \"%s\"\n", argv[optind]);
+		return EX_USAGE;
+	}
+	return 0;
+}
+
+static int set_path(char **dst, const char *v)
+{
+	char *s;
+
+	if (!v)
+		return 0;
+	s = strdup(v);
+	if (!s)
+		return -ENOMEM;
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+static int apply_options(struct config *c, const struct options *o)
+{
+	if (o->control_port >= 0)
+		c->control_port = o->control_port;
+	if (o->sip_port >= 0)
+		c->sip_port = o->sip_port;
+	if (o->log_level >= 0)
+		c->log_level = o->log_level;
+	if (set_path(&c->state_dir, o->state_dir) < 0 ||
+	    set_path(&c->runtime_dir, o->runtime_dir) < 0 ||
+	    set_path(&c->sip_addr, o->sip_addr) < 0)
+		return -ENOMEM;
+	return paths_resolve(c);
+}
+
+/* The file named by --config must exist; the default one is optional. */
+static int load_config(const struct options *o, struct config **ret)
+{
+	char err[1024];
+	struct config *c = NULL;
+	int r = config_load(o->config, &c, err, sizeof(err));
+
+	if (r == -ENOENT && !o->config_given) {
+		c = config_new_defaults();
+		r = c ? 0 : -ENOMEM;
+		if (c)
+			log_info("no config file at %s; using the embedded defaults", o->config);
+	} else if (r < 0) {
+		log_err("invalid config %s", err);
+		return r;
+	}
+	if (r == 0)
+		r = apply_options(c, o);
+	if (r < 0) {
+		log_err("config: %s", strerror(-r));
+		config_free(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
+static void on_stop(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	log_info("signal %d: shutting down", w->signum);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct daemon *d = w->data;
+	struct config *c;
+
+	sd_notifyf_safe("RELOADING=1\nMONOTONIC_USEC=%llu",
+			(unsigned long long)(ev_time() * 1e6));
+	if (load_config(&d->opt, &c) < 0) {
+		log_err("reload failed; keeping the running configuration");
+	} else {
+		log_set_level(c->log_level);
+		control_set_config(d->control, c);
+		config_free(d->cfg);
+		d->cfg = c;
+		log_info("configuration reloaded (%zu devices)", c->n_devices);
+	}
+	sd_notifyf_safe("READY=1\nSTATUS=running");
+}
+
+static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	sd_notifyf_safe("WATCHDOG=1");
+}
+
+static void on_status(xmlNodePtr st, void *arg)
+{
+	struct daemon *d = arg;
+
+	xml_set_propf(st, "version", "%s", PACKAGE_VERSION);
+	xml_set_propf(st, "pid", "%ld", (long)getpid());
+	xml_set_propf(st, "uptime", "%.3f", ev_now(d->loop) - d->started);
+	xml_set_propf(st, "log-level", "%s", log_level_to_string(log_get_level()));
+	if (d->cfg->path)
+		xml_set_propf(st, "config", "%s", d->cfg->path);
+	xml_set_propf(st, "state-dir", "%s", d->cfg->state_dir);
+	xml_set_propf(st, "runtime-dir", "%s", d->cfg->runtime_dir);
+}
+
+static void signals_start(struct daemon *d)
+{
+	signal(SIGPIPE, SIG_IGN);
+	ev_signal_init(&d->sigterm, on_stop, SIGTERM);
+	ev_signal_init(&d->sigint, on_stop, SIGINT);
+	ev_signal_init(&d->sighup, on_reload, SIGHUP);
+	d->sighup.data = d;
+	ev_signal_start(d->loop, &d->sigterm);
+	ev_signal_start(d->loop, &d->sigint);
+	ev_signal_start(d->loop, &d->sighup);
+}
+
+static void watchdog_start(struct daemon *d)
+{
+	uint64_t usec = 0;
+
+	if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
+		return;
+	ev_timer_init(&d->watchdog, on_watchdog, 0., usec / 2e6);
+	ev_timer_again(d->loop, &d->watchdog);
+	log_debug("watchdog: pinging every %.1f s", usec / 2e6);
+}
+
+static void daemon_stop(struct daemon *d)
+{
+	sd_notifyf_safe("STOPPING=1");
+	ev_signal_stop(d->loop, &d->sigterm);
+	ev_signal_stop(d->loop, &d->sigint);
+	ev_signal_stop(d->loop, &d->sighup);
+	ev_timer_stop(d->loop, &d->watchdog);
+	status_unregister(on_status, d);
+	control_free(d->control);
+	config_free(d->cfg);
+	ev_loop_destroy(d->loop);
+	xmlCleanupParser();
+}
+
+static int run(int argc, char **argv)
+{
+	_cleanup_(freep) char *dflt = NULL;
+	struct daemon d = { 0 };
+	int r;
+
+	r = parse_args(argc, argv, &d.opt);
+	if (r != 0)
+		return r == 1 ? EX_OK : r;
+	if (!d.opt.config && !(d.opt.config = dflt = paths_default_config()))
+		return EX_OSERR;
+	if (d.opt.log_level >= 0)
+		log_set_level(d.opt.log_level);
+	if (load_config(&d.opt, &d.cfg) < 0)
+		return EX_CONFIG;
+	log_set_level(d.cfg->log_level);
+	d.loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_NOENV);
+	if (!d.loop)
+		return EX_OSERR;
+	d.started = ev_now(d.loop);
+	signals_start(&d);
+	status_register(on_status, &d);
+	r = control_new(d.loop, d.cfg, &d.control);
+	if (r < 0) {
+		daemon_stop(&d);
+		return r == -EADDRINUSE ? EX_UNAVAILABLE : EX_OSERR;
+	}
+	watchdog_start(&d);
+	log_notice("sipsvcd %s ready (control port %d, pid %ld)", PACKAGE_VERSION,
+		   control_tcp_port(d.control), (long)getpid());
+	sd_notifyf_safe("READY=1\nSTATUS=running\nMAINPID=%ld", (long)getpid());
+	ev_run(d.loop, 0);
+	daemon_stop(&d);
+	return EX_OK;
+}
+
+int main(int argc, char **argv)
+{
+	return run(argc, argv);
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * @file xml.h
+ * Safe use of libxml2 on untrusted input (notes/libraries.md "libxml2 on untrusted
+ * input"): no DTD, no entity expansion, no network or file access, errors captured
+ * instead of printed. Shared by the config loader and the control protocol.
+ */
+#ifndef SIPSVC_CORE_XML_H
+#define SIPSVC_CORE_XML_H
+
+#include <stddef.h>
+
+#include <libxml/tree.h>
+#include <libxml/xmlschemas.h>
+
+/** Install the global guards (entity loader that refuses, silent error handlers). Idempotent. */
+void xml_guard_init(void);
+/**
+ * Parse @p len bytes of UTF-8 as a standalone document. Refuses any DTD.
+ * Returns the document, or NULL with a message "LINE: problem" in @p err.
+ */
+xmlDocPtr xml_parse_untrusted(const char *buf, size_t len, char *err, size_t errlen);
+/** Compile a schema held in memory; NULL on failure (a bug in our own schema). */
+xmlSchemaPtr xml_schema_compile(const char *xsd, size_t len);
+/**
+ * Validate @p doc; 0 if valid, else -EINVAL with the first problem as
+ * "LINE: element 'X', attribute 'Y': …" in @p err.
+ */
+int xml_schema_check(xmlSchemaValidCtxtPtr vctxt, xmlDocPtr doc, char *err, size_t errlen);
+/** The embedded control protocol schema (xml-schema/sipsvc.xsd). */
+extern const char sipsvc_xsd[];
+extern const size_t sipsvc_xsd_len;
+/** The embedded config schema (xml-schema/sipsvc-config.xsd). */
+extern const char sipsvc_config_xsd[];
+extern const size_t sipsvc_config_xsd_len;
+
+#endif
