@@ -71,7 +71,7 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void die(const char *fmt, ...)
+__attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -149,7 +149,7 @@ static ssize_t xml_scan(const char *b, size_t n, enum kind *kind)
 		if (i + 1 >= n)
 			return S_MORE;
 		if (b[i + 1] == '!')
-			return S_BAD; /* DOCTYPE and friends: never from the daemon */
+			return S_BAD;  /* DOCTYPE and friends: never from the daemon */
 		if (b[i + 1] == '/') { /* end tag */
 			if (!(e = memchr(b + i, '>', n - i)))
 				return S_MORE;
@@ -250,9 +250,9 @@ static struct {
 	int probe_port;
 	const char *child_output;
 	char **argv;
-} opt = { P_XML, 0, NULL, NULL, 1, 5.0, 0.5, 5000, 1, NULL, 0, NULL, NULL };
+} opt = {P_XML, 0, NULL, NULL, 1, 5.0, 0.5, 5000, 1, NULL, 0, NULL, NULL};
 
-static char *wire;      /* the request as sent */
+static char *wire; /* the request as sent */
 static size_t wire_len;
 
 static void build_wire(void)
@@ -387,8 +387,8 @@ struct conn {
 	int fd;
 	char *buf;
 	size_t len, cap;
-	uint64_t sent_at;   /* 0: nothing outstanding */
-	int measured;       /* the outstanding request was sent inside the measured window */
+	uint64_t sent_at; /* 0: nothing outstanding */
+	int measured;	  /* the outstanding request was sent inside the measured window */
 	int done;
 	uint64_t *lat;
 	size_t nlat, caplat;
@@ -474,8 +474,7 @@ static int conn_read(struct conn *c, int flags)
 	}
 	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return 0;
-	fprintf(stderr, "ctlbench: connection %s\n",
-		r == 0 ? "closed by server" : strerror(errno));
+	fprintf(stderr, "ctlbench: connection %s\n", r == 0 ? "closed by server" : strerror(errno));
 	return -1;
 }
 
@@ -574,7 +573,7 @@ static int mode_bench(void)
 	if (n == 1) {
 		/* plain blocking loop: send, read until the reply is complete, repeat */
 		struct conn *c = &cs[0];
-		struct timeval tv = { opt.timeout_ms / 1000, (opt.timeout_ms % 1000) * 1000 };
+		struct timeval tv = {opt.timeout_ms / 1000, (opt.timeout_ms % 1000) * 1000};
 
 		setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		for (;;) {
@@ -616,7 +615,7 @@ static int mode_bench(void)
 		die("epoll_create1: %s", strerror(errno));
 	active = n;
 	for (i = 0; i < n; i++) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &cs[i] };
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &cs[i]};
 
 		if (epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev) < 0)
 			die("epoll_ctl: %s", strerror(errno));
@@ -673,7 +672,8 @@ static int mode_bench(void)
 
 			if (!c->done && c->sent_at &&
 			    t - c->sent_at > (uint64_t)opt.timeout_ms * 1000000u) {
-				fprintf(stderr, "ctlbench: no reply within %d ms\n", opt.timeout_ms);
+				fprintf(stderr, "ctlbench: no reply within %d ms\n",
+					opt.timeout_ms);
 				c->nerr++;
 				c->done = 1;
 				active--;
@@ -700,7 +700,7 @@ static int one_query(int fd, int print)
 	enum kind kind = K_FAIL;
 	size_t rlen = 0;
 	int r;
-	struct timeval tv = { opt.timeout_ms / 1000, (opt.timeout_ms % 1000) * 1000 };
+	struct timeval tv = {opt.timeout_ms / 1000, (opt.timeout_ms % 1000) * 1000};
 
 	conn_init(&c, fd);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -831,7 +831,7 @@ static int mode_launch(void)
 			return 1; /* the script's cleanup ends the child */
 		}
 		if (nfd >= 0) {
-			struct pollfd p = { nfd, POLLIN, 0 };
+			struct pollfd p = {nfd, POLLIN, 0};
 			char b[4096];
 			ssize_t r;
 
@@ -861,7 +861,7 @@ static int mode_launch(void)
 		if (w < 0 && errno != EINTR)
 			return 0;
 		if (nfd >= 0) {
-			struct pollfd p = { nfd, POLLIN, 0 };
+			struct pollfd p = {nfd, POLLIN, 0};
 			char b[4096];
 
 			if (poll(&p, 1, 100) > 0)

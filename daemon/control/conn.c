@@ -110,7 +110,7 @@ static void update_watchers(struct conn *cn)
 	struct ev_loop *loop = cn->ctl->loop;
 	bool pause = cn->closing || cn->q_len >= cn->ctl->cfg->limits.max_queue / 2;
 
-	if (cn->fd < 0)
+	if (cn->fd < 0 || cn->dead)
 		return;
 	if (cn->q_head)
 		ev_io_start(loop, &cn->wio);
@@ -149,6 +149,10 @@ int conn_send(struct conn *cn, xmlNodePtr node, bool is_event)
 {
 	struct outmsg *m;
 
+	if (cn->dead) {
+		xmlFreeNode(node);
+		return -EPIPE;
+	}
 	if (is_event && cn->q_len >= cn->ctl->cfg->limits.max_queue) {
 		xmlFreeNode(node);
 		cn->ctl->stats.dropped_slow++;
@@ -171,6 +175,19 @@ int conn_send(struct conn *cn, xmlNodePtr node, bool is_event)
 		return -EPIPE;
 	update_watchers(cn);
 	return 0;
+}
+
+void conn_kill(struct conn *cn)
+{
+	struct ev_loop *loop = cn->ctl->loop;
+
+	if (cn->dead)
+		return;
+	cn->dead = true;
+	ev_io_stop(loop, &cn->rio);
+	ev_io_stop(loop, &cn->wio);
+	if (loop)
+		ev_idle_start(loop, &cn->ctl->reaper);
 }
 
 static int on_message(const char *msg, size_t len, void *arg)
@@ -204,7 +221,7 @@ int conn_input(struct conn *cn, const char *data, size_t len)
 {
 	int r;
 
-	if (cn->closing)
+	if (cn->closing || cn->dead)
 		return 0;
 	r = frame_feed(&cn->frame, data, len, on_message, cn);
 	if (r < 0)

@@ -112,6 +112,7 @@ struct conn {
 	int fd;
 	bool is_unix;
 	bool closing;          /* flush what is queued, then close */
+	bool dead;             /* closed, waiting for the reaper to free it */
 	bool read_paused;      /* back-pressure: too many replies queued */
 	ev_io rio, wio;
 	struct frame frame;
@@ -125,6 +126,11 @@ struct conn {
 int conn_new(struct control *ctl, int fd, bool is_unix, const char *peer, struct conn **ret);
 /** Close and free; accepts NULL. */
 void conn_free(struct conn *cn);
+/**
+ * Close now but free later, from the reaper: safe while callers up the stack still
+ * hold the connection (event delivery can nest through the log tap).
+ */
+void conn_kill(struct conn *cn);
 /**
  * Process bytes as if read from the socket (the read path and the fuzzer use it).
  * Returns 0, or <0 when the connection must be closed now.
@@ -212,6 +218,7 @@ struct control {
 	struct conn *conns;
 	unsigned n_conns;
 	uint64_t next_conn_id;
+	ev_idle reaper;      /* frees killed connections outside any delivery loop */
 	xmlSchemaPtr schema;
 	xmlSchemaValidCtxtPtr vctxt;
 	struct {
