@@ -146,7 +146,8 @@ int request_handle(struct conn *cn, const char *msg, size_t len)
 	req.node = xmlDocGetRootElement(doc);
 	req.name = (const char *)req.node->name;
 	take_ref(&req);
-	log_debug("control: %s: <%s ref=\"%s\">", cn->peer, req.name, req.origin.ref);
+	log_debug("control: %s: request %s%s%s", cn->peer, req.name,
+		  req.origin.ref[0] ? " ref=" : "", req.origin.ref);
 	reply = dispatch(&req, doc);
 	if (!reply)
 		reply = reply_error(&req, CONTROL_ERROR_INTERNAL, "out of memory");
