@@ -256,6 +256,12 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
+	if (n == 0 && cn->q_head) {
+		/* Half-close: the client has said all; it still gets every reply. */
+		cn->closing = true;
+		update_watchers(cn);
+		return;
+	}
 	if (n <= 0 || conn_input(cn, buf, (size_t)n) < 0)
 		conn_free(cn);
 }
