@@ -11,6 +11,9 @@
  *       runs a plain blocking loop; several run in one epoll loop (the client then costs
  *       one thread, not N, so it does not steal the daemon's CPU with context switches).
  *       Prints one line: requests= errors= seconds= rate= p50_us= p99_us= max_us=
+ *       --lat-file FILE appends the measured latencies (ns, native uint64) to FILE.
+ *   ctlbench stats --lat-file FILE --seconds S --errors E
+ *       the same line for the latencies several bench runs appended to FILE, over S seconds.
  *   ctlbench query  (--port P | --unix PATH) --proto xml|netstring --request STR [--count N]
  *       sends the request N times, sequentially, on one connection; prints the last reply.
  *   ctlbench launch [--notify PATH] [--probe-port P --proto PROTO --request STR]
@@ -249,8 +252,11 @@ static struct {
 	const char *notify;
 	int probe_port;
 	const char *child_output;
+	const char *lat_file;
+	double seconds;
+	long errors;
 	char **argv;
-} opt = {P_XML, 0, NULL, NULL, 1, 5.0, 0.5, 5000, 1, NULL, 0, NULL, NULL};
+} opt = {P_XML, 0, NULL, NULL, 1, 5.0, 0.5, 5000, 1, NULL, 0, NULL, NULL, 0, 0, NULL};
 
 static char *wire; /* the request as sent */
 static size_t wire_len;
@@ -311,6 +317,12 @@ static void parse_opts(int argc, char **argv)
 			opt.count = atoi(v);
 		} else if (!strcmp(a, "--notify")) {
 			opt.notify = v;
+		} else if (!strcmp(a, "--lat-file")) {
+			opt.lat_file = v;
+		} else if (!strcmp(a, "--seconds")) {
+			opt.seconds = atof(v);
+		} else if (!strcmp(a, "--errors")) {
+			opt.errors = atol(v);
 		} else if (!strcmp(a, "--child-output")) {
 			opt.child_output = v;
 		} else if (!strcmp(a, "--probe-port")) {
@@ -485,11 +497,27 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* sorts all[0..total) and prints the summary line */
+static void summarize(uint64_t *all, size_t total, uint64_t errs, double secs)
+{
+	qsort(all, total, sizeof(*all), cmp_u64);
+	if (total == 0) {
+		printf("requests=0 errors=%llu seconds=%.3f rate=0 p50_us=0 p99_us=0 max_us=0\n",
+		       (unsigned long long)errs, secs);
+		return;
+	}
+	printf("requests=%zu errors=%llu seconds=%.3f rate=%.0f p50_us=%.1f p99_us=%.1f "
+	       "max_us=%.1f\n",
+	       total, (unsigned long long)errs, secs, secs > 0 ? (double)total / secs : 0,
+	       (double)all[(total - 1) * 50 / 100] / 1e3, (double)all[(total - 1) * 99 / 100] / 1e3,
+	       (double)all[total - 1] / 1e3);
+}
+
 static void report(struct conn *cs, int n, uint64_t t0, uint64_t t1)
 {
 	size_t total = 0, k = 0;
 	uint64_t errs = 0, *all;
-	double secs = (double)(t1 - t0) / 1e9;
+	double secs = t1 > t0 ? (double)(t1 - t0) / 1e9 : 0;
 	int i;
 
 	for (i = 0; i < n; i++) {
@@ -503,18 +531,42 @@ static void report(struct conn *cs, int n, uint64_t t0, uint64_t t1)
 		memcpy(all + k, cs[i].lat, cs[i].nlat * sizeof(*all));
 		k += cs[i].nlat;
 	}
-	qsort(all, total, sizeof(*all), cmp_u64);
-	if (total == 0) {
-		printf("requests=0 errors=%llu seconds=%.3f rate=0 p50_us=0 p99_us=0 max_us=0\n",
-		       (unsigned long long)errs, secs);
-		return;
+	if (opt.lat_file) { /* raw latencies (ns, native uint64), appended, for `stats` */
+		FILE *f = fopen(opt.lat_file, "ab");
+
+		if (!f || fwrite(all, sizeof(*all), total, f) != total || fclose(f) != 0)
+			die("%s: %s", opt.lat_file, strerror(errno));
 	}
-	printf("requests=%zu errors=%llu seconds=%.3f rate=%.0f p50_us=%.1f p99_us=%.1f "
-	       "max_us=%.1f\n",
-	       total, (unsigned long long)errs, secs, secs > 0 ? (double)total / secs : 0,
-	       (double)all[(total - 1) * 50 / 100] / 1e3, (double)all[(total - 1) * 99 / 100] / 1e3,
-	       (double)all[total - 1] / 1e3);
+	summarize(all, total, errs, secs);
 	free(all);
+}
+
+/* summary of latencies collected by several `bench --lat-file` runs */
+static int mode_stats(void)
+{
+	FILE *f;
+	uint64_t *all = NULL;
+	size_t n = 0, cap = 0, r;
+
+	if (!opt.lat_file)
+		die("stats needs --lat-file");
+	f = fopen(opt.lat_file, "rb");
+	if (!f)
+		die("%s: %s", opt.lat_file, strerror(errno));
+	do {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 1 << 16;
+			all = realloc(all, cap * sizeof(*all));
+			if (!all)
+				die("out of memory");
+		}
+		r = fread(all + n, sizeof(*all), cap - n, f);
+		n += r;
+	} while (r > 0);
+	fclose(f);
+	summarize(all, n, (uint64_t)opt.errors, opt.seconds);
+	free(all);
+	return 0;
 }
 
 static int send_req(struct conn *c, uint64_t measure_from)
@@ -934,6 +986,8 @@ int main(int argc, char **argv)
 		return mode_bench();
 	if (!strcmp(argv[1], "query"))
 		return mode_query();
+	if (!strcmp(argv[1], "stats"))
+		return mode_stats();
 	if (!strcmp(argv[1], "freeport"))
 		return mode_freeport();
 	if (!strcmp(argv[1], "launch"))
