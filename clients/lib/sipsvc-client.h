@@ -79,6 +79,14 @@ const char *sipsvc_msg_attr(xmlDocPtr doc, const char *name);
 /** The root element's name ("Ok", "Error", "Event"). */
 const char *sipsvc_msg_name(xmlDocPtr doc);
 
+/**
+ * Check a sip:, sips: or tel: URI from an untrusted source and write its normal form
+ * to @p out: scheme in lower case, surrounding blanks removed, URI headers (?…) of
+ * sip: URIs dropped, tel: numbers without visual separators (RFC 3966 §5.1.1).
+ * Returns 0, -EINVAL (malformed), -EPROTONOSUPPORT (another scheme) or -ENAMETOOLONG.
+ */
+int sipsvc_uri_normalise(const char *in, char *out, size_t size);
+
 #ifdef __cplusplus
 }
 #endif
