@@ -10,9 +10,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <libxml/xmlsave.h>
 
 #include "control/control-private.h"
+#include "core/xml.h"
 
 struct outmsg {
 	struct outmsg *next;
@@ -123,44 +123,18 @@ static void update_watchers(struct conn *cn)
 	cn->read_paused = pause;
 }
 
-/* Copy @p len bytes, writing each newline as "&#10;" (same text to an XML parser), so
- * every message is exactly one line: clients may split the stream on '\n'. Attribute
- * values already have theirs escaped; only text content can hold a raw one. */
-static struct outmsg *outmsg_new(const char *src, size_t len)
-{
-	static const char nl[] = "&#10;";
-	size_t extra = 0, o = 0;
-	struct outmsg *m;
-
-	for (size_t i = 0; i < len; i++)
-		extra += src[i] == '\n' ? sizeof(nl) - 2 : 0;
-	m = malloc(sizeof(*m) + len + extra + 1);
-	if (!m)
-		return NULL;
-	for (size_t i = 0; i < len; i++) {
-		if (src[i] != '\n') {
-			m->data[o++] = src[i];
-			continue;
-		}
-		memcpy(m->data + o, nl, sizeof(nl) - 1);
-		o += sizeof(nl) - 1;
-	}
-	m->data[o++] = '\n';
-	m->len = o;
-	m->next = NULL;
-	return m;
-}
-
+/* The message is written right after the queue link, in one allocation. */
 static struct outmsg *serialise(xmlNodePtr node)
 {
-	xmlBufferPtr b = xmlBufferCreate();
-	struct outmsg *m = NULL;
+	struct outmsg *m;
+	size_t len;
+	char *buf;
 
-	if (!b)
+	if (xml_serialise(node, sizeof(*m), &buf, &len) < 0)
 		return NULL;
-	if (xmlNodeDump(b, NULL, node, 0, 0) >= 0)
-		m = outmsg_new((const char *)xmlBufferContent(b), (size_t)xmlBufferLength(b));
-	xmlBufferFree(b);
+	m = (struct outmsg *)buf;
+	m->next = NULL;
+	m->len = len;
 	return m;
 }
 

@@ -21,6 +21,7 @@
 
 #include "control/control.h"
 #include "core/core.h"
+#include "core/xml.h"
 
 /* Command-line settings; they win over the config file, also after a reload. */
 struct options {
@@ -258,6 +259,7 @@ static void daemon_stop(struct daemon *d)
 	control_free(d->control);
 	config_free(d->cfg);
 	ev_loop_destroy(d->loop);
+	xml_guard_done();
 	xmlCleanupParser();
 }
 

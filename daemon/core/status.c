@@ -51,5 +51,6 @@ int xml_set_propf(xmlNodePtr n, const char *name, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	return xmlSetProp(n, BAD_CAST name, BAD_CAST buf) ? 0 : -ENOMEM;
+	/* xmlNewProp: contributors set distinct names, so no search for an old value. */
+	return xmlNewProp(n, BAD_CAST name, BAD_CAST buf) ? 0 : -ENOMEM;
 }

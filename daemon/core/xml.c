@@ -2,6 +2,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,10 +47,36 @@ static void copy_msg(char *err, size_t errlen, int line, const char *msg)
 		err[--n] = '\0';
 }
 
+/* One parser context serves every message: creating one costs more than parsing a
+ * small request. Its dictionary keeps every name it has seen, so a peer sending new
+ * names forever would grow it: past a bound the context is replaced. */
+#define PARSER_DICT_MAX 4096
+
+static xmlParserCtxtPtr shared_ctxt;
+
+static xmlParserCtxtPtr parser_ctxt(void)
+{
+	if (shared_ctxt && xmlDictSize(shared_ctxt->dict) > PARSER_DICT_MAX) {
+		xmlFreeParserCtxt(shared_ctxt);
+		shared_ctxt = NULL;
+	}
+	if (!shared_ctxt)
+		shared_ctxt = xmlNewParserCtxt();
+	return shared_ctxt;
+}
+
+void xml_guard_done(void)
+{
+	xmlFreeParserCtxt(shared_ctxt);
+	shared_ctxt = NULL;
+}
+
 xmlDocPtr xml_parse_untrusted(const char *buf, size_t len, char *err, size_t errlen)
 {
-	/* Never NOENT, DTDLOAD, DTDATTR, DTDVALID, XINCLUDE or HUGE (notes/libraries.md). */
-	const int opts = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
+	/* Never NOENT, DTDLOAD, DTDATTR, DTDVALID, XINCLUDE or HUGE (notes/libraries.md).
+	 * NOBLANKS: "<Status>\n</Status>" is as empty as "<Status/>" to the schema. */
+	const int opts = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+			 XML_PARSE_NOBLANKS;
 	xmlParserCtxtPtr ctxt;
 	xmlDocPtr doc;
 
@@ -56,7 +85,7 @@ xmlDocPtr xml_parse_untrusted(const char *buf, size_t len, char *err, size_t err
 		snprintf(err, errlen, "0: document too large");
 		return NULL;
 	}
-	ctxt = xmlNewParserCtxt();
+	ctxt = parser_ctxt();
 	if (!ctxt) {
 		snprintf(err, errlen, "0: out of memory");
 		return NULL;
@@ -73,8 +102,122 @@ xmlDocPtr xml_parse_untrusted(const char *buf, size_t len, char *err, size_t err
 		doc = NULL;
 		copy_msg(err, errlen, e ? e->line : 0, e ? e->message : NULL);
 	}
-	xmlFreeParserCtxt(ctxt);
 	return doc;
+}
+
+/* ---- serialiser ---------------------------------------------------------------- */
+
+struct out {
+	char *buf;
+	size_t len, cap;
+	bool oom;
+};
+
+static void put(struct out *o, const char *s, size_t n)
+{
+	if (o->oom)
+		return;
+	if (o->len + n > o->cap) {
+		size_t cap = o->cap * 2 > o->len + n ? o->cap * 2 : o->len + n + 256;
+		char *b = realloc(o->buf, cap);
+
+		if (!b) {
+			o->oom = true;
+			return;
+		}
+		o->buf = b;
+		o->cap = cap;
+	}
+	memcpy(o->buf + o->len, s, n);
+	o->len += n;
+}
+
+static void put_str(struct out *o, const char *s)
+{
+	put(o, s, strlen(s));
+}
+
+/* Escape for text (@p attr false) or a double-quoted attribute value. Runs of plain
+ * bytes are copied at once. */
+static void put_escaped(struct out *o, const xmlChar *s, bool attr)
+{
+	const char *run = (const char *)s;
+
+	for (const char *p = run; *p; p++) {
+		const char *rep = NULL;
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '&')
+			rep = "&amp;";
+		else if (c == '<')
+			rep = "&lt;";
+		else if (c == '>')
+			rep = "&gt;";
+		else if (c == '"' && attr)
+			rep = "&quot;";
+		else if (c == '\n')
+			rep = "&#10;";
+		else if (c == '\r')
+			rep = "&#13;";
+		else if (c == '\t' && attr)
+			rep = "&#9;";
+		else if (c < 0x20 && c != '\t')
+			rep = "\xef\xbf\xbd"; /* XML 1.0 §2.2 forbids it even as a reference */
+		if (!rep)
+			continue;
+		put(o, run, (size_t)(p - run));
+		put_str(o, rep);
+		run = p + 1;
+	}
+	put_str(o, run);
+}
+
+static void put_node(struct out *o, xmlNodePtr n)
+{
+	if (n->type == XML_TEXT_NODE) {
+		if (n->content)
+			put_escaped(o, n->content, false);
+		return;
+	}
+	if (n->type != XML_ELEMENT_NODE)
+		return;
+	put(o, "<", 1);
+	put_str(o, (const char *)n->name);
+	for (xmlAttrPtr a = n->properties; a; a = a->next) {
+		put(o, " ", 1);
+		put_str(o, (const char *)a->name);
+		put(o, "=\"", 2);
+		for (xmlNodePtr t = a->children; t; t = t->next)
+			if (t->content)
+				put_escaped(o, t->content, true);
+		put(o, "\"", 1);
+	}
+	if (!n->children) {
+		put(o, "/>", 2);
+		return;
+	}
+	put(o, ">", 1);
+	for (xmlNodePtr c = n->children; c; c = c->next)
+		put_node(o, c);
+	put(o, "</", 2);
+	put_str(o, (const char *)n->name);
+	put(o, ">", 1);
+}
+
+int xml_serialise(xmlNodePtr n, size_t head, char **ret, size_t *ret_len)
+{
+	struct out o = { .buf = malloc(head + 512), .len = head, .cap = head + 512 };
+
+	o.oom = !o.buf;
+	put_node(&o, n);
+	put(&o, "\n", 1);
+	if (o.oom) {
+		free(o.buf);
+		return -ENOMEM;
+	}
+	*ret = o.buf;
+	*ret_len = o.len - head;
+	return 0;
 }
 
 xmlSchemaPtr xml_schema_compile(const char *xsd, size_t len)

@@ -15,11 +15,21 @@
 
 /** Install the global guards (entity loader that refuses, silent error handlers). Idempotent. */
 void xml_guard_init(void);
+/** Free the shared parser context (at exit, for leak checkers). */
+void xml_guard_done(void);
 /**
  * Parse @p len bytes of UTF-8 as a standalone document. Refuses any DTD.
  * Returns the document, or NULL with a message "LINE: problem" in @p err.
  */
 xmlDocPtr xml_parse_untrusted(const char *buf, size_t len, char *err, size_t errlen);
+/**
+ * Serialise @p n (elements, attributes and text only: the trees we build) as one line
+ * of XML into a new malloc'd buffer, with @p head bytes reserved before it and a '\n'
+ * after it. Newlines in text become "&#10;"; control characters XML cannot carry
+ * become U+FFFD. *ret_len counts the XML and the newline, not @p head.
+ * Returns 0 or -ENOMEM.
+ */
+int xml_serialise(xmlNodePtr n, size_t head, char **ret, size_t *ret_len);
 /** Compile a schema held in memory; NULL on failure (a bug in our own schema). */
 xmlSchemaPtr xml_schema_compile(const char *xsd, size_t len);
 /**
