@@ -40,7 +40,8 @@ int conn_new(struct control *ctl, int fd, bool is_unix, const char *peer, struct
 	ev_io_init(&cn->rio, on_read, fd, EV_READ);
 	ev_io_init(&cn->wio, on_write, fd, EV_WRITE);
 	cn->rio.data = cn->wio.data = cn;
-	if (fd >= 0)
+	/* Without a loop (unit tests, fuzzers) the caller drives conn_input() itself. */
+	if (fd >= 0 && ctl->loop)
 		ev_io_start(ctl->loop, &cn->rio);
 	cn->next = ctl->conns;
 	if (ctl->conns)
@@ -58,8 +59,10 @@ void conn_free(struct conn *cn)
 	if (!cn)
 		return;
 	ctl = cn->ctl;
-	ev_io_stop(ctl->loop, &cn->rio);
-	ev_io_stop(ctl->loop, &cn->wio);
+	if (ctl->loop) {
+		ev_io_stop(ctl->loop, &cn->rio);
+		ev_io_stop(ctl->loop, &cn->wio);
+	}
 	if (cn->fd >= 0)
 		close(cn->fd);
 	while (cn->q_head) {
@@ -110,7 +113,7 @@ static void update_watchers(struct conn *cn)
 	struct ev_loop *loop = cn->ctl->loop;
 	bool pause = cn->closing || cn->q_len >= cn->ctl->cfg->limits.max_queue / 2;
 
-	if (cn->fd < 0)
+	if (cn->fd < 0 || !loop)
 		return;
 	if (cn->q_head)
 		ev_io_start(loop, &cn->wio);
