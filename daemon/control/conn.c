@@ -22,6 +22,7 @@ struct outmsg {
 
 static void on_read(struct ev_loop *loop, ev_io *w, int revents);
 static void on_write(struct ev_loop *loop, ev_io *w, int revents);
+static void on_reap(struct ev_loop *loop, ev_timer *w, int revents);
 
 int conn_new(struct control *ctl, int fd, bool is_unix, const char *peer, struct conn **ret)
 {
@@ -39,7 +40,8 @@ int conn_new(struct control *ctl, int fd, bool is_unix, const char *peer, struct
 	frame_init(&cn->frame, &ctl->cfg->limits);
 	ev_io_init(&cn->rio, on_read, fd, EV_READ);
 	ev_io_init(&cn->wio, on_write, fd, EV_WRITE);
-	cn->rio.data = cn->wio.data = cn;
+	ev_timer_init(&cn->reap, on_reap, 0., 0.);
+	cn->rio.data = cn->wio.data = cn->reap.data = cn;
 	/* Without a loop (unit tests, fuzzers) the caller drives conn_input() itself. */
 	if (fd >= 0 && ctl->loop)
 		ev_io_start(ctl->loop, &cn->rio);
@@ -52,6 +54,18 @@ int conn_new(struct control *ctl, int fd, bool is_unix, const char *peer, struct
 	return 0;
 }
 
+static void drop_queue(struct conn *cn)
+{
+	while (cn->q_head) {
+		struct outmsg *m = cn->q_head;
+
+		cn->q_head = m->next;
+		free(m);
+	}
+	cn->q_tail = NULL;
+	cn->q_len = cn->q_off = 0;
+}
+
 void conn_free(struct conn *cn)
 {
 	struct control *ctl;
@@ -62,15 +76,11 @@ void conn_free(struct conn *cn)
 	if (ctl->loop) {
 		ev_io_stop(ctl->loop, &cn->rio);
 		ev_io_stop(ctl->loop, &cn->wio);
+		ev_timer_stop(ctl->loop, &cn->reap);
 	}
 	if (cn->fd >= 0)
 		close(cn->fd);
-	while (cn->q_head) {
-		struct outmsg *m = cn->q_head;
-
-		cn->q_head = m->next;
-		free(m);
-	}
+	drop_queue(cn);
 	frame_done(&cn->frame);
 	if (cn->prev)
 		cn->prev->next = cn->next;
@@ -148,15 +158,46 @@ static struct outmsg *serialise(xmlNodePtr node)
 	return m;
 }
 
+/*
+ * Give up on a connection without freeing it: an event can doom the very connection
+ * whose request is being handled further up the stack (conn_input → request → log
+ * line → `log` event → full queue), so freeing here was a use-after-free. Closing
+ * also keeps on_event() from delivering to it again.
+ */
+static void conn_doom(struct conn *cn)
+{
+	struct ev_loop *loop = cn->ctl->loop;
+
+	if (cn->doomed)
+		return;
+	cn->doomed = cn->closing = true;
+	drop_queue(cn);
+	if (!loop)
+		return;
+	ev_io_stop(loop, &cn->rio);
+	ev_io_stop(loop, &cn->wio);
+	ev_timer_start(loop, &cn->reap);
+}
+
+static void on_reap(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	conn_free(w->data);
+}
+
 int conn_send(struct conn *cn, xmlNodePtr node, bool is_event)
 {
 	struct outmsg *m;
 
+	if (cn->doomed) {
+		xmlFreeNode(node);
+		return -ECONNRESET;
+	}
 	if (is_event && cn->q_len >= cn->ctl->cfg->limits.max_queue) {
 		xmlFreeNode(node);
 		cn->ctl->stats.dropped_slow++;
-		log_warn("control: %s does not read its events (%zu queued); disconnecting",
-			 cn->peer, cn->q_len);
+		/* Doom first: this log line is itself a `log` event and must not come back. */
+		conn_doom(cn);
+		log_warn("control: %s does not read its events; disconnecting", cn->peer);
 		return -ENOBUFS;
 	}
 	m = serialise(node);
@@ -170,8 +211,10 @@ int conn_send(struct conn *cn, xmlNodePtr node, bool is_event)
 	cn->q_tail = m;
 	cn->q_len++;
 	/* Write at once: the common case is an idle socket, and this saves a loop turn. */
-	if (cn->fd >= 0 && cn->q_len == 1 && flush(cn) < 0)
+	if (cn->fd >= 0 && cn->q_len == 1 && flush(cn) < 0) {
+		conn_doom(cn);
 		return -EPIPE;
+	}
 	update_watchers(cn);
 	return 0;
 }
@@ -207,11 +250,15 @@ int conn_input(struct conn *cn, const char *data, size_t len)
 {
 	int r;
 
+	if (cn->doomed)
+		return -ECONNRESET;
 	if (cn->closing)
 		return 0;
 	r = frame_feed(&cn->frame, data, len, on_message, cn);
-	if (r < 0)
+	if (r < 0 && !cn->doomed)
 		return stream_error(cn, r);
+	if (cn->doomed)
+		return -ECONNRESET;
 	return cn->closing && !cn->q_head ? -EPROTO : 0;
 }
 

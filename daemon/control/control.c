@@ -81,13 +81,6 @@ void control_accept(struct control *ctl, struct listener *l, int fd)
 		log_debug("control: connection %llu from %s", (unsigned long long)cn->id, peer);
 }
 
-/* Send @p ev to one connection; a full queue closes that connection. */
-static void deliver(struct conn *cn, xmlNodePtr ev)
-{
-	if (conn_send(cn, ev, true) < 0)
-		conn_free(cn);
-}
-
 /* An event goes to the connection whose request caused it and to every connection
  * subscribed to its type, at most once each (PROTOCOL.md "Events"). */
 static void on_event(enum event_type t, const struct origin *o, xmlNodePtr ev, void *arg)
@@ -102,8 +95,9 @@ static void on_event(enum event_type t, const struct origin *o, xmlNodePtr ev, v
 		if (cn->closing || (!(cn->subs & (1u << t)) && !(o && o->conn == cn->id)))
 			continue;
 		copy = xmlCopyNode(ev, 1);
+		/* A full queue dooms the connection; it is freed where that is safe. */
 		if (copy)
-			deliver(cn, copy);
+			(void)conn_send(cn, copy, true);
 	}
 	xmlFreeNode(ev);
 }
