@@ -136,23 +136,47 @@ static void update_watchers(struct conn *cn)
 	cn->read_paused = pause;
 }
 
+/*
+ * Copy @p src into @p dst writing every line feed as "&#10;". Clients may split the
+ * stream on newlines, so a message holds exactly one, at its end. libxml2 already
+ * escapes line feeds in attribute values but not in text, and error texts quote
+ * client input (a schema error repeats the offending value).
+ */
+static size_t copy_escaping_lf(char *dst, const char *src, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (src[i] != '\n') {
+			dst[n++] = src[i];
+			continue;
+		}
+		memcpy(dst + n, "&#10;", 5);
+		n += 5;
+	}
+	return n;
+}
+
 static struct outmsg *serialise(xmlNodePtr node)
 {
 	xmlBufferPtr b = xmlBufferCreate();
 	struct outmsg *m = NULL;
-	size_t len;
+	const char *text = NULL;
+	size_t len = 0, lfs = 0;
 
 	if (!b)
 		return NULL;
 	if (xmlNodeDump(b, NULL, node, 0, 0) >= 0) {
+		text = (const char *)xmlBufferContent(b);
 		len = (size_t)xmlBufferLength(b);
-		m = malloc(sizeof(*m) + len + 1);
+		for (size_t i = 0; i < len; i++)
+			lfs += text[i] == '\n';
+		m = malloc(sizeof(*m) + len + 4 * lfs + 1);
 	}
 	if (m) {
 		m->next = NULL;
-		memcpy(m->data, xmlBufferContent(b), len);
-		m->data[len] = '\n'; /* clients may split on newlines: replies contain none */
-		m->len = len + 1;
+		m->len = copy_escaping_lf(m->data, text, len);
+		m->data[m->len++] = '\n';
 	}
 	xmlBufferFree(b);
 	return m;
