@@ -22,6 +22,7 @@ struct outmsg {
 
 static void on_read(struct ev_loop *loop, ev_io *w, int revents);
 static void on_write(struct ev_loop *loop, ev_io *w, int revents);
+static void on_reap(struct ev_loop *loop, ev_timer *w, int revents);
 
 int conn_new(struct control *ctl, int fd, bool is_unix, const char *peer, struct conn **ret)
 {
@@ -39,8 +40,10 @@ int conn_new(struct control *ctl, int fd, bool is_unix, const char *peer, struct
 	frame_init(&cn->frame, &ctl->cfg->limits);
 	ev_io_init(&cn->rio, on_read, fd, EV_READ);
 	ev_io_init(&cn->wio, on_write, fd, EV_WRITE);
-	cn->rio.data = cn->wio.data = cn;
-	if (fd >= 0)
+	ev_timer_init(&cn->reap, on_reap, 0., 0.);
+	cn->rio.data = cn->wio.data = cn->reap.data = cn;
+	/* Without a loop (unit tests, fuzzers) the caller drives conn_input() itself. */
+	if (fd >= 0 && ctl->loop)
 		ev_io_start(ctl->loop, &cn->rio);
 	cn->next = ctl->conns;
 	if (ctl->conns)
@@ -51,6 +54,18 @@ int conn_new(struct control *ctl, int fd, bool is_unix, const char *peer, struct
 	return 0;
 }
 
+static void drop_queue(struct conn *cn)
+{
+	while (cn->q_head) {
+		struct outmsg *m = cn->q_head;
+
+		cn->q_head = m->next;
+		free(m);
+	}
+	cn->q_tail = NULL;
+	cn->q_len = cn->q_off = 0;
+}
+
 void conn_free(struct conn *cn)
 {
 	struct control *ctl;
@@ -58,16 +73,14 @@ void conn_free(struct conn *cn)
 	if (!cn)
 		return;
 	ctl = cn->ctl;
-	ev_io_stop(ctl->loop, &cn->rio);
-	ev_io_stop(ctl->loop, &cn->wio);
+	if (ctl->loop) {
+		ev_io_stop(ctl->loop, &cn->rio);
+		ev_io_stop(ctl->loop, &cn->wio);
+		ev_timer_stop(ctl->loop, &cn->reap);
+	}
 	if (cn->fd >= 0)
 		close(cn->fd);
-	while (cn->q_head) {
-		struct outmsg *m = cn->q_head;
-
-		cn->q_head = m->next;
-		free(m);
-	}
+	drop_queue(cn);
 	frame_done(&cn->frame);
 	if (cn->prev)
 		cn->prev->next = cn->next;
@@ -110,7 +123,7 @@ static void update_watchers(struct conn *cn)
 	struct ev_loop *loop = cn->ctl->loop;
 	bool pause = cn->closing || cn->q_len >= cn->ctl->cfg->limits.max_queue / 2;
 
-	if (cn->fd < 0 || cn->dead)
+	if (cn->fd < 0 || !loop)
 		return;
 	if (cn->q_head)
 		ev_io_start(loop, &cn->wio);
@@ -123,7 +136,8 @@ static void update_watchers(struct conn *cn)
 	cn->read_paused = pause;
 }
 
-/* The message is written right after the queue link, in one allocation. */
+/* The message is written right after the queue link, in one allocation; the
+ * serialiser writes newlines in text as "&#10;", so each message is one line. */
 static struct outmsg *serialise(xmlNodePtr node)
 {
 	struct outmsg *m;
@@ -138,19 +152,46 @@ static struct outmsg *serialise(xmlNodePtr node)
 	return m;
 }
 
+/*
+ * Give up on a connection without freeing it: an event can doom the very connection
+ * whose request is being handled further up the stack (conn_input → request → log
+ * line → `log` event → full queue), so freeing here was a use-after-free. Closing
+ * also keeps on_event() from delivering to it again.
+ */
+static void conn_doom(struct conn *cn)
+{
+	struct ev_loop *loop = cn->ctl->loop;
+
+	if (cn->doomed)
+		return;
+	cn->doomed = cn->closing = true;
+	drop_queue(cn);
+	if (!loop)
+		return;
+	ev_io_stop(loop, &cn->rio);
+	ev_io_stop(loop, &cn->wio);
+	ev_timer_start(loop, &cn->reap);
+}
+
+static void on_reap(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	conn_free(w->data);
+}
+
 int conn_send(struct conn *cn, xmlNodePtr node, bool is_event)
 {
 	struct outmsg *m;
 
-	if (cn->dead) {
+	if (cn->doomed) {
 		xmlFreeNode(node);
-		return -EPIPE;
+		return -ECONNRESET;
 	}
 	if (is_event && cn->q_len >= cn->ctl->cfg->limits.max_queue) {
 		xmlFreeNode(node);
 		cn->ctl->stats.dropped_slow++;
-		log_warn("control: %s does not read its events (%zu queued); disconnecting",
-			 cn->peer, cn->q_len);
+		/* Doom first: this log line is itself a `log` event and must not come back. */
+		conn_doom(cn);
+		log_warn("control: %s does not read its events; disconnecting", cn->peer);
 		return -ENOBUFS;
 	}
 	m = serialise(node);
@@ -164,28 +205,21 @@ int conn_send(struct conn *cn, xmlNodePtr node, bool is_event)
 	cn->q_tail = m;
 	cn->q_len++;
 	/* Write at once: the common case is an idle socket, and this saves a loop turn. */
-	if (cn->fd >= 0 && cn->q_len == 1 && flush(cn) < 0)
+	if (cn->fd >= 0 && cn->q_len == 1 && flush(cn) < 0) {
+		conn_doom(cn);
 		return -EPIPE;
+	}
 	update_watchers(cn);
 	return 0;
 }
 
-void conn_kill(struct conn *cn)
-{
-	struct ev_loop *loop = cn->ctl->loop;
-
-	if (cn->dead)
-		return;
-	cn->dead = true;
-	ev_io_stop(loop, &cn->rio);
-	ev_io_stop(loop, &cn->wio);
-	if (loop)
-		ev_idle_start(loop, &cn->ctl->reaper);
-}
-
 static int on_message(const char *msg, size_t len, void *arg)
 {
-	return request_handle(arg, msg, len);
+	struct conn *cn = arg;
+
+	/* After a not-well-formed message the stream cannot be trusted: nothing after it
+	 * is handled (PROTOCOL.md "Framing": one Error, then the connection is closed). */
+	return request_handle(cn, msg, len) < 0 || cn->closing ? -1 : 0;
 }
 
 /* Stream-level failures: one Error (none for cross-protocol bytes), then close. */
@@ -200,8 +234,8 @@ static int stream_error(struct conn *cn, int r)
 		log_notice("control: %s sent non-XML bytes; closed without reply", cn->peer);
 		return -EPROTO;
 	}
-	if (r == FRAME_STOPPED)
-		return -EPROTO;
+	if (r == FRAME_STOPPED) /* the handler closed the stream; flush its Error first */
+		return cn->closing && cn->q_head ? 0 : -EPROTO;
 	log_info("control: %s: %s; closing", cn->peer, cn->frame.err);
 	cn->closing = true;
 	if (conn_send(cn, reply_error(&req, code, "%s; the connection is closed",
@@ -214,11 +248,15 @@ int conn_input(struct conn *cn, const char *data, size_t len)
 {
 	int r;
 
-	if (cn->closing || cn->dead)
+	if (cn->doomed)
+		return -ECONNRESET;
+	if (cn->closing)
 		return 0;
 	r = frame_feed(&cn->frame, data, len, on_message, cn);
-	if (r < 0)
+	if (r < 0 && !cn->doomed)
 		return stream_error(cn, r);
+	if (cn->doomed)
+		return -ECONNRESET;
 	return cn->closing && !cn->q_head ? -EPROTO : 0;
 }
 

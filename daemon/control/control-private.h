@@ -112,9 +112,10 @@ struct conn {
 	int fd;
 	bool is_unix;
 	bool closing;          /* flush what is queued, then close */
-	bool dead;             /* closed, waiting for the reaper to free it */
+	bool doomed;           /* dropped: nothing more is sent, its owner frees it */
 	bool read_paused;      /* back-pressure: too many replies queued */
 	ev_io rio, wio;
+	ev_timer reap;         /* frees a doomed connection on the next loop turn */
 	struct frame frame;
 	struct outmsg *q_head, *q_tail;
 	size_t q_len, q_off;   /* messages queued; bytes of the head already written */
@@ -127,19 +128,16 @@ int conn_new(struct control *ctl, int fd, bool is_unix, const char *peer, struct
 /** Close and free; accepts NULL. */
 void conn_free(struct conn *cn);
 /**
- * Close now but free later, from the reaper: safe while callers up the stack still
- * hold the connection (event delivery can nest through the log tap).
- */
-void conn_kill(struct conn *cn);
-/**
  * Process bytes as if read from the socket (the read path and the fuzzer use it).
- * Returns 0, or <0 when the connection must be closed now.
+ * Returns 0, or <0 when the connection must be closed now: the caller frees it.
  */
 int conn_input(struct conn *cn, const char *data, size_t len);
 /**
  * Queue one message (serialised from @p node, which is freed). @p is_event: an event
  * that finds the queue full disconnects the client (PROTOCOL.md "Framing").
- * Returns 0, or -ENOBUFS if the connection was closed for it.
+ * Returns 0, or <0 if the connection is doomed (-ENOBUFS for a full queue). A doomed
+ * connection is never freed here: conn_input() returns <0 for it, or without a
+ * conn_input() on the stack the loop frees it on its next turn.
  */
 int conn_send(struct conn *cn, xmlNodePtr node, bool is_event);
 
@@ -218,7 +216,6 @@ struct control {
 	struct conn *conns;
 	unsigned n_conns;
 	uint64_t next_conn_id;
-	ev_idle reaper;      /* frees killed connections outside any delivery loop */
 	xmlSchemaPtr schema;
 	xmlSchemaValidCtxtPtr vctxt;
 	struct {

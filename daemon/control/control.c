@@ -81,26 +81,6 @@ void control_accept(struct control *ctl, struct listener *l, int fd)
 		log_debug("control: connection %llu from %s", (unsigned long long)cn->id, peer);
 }
 
-/* Send @p ev to one connection; a full queue closes that connection. */
-static void deliver(struct conn *cn, xmlNodePtr ev)
-{
-	if (conn_send(cn, ev, true) < 0)
-		conn_kill(cn);
-}
-
-static void on_reap(struct ev_loop *loop, ev_idle *w, int revents)
-{
-	struct control *ctl = w->data;
-	struct conn *cn, *next;
-
-	for (cn = ctl->conns; cn; cn = next) {
-		next = cn->next;
-		if (cn->dead)
-			conn_free(cn);
-	}
-	ev_idle_stop(loop, w);
-}
-
 /* An event goes to the connection whose request caused it and to every connection
  * subscribed to its type, at most once each (PROTOCOL.md "Events"). */
 static void on_event(enum event_type t, const struct origin *o, xmlNodePtr ev, void *arg)
@@ -112,11 +92,12 @@ static void on_event(enum event_type t, const struct origin *o, xmlNodePtr ev, v
 		xmlNodePtr copy;
 
 		next = cn->next;
-		if (cn->closing || cn->dead || (!(cn->subs & (1u << t)) && !(o && o->conn == cn->id)))
+		if (cn->closing || (!(cn->subs & (1u << t)) && !(o && o->conn == cn->id)))
 			continue;
 		copy = xmlCopyNode(ev, 1);
+		/* A full queue dooms the connection; it is freed where that is safe. */
 		if (copy)
-			deliver(cn, copy);
+			(void)conn_send(cn, copy, true);
 	}
 	xmlFreeNode(ev);
 }
@@ -180,8 +161,6 @@ int control_new(struct ev_loop *loop, const struct config *cfg, struct control *
 		return -ENOMEM;
 	ctl->loop = loop;
 	ctl->cfg = cfg;
-	ev_idle_init(&ctl->reaper, on_reap);
-	ctl->reaper.data = ctl;
 	ctl->diag_fd = peer_diag_open();
 	r = ctl->diag_fd < 0 ? ctl->diag_fd : schema_load(ctl);
 	if (r == 0 && loop)
@@ -206,8 +185,6 @@ void control_free(struct control *ctl)
 	status_unregister(on_status, ctl);
 	log_set_tap(NULL, NULL);
 	event_sink_set(NULL, NULL);
-	if (ctl->loop)
-		ev_idle_stop(ctl->loop, &ctl->reaper);
 	while (ctl->conns)
 		conn_free(ctl->conns);
 	listen_stop(ctl);

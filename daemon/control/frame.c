@@ -131,12 +131,14 @@ static int on_stag(struct frame *f, char c)
 	} else if (c == '<') {
 		return fail(f, FRAME_NOT_WELL_FORMED, "'<' inside a tag");
 	} else if (c == '>') {
+		/* An empty element <e/> is nested as deep as <e></e>: count it too. */
+		if (f->depth + 1 > f->lim->max_depth) {
+			snprintf(f->err, sizeof(f->err), "elements nested deeper than %u",
+				 f->lim->max_depth);
+			return FRAME_TOO_DEEP;
+		}
 		if (f->prev != '/') {
-			if (++f->depth > f->lim->max_depth) {
-				snprintf(f->err, sizeof(f->err), "elements nested deeper than %u",
-					 f->lim->max_depth);
-				return FRAME_TOO_DEEP;
-			}
+			f->depth++;
 			f->st = FRAME_TEXT;
 			return 0;
 		}
