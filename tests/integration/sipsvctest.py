@@ -217,7 +217,7 @@ class Daemon:
     """
 
     def __init__(self, config=None, args=(), runtime_dir=None, control_port=0,
-                 activate=None, allow_errors=(), tmp=None):
+                 activate=None, allow_errors=(), tmp=None, env=None):
         self.tmp = tmp or tempfile.mkdtemp(prefix="sipsvc-test-")
         self.own_tmp = tmp is None
         self.runtime_dir = runtime_dir or os.path.join(self.tmp, "run")
@@ -229,6 +229,7 @@ class Daemon:
         self.args = list(args)
         self.control_port = control_port
         self.activate = activate  # list of -l addresses for systemd-socket-activate
+        self.extra_env = dict(env or {})
         self.allow_errors = [re.compile(p) for p in allow_errors]
         self.proc = None
         self.lines = []
@@ -267,6 +268,7 @@ class Daemon:
         env["XDG_CONFIG_HOME"] = os.path.join(self.tmp, "config")
         if self.notify_sock:
             env["NOTIFY_SOCKET"] = self.notify_path
+        env.update(self.extra_env)
         return env
 
     def spawn(self, notify=True):
