@@ -1,0 +1,105 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""<Status/> on every control endpoint (PROTOCOL.md "Endpoints", "Framing"): TCP
+127.0.0.1, TCP [::1], the Unix socket, and `echo '<Status/>' | nc -q1 127.0.0.1 PORT`.
+Each reply is checked against sipsvc.xsd and against facts the test knows itself."""
+
+import os
+import subprocess
+
+from sipsvctest import (Client, Daemon, Skip, check, check_eq, have_ipv6_loopback, main,
+                        parse_xml, running, status_of, test, xsd_validate)
+
+D = Daemon()  # one daemon for the whole file: one per test would buy nothing here
+
+
+def controls(st):
+    return sorted((c.get("transport"), c.get("address")) for c in st.findall("Control"))
+
+
+def check_status(st, line, d):
+    xsd_validate(line)
+    check_eq(st.get("pid"), str(d.pid), "Status pid")
+    check_eq(st.get("runtime-dir"), d.runtime_dir, "Status runtime-dir")
+    check_eq(st.get("state-dir"), d.state_dir, "Status state-dir")
+    check(float(st.get("uptime")) >= 0, "uptime is a number")
+    want = [("tcp", "127.0.0.1:%d" % d.port), ("unix", d.socket_path)]
+    if have_ipv6_loopback():
+        want.append(("tcp", "[::1]:%d" % d.port))
+    check_eq(controls(st), sorted(want), "Status Control endpoints")
+
+
+@test
+def status_over_tcp_ipv4():
+    with D.tcp_client("127.0.0.1") as c:
+        check_eq(c.sock.getpeername()[1], D.port, "connected port")
+        st, line = status_of(c)
+        check_status(st, line, D)
+        check(("tcp", "127.0.0.1:%d" % c.sock.getpeername()[1]) in controls(st),
+              "the port we connected to is a Control address")
+        check_eq(st.find("Counts").get("connections"), "1", "connections counted")
+
+
+@test
+def status_over_tcp_ipv6():
+    if not have_ipv6_loopback():
+        raise Skip("no IPv6 loopback on this host")
+    with D.tcp_client("::1") as c:
+        st, line = status_of(c)
+        check_status(st, line, D)
+        check(("tcp", "[::1]:%d" % c.sock.getpeername()[1]) in controls(st),
+              "the [::1] port we connected to is a Control address")
+
+
+@test
+def status_over_unix_socket():
+    with D.unix_client() as c:
+        st, line = status_of(c)
+        check_status(st, line, D)
+
+
+@test
+def status_with_ref_validates():
+    with D.unix_client() as c:
+        ok, line = c.request('<Status ref="r-42"/>')
+        check_eq(ok.get("ref"), "r-42", "ref echoed")
+        check_eq(ok.get("request"), "Status", "request named")
+        xsd_validate(line)
+
+
+@test
+def devices_reply_validates():
+    with D.unix_client() as c:
+        ok, line = c.request("<Devices/>")
+        check_eq(ok.tag, "Ok", "reply to <Devices/>")
+        check_eq(len(ok.findall("Device")), 0, "no devices without a config")
+        xsd_validate(line)
+
+
+@test
+def status_with_netcat():
+    p = subprocess.run("echo '<Status/>' | nc -q1 127.0.0.1 %d" % D.port, shell=True,
+                       capture_output=True, timeout=10)
+    check_eq(p.returncode, 0, "nc exit status (stderr %r)" % p.stderr)
+    out = p.stdout.decode()
+    check(out.endswith("\n"), "reply ends with a newline: %r" % out)
+    lines = out.splitlines()
+    check_eq(len(lines), 1, "one reply line")
+    st = parse_xml(lines[0]).find("Status")
+    check(st is not None, "a Status in %r" % out)
+    check_eq(st.get("pid"), str(D.pid), "pid over nc")
+    xsd_validate(lines[0])
+
+
+@test
+def many_clients_in_turn_share_one_daemon():
+    # Connections are independent: what one sends never shows up on another.
+    with D.unix_client() as a, D.tcp_client() as b:
+        a.send('<Status ref="a"/>')
+        b.send('<Status ref="b"/>')
+        check_eq(b.recv_reply()[0].get("ref"), "b", "b's own reply")
+        check_eq(a.recv_reply()[0].get("ref"), "a", "a's own reply")
+
+
+if __name__ == "__main__":
+    main(fixture=D)

@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""systemd integration without systemd (DESIGN.md "systemd"): sd_notify messages on a
+NOTIFY_SOCKET we bind, and socket activation through systemd-socket-activate."""
+
+import os
+import re
+import signal
+import socket
+
+from sipsvctest import (Client, Daemon, EX_OSERR, check, check_eq, free_port, main,
+                        running, status_of, test)
+
+
+@test
+def ready_and_stopping_notifications():
+    d = Daemon()
+    with running(d, start=False):
+        d.spawn()
+        msg = d.wait_notify("READY=1")
+        check("MAINPID=%d" % d.pid in msg, "READY=1 names the main pid: %r" % msg)
+        check("STATUS=running" in msg, "READY=1 carries a STATUS: %r" % msg)
+        # READY=1 means the sockets are there: no polling needed.
+        with d.unix_client() as c:
+            st, _ = status_of(c)
+            check_eq(st.get("pid"), str(d.pid), "Status pid right after READY=1")
+        d.signal(signal.SIGTERM)
+        d.wait_notify("STOPPING=1")
+        d.check_exit(0)
+
+
+@test
+def watchdog_pings():
+    # No WATCHDOG_PID: sd_watchdog_enabled() then trusts WATCHDOG_USEC for any pid.
+    d = Daemon(env={"WATCHDOG_USEC": "200000"}, args=["--log-level", "debug"])
+    with running(d):
+        d.wait_log(r"^<7>watchdog: pinging every 0\.1 s")
+        for _ in range(3):
+            d.wait_notify("WATCHDOG=1", timeout=2)
+
+
+@test
+def sighup_reloading_then_ready():
+    d = Daemon(config="<sipsvc/>")
+    with running(d):
+        for _ in range(2):
+            mark = d.log_mark()
+            d.signal(signal.SIGHUP)
+            msg = d.wait_notify("RELOADING=1")
+            check(any(l.startswith("MONOTONIC_USEC=") for l in msg),
+                  "RELOADING=1 carries MONOTONIC_USEC (Type=notify-reload): %r" % msg)
+            d.wait_notify("READY=1")
+            d.wait_log(r"^<6>configuration reloaded \(0 devices\)", start=mark)
+        check_eq(d.status().get("pid"), str(d.pid), "still the same daemon")
+
+
+def activate(d, port):
+    """systemd-socket-activate execs the daemon at the first connection: wait until it
+    listens on everything, then connect to 127.0.0.1:@port. Returns that client."""
+    for a in d.activate:
+        d.wait_log(r"^Listening on %s as \d+\.$" % re.escape(a))
+    return Client.tcp(port)
+
+
+@test
+def socket_activation_tcp_and_unix():
+    port = free_port()
+    tmp_d = Daemon(control_port=None)
+    os.mkdir(tmp_d.runtime_dir, 0o700)
+    tmp_d.activate = ["127.0.0.1:%d" % port, tmp_d.socket_path]
+    with running(tmp_d, start=False) as d:
+        d.spawn(notify=True)
+        first = activate(d, port)
+        d.wait_notify("READY=1")
+        for c in (first, d.unix_client(), Client.tcp(port)):
+            with c:
+                st, _ = status_of(c)
+                check_eq(st.get("pid"), str(d.pid), "Status pid (exec'd in place)")
+                controls = sorted((x.get("transport"), x.get("address"))
+                                  for x in st.findall("Control"))
+                check_eq(controls, sorted([("tcp", "127.0.0.1:%d" % port),
+                                           ("unix", d.socket_path)]),
+                         "Control addresses are exactly the inherited sockets")
+        d.stop()
+        # An inherited socket belongs to systemd: the daemon must not delete it.
+        check(os.path.exists(d.socket_path), "inherited Unix socket left in place")
+
+
+@test
+def socket_activation_refuses_non_loopback():
+    port = free_port()
+    d = Daemon(control_port=None, allow_errors=[r"refusing inherited socket 0\.0\.0\.0:%d"
+                                                % port, r"none of the 1 inherited sockets"])
+    d.activate = ["0.0.0.0:%d" % port]
+    with running(d, start=False):
+        d.spawn()
+        trigger = activate(d, port)
+        code = d.wait_exit()
+        got, how = trigger.read_to_eof()
+        trigger.close()
+        check_eq(got, b"", "bytes to the connection on the refused socket")
+        check(code != 0, "exit status with no usable socket: %r" % code)
+        d.wait_log(r"^<3>control: refusing inherited socket 0\.0\.0\.0:%d: not a loopback"
+                   % port)
+        d.check_exit(EX_OSERR)  # and no error lines but the two expected
+
+
+@test
+def socket_activation_non_loopback_dropped_others_kept():
+    port, port2 = free_port(), free_port()
+    d = Daemon(control_port=None, allow_errors=[r"refusing inherited socket 0\.0\.0\.0:%d"
+                                                % port])
+    os.mkdir(d.runtime_dir, 0o700)
+    d.activate = ["0.0.0.0:%d" % port, "127.0.0.1:%d" % port2, d.socket_path]
+    with running(d, start=False):
+        d.spawn()
+        activate(d, port2).close()
+        d.wait_notify("READY=1")
+        d.wait_log(r"^<3>control: refusing inherited socket 0\.0\.0\.0:%d" % port)
+        st = d.status()
+        addrs = sorted(x.get("address") for x in st.findall("Control"))
+        check_eq(addrs, sorted(["127.0.0.1:%d" % port2, d.socket_path]), "Control addresses")
+        # The refused socket is closed: nothing listens on that port any more.
+        s = socket.socket()
+        try:
+            r = s.connect_ex(("127.0.0.1", port))
+        finally:
+            s.close()
+        check_eq(r, 111, "connect to the refused 0.0.0.0 port (ECONNREFUSED)")
+        d.stop()
+
+
+if __name__ == "__main__":
+    main()
