@@ -187,11 +187,14 @@ int conn_send(struct conn *cn, xmlNodePtr node, bool is_event)
 		return -ECONNRESET;
 	}
 	if (is_event && cn->q_len >= cn->ctl->cfg->limits.max_queue) {
+		size_t queued = cn->q_len;
+
 		xmlFreeNode(node);
 		cn->ctl->stats.dropped_slow++;
 		/* Doom first: this log line is itself a `log` event and must not come back. */
 		conn_doom(cn);
-		log_warn("control: %s does not read its events; disconnecting", cn->peer);
+		log_warn("control: %s does not read its events (%zu queued); disconnecting",
+			 cn->peer, queued);
 		return -ENOBUFS;
 	}
 	m = serialise(node);
