@@ -46,8 +46,16 @@ static int sip_uri(const char *scheme, const char *rest, char *out, size_t size)
 	return 0;
 }
 
+static bool tel_digit(char c, bool global)
+{
+	if (isdigit((unsigned char)c))
+		return true;
+	return !global && (isxdigit((unsigned char)c) || c == '*' || c == '#');
+}
+
 /* The telephone-subscriber part of a tel: URI (RFC 3966 §5.1): percent-decoded, visual
- * separators removed (§5.1.1); global numbers are '+' and digits. */
+ * separators removed (§5.1.1); global numbers are '+' and digits, local ones may also
+ * hold hex digits, '*' and '#' (phonedigit-hex). */
 static int tel_number(const char *p, size_t n, char *out, size_t size)
 {
 	size_t o = 0, digits = 0;
@@ -62,7 +70,7 @@ static int tel_number(const char *p, size_t n, char *out, size_t size)
 		}
 		if (c == '-' || c == '.' || c == '(' || c == ')' || c == ' ')
 			continue;
-		if (!isdigit((unsigned char)c) && !(!global && strchr("*#ABCDabcd", c)))
+		if (!tel_digit(c, global))
 			return -EINVAL;
 		if (o + 2 >= size)
 			return -ENAMETOOLONG;
@@ -86,13 +94,17 @@ static int tel_uri(const char *rest, char *out, size_t size)
 	o = (size_t)snprintf(out, size, "tel:%s%s", rest[0] == '+' ? "+" : "", num);
 	if (o >= size)
 		return -ENAMETOOLONG;
-	/* Parameters (;phone-context=…, ;ext=…) are kept; their names are case-insensitive. */
+	/* Parameters (;phone-context=…, ;ext=…) are kept, their case-insensitive names in
+	 * lower case (RFC 3966 §3). */
+	bool in_name = false;
+
 	for (const char *p = rest + n; *p; p++) {
 		if (bad_char((unsigned char)*p) || *p == '?')
 			return -EINVAL;
 		if (o + 1 >= size)
 			return -ENAMETOOLONG;
-		out[o++] = *p;
+		in_name = *p == ';' || (in_name && *p != '=');
+		out[o++] = in_name ? (char)tolower((unsigned char)*p) : *p;
 	}
 	out[o] = '\0';
 	return 0;

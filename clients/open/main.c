@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,13 +109,17 @@ static int open_uri(const char *uri)
 
 int main(int argc, char **argv)
 {
+	bool dry_run = argc == 3 && strcmp(argv[1], "--dry-run") == 0;
 	char uri[1100];
 	int r;
 
+	if (dry_run)
+		argv++, argc--;
 	if (argc != 2 || strcmp(argv[1], "--help") == 0) {
 		fprintf(argc == 2 ? stdout : stderr,
-			"Usage: sipsvc-open URI\nCall a sip:, sips: or tel: URI with the "
-			"device you choose (the desktop's handler for these links).\n");
+			"Usage: sipsvc-open [--dry-run] URI\nCall a sip:, sips: or tel: URI with "
+			"the device you choose (the desktop's handler for these links).\n"
+			"--dry-run prints the URI as it would be sent.\n");
 		return argc == 2 ? EXIT_OK : EXIT_USAGE;
 	}
 	r = sipsvc_uri_normalise(argv[1], uri, sizeof(uri));
@@ -122,6 +127,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sipsvc-open: \"%s\" is not a %s\n", argv[1],
 			r == -EPROTONOSUPPORT ? "sip:, sips: or tel: URI" : "valid URI");
 		return EXIT_USAGE;
+	}
+	if (dry_run) {
+		printf("%s\n", uri);
+		return EXIT_OK;
 	}
 	return open_uri(uri);
 }

@@ -33,6 +33,7 @@ enum follow {
 struct cli {
 	struct sipsvc_client_opts opts;
 	bool xml;       /* print the raw messages */
+	bool dry_run;   /* print the request instead of sending it */
 	int timeout_ms; /* for the reply */
 };
 
@@ -51,6 +52,8 @@ extern const struct command commands[];
 
 /* print.c */
 void print_message(const struct cli *cli, xmlDocPtr d);
+/** --dry-run: print the request (freed here) as it would be sent. */
+void print_request(xmlNodePtr req);
 void print_status(xmlDocPtr ok);
 void print_devices(xmlDocPtr ok);
 void print_children(xmlDocPtr ok);

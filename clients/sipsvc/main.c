@@ -14,7 +14,8 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: sipsvc [--socket PATH | --port N] [--xml] [--timeout MS] COMMAND [ARGS]\n"
+	fprintf(f, "Usage: sipsvc [--socket PATH | --port N] [--xml] [--dry-run] [--timeout MS] "
+		   "COMMAND [ARGS]\n"
 		   "Talk to sipsvcd, the SIP service.\n\nCommands:\n");
 	for (const struct command *c = commands; c->name; c++)
 		fprintf(f, "  %-8s %-44s %s\n", c->name, c->args, c->help);
@@ -162,6 +163,7 @@ static int parse_global(int argc, char **argv, struct cli *cli)
 	static const struct option o[] = { { "socket", required_argument, NULL, 's' },
 					   { "port", required_argument, NULL, 'p' },
 					   { "xml", no_argument, NULL, 'x' },
+					   { "dry-run", no_argument, NULL, 'n' },
 					   { "timeout", required_argument, NULL, 't' },
 					   { "version", no_argument, NULL, 'V' },
 					   { "help", no_argument, NULL, 'h' }, { 0 } };
@@ -172,6 +174,7 @@ static int parse_global(int argc, char **argv, struct cli *cli)
 		case 's': cli->opts.socket_path = optarg; break;
 		case 'p': cli->opts.port = atoi(optarg); break;
 		case 'x': cli->xml = true; break;
+		case 'n': cli->dry_run = true; break;
 		case 't': cli->timeout_ms = atoi(optarg); break;
 		case 'V': printf("sipsvc %s\n", PACKAGE_VERSION); exit(EXIT_OK);
 		case 'h': usage(stdout); exit(EXIT_OK);
@@ -218,6 +221,10 @@ int main(int argc, char **argv)
 	if (cmd && (r = cmd->build(argc, argv, &req)) < 0) {
 		xmlFreeNode(req);
 		return r == -ENOMEM ? EXIT_ERROR : EXIT_USAGE;
+	}
+	if (cli.dry_run && cmd) {
+		print_request(req);
+		return EXIT_OK;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	r = sipsvc_client_connect(&cli.opts, &c);

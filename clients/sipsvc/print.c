@@ -31,6 +31,18 @@ void print_message(const struct cli *cli, xmlDocPtr d)
 	xmlBufferFree(b);
 }
 
+void print_request(xmlNodePtr req)
+{
+	xmlBufferPtr b = xmlBufferCreate();
+
+	if (!b)
+		return;
+	xmlNodeDump(b, NULL, req, 0, 0);
+	printf("%s\n", (const char *)xmlBufferContent(b));
+	xmlBufferFree(b);
+	xmlFreeNode(req);
+}
+
 /* "name=value name=value …" of every attribute, then the text content. */
 static void print_attrs(xmlNodePtr n, const char *skip)
 {

@@ -1,0 +1,221 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The sipsvc command-line client against a real daemon: every subcommand builds the
+request PROTOCOL.md defines (checked against sipsvc.xsd with --dry-run), readable output
+and exit codes for replies, errors, usage mistakes and a missing daemon."""
+
+import os
+import re
+import subprocess
+import time
+
+from sipsvctest import (Daemon, check, check_eq, free_port, main, parse_xml, test,
+                        wait_for, xsd_validate)
+
+BUILDDIR = os.environ.get("BUILDDIR", ".")
+SIPSVC = os.path.join(BUILDDIR, "sipsvc")
+CONFIG = """<sipsvc>
+  <device id="desk" wrapper="sip" uri="sip:desk@192.0.2.10" default="true"/>
+  <device id="soft" wrapper="softphone" mode="loop"/>
+</sipsvc>"""
+D = Daemon(config=CONFIG, args=["--log-level", "debug"])
+
+
+def env(**extra):
+    e = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "SIPSVC_"))}
+    e["SIPSVC_RUNTIME_DIR"] = D.runtime_dir
+    e.update(extra)
+    return e
+
+
+def sipsvc(*args, stdin=None, environ=None):
+    p = subprocess.run([SIPSVC] + list(args), input=stdin, capture_output=True, text=True,
+                       env=environ or env(), timeout=20)
+    return p.returncode, p.stdout, p.stderr
+
+
+@test
+def status_is_readable():
+    rc, out, err = sipsvc("status")
+    check_eq(rc, 0, "exit code (stderr %r)" % err)
+    first = out.splitlines()[0]
+    check(re.match(r"sipsvcd \d+\.\d+\.\d+ \(pid %d\), up " % D.pid, first), first)
+    check("unix %s" % D.socket_path in out, "the Unix endpoint is listed: %r" % out)
+    check("tcp 127.0.0.1:%d" % D.port in out, "the TCP endpoint is listed")
+    check("config       %s" % D.config_path in out, "the config path is shown")
+
+
+@test
+def status_over_tcp_with_port_option():
+    rc, out, _ = sipsvc("--port", str(D.port), "--xml", "status",
+                        environ=env(SIPSVC_RUNTIME_DIR="/nonexistent"))
+    check_eq(rc, 0, "exit code")
+    lines = out.splitlines()
+    check_eq(len(lines), 1, "one reply line with --xml")
+    xsd_validate(lines[0])
+    st = parse_xml(lines[0]).find("Status")
+    check_eq(st.get("pid"), str(D.pid), "pid in the --xml reply")
+
+
+@test
+def devices_table():
+    rc, out, _ = sipsvc("devices")
+    check_eq(rc, 0, "exit code")
+    rows = [l.split() for l in out.splitlines()]
+    check_eq(rows[0][:5], ["ID", "WRAPPER", "MODE", "DEFAULT", "AVAILABLE"], "header")
+    check_eq(rows[1][:5], ["desk", "sip", "transfer", "yes", "unknown"], "desk row")
+    check_eq(rows[1][5], "sip:desk@192.0.2.10", "desk URI")
+    check_eq(rows[2][:4], ["soft", "softphone", "loop", "no"], "soft row")
+
+
+# Each subcommand, and the request it must build (element, attributes, children).
+REQUESTS = [
+    (["status"], "Status", {}, []),
+    (["devices"], "Devices", {}, []),
+    (["calls"], "Calls", {}, []),
+    (["shares"], "Shares", {}, []),
+    (["join", "sip:bob@example.com", "--dev", "desk", "--mode", "loop"], "Join",
+     {"id": "sip:bob@example.com"}, [("Use", {"dev": "desk", "mode": "loop"})]),
+    (["call", "sips:carol@example.com"], "ExternalJoin", {"id": "sips:carol@example.com"}, []),
+    (["switch", "sip:room2@example.com", "--call", "c7"], "SameDeviceJoin",
+     {"id": "sip:room2@example.com", "call": "c7"}, []),
+    (["invite", "sip:a@example.com", "tel:+15551234"], "Invite", {},
+     [("Add", {"id": "sip:a@example.com"}), ("Add", {"id": "tel:+15551234"})]),
+    (["hangup", "c3"], "Hangup", {"call": "c3"}, []),
+    (["hangup"], "Hangup", {}, []),
+    (["share", "/"], "Share", {"path": "/"}, []),
+    (["unshare", "/"], "Unshare", {"path": "/"}, []),
+    (["search", "free", "jazz", "--timeout", "500", "--max", "10"], "Search",
+     {"query": "free jazz", "timeout-ms": "500", "max-results": "10"}, []),
+    (["fetch", "sha256:" + "ab" * 32, "--from", "0123456789abcdef0123456789abcdef",
+      "--to", "/"], "Fetch", {"file": "sha256:" + "ab" * 32,
+                               "from": "0123456789abcdef0123456789abcdef", "to": "/"}, []),
+    (["tunnel", "MESSAGE", "sip:bob@example.com", "--header", "Subject: hi there",
+      "--body", "hello\nworld"], "Tunnel", {}, [("Request", {"method": "MESSAGE",
+                                                               "uri": "sip:bob@example.com"})]),
+    (["events", "call", "log"], "Subscribe", {"events": "call log"}, []),
+]
+
+
+@test
+def every_subcommand_builds_a_valid_request():
+    for args, name, attrs, children in REQUESTS:
+        rc, out, err = sipsvc("--dry-run", *args)
+        check_eq(rc, 0, "%s --dry-run exit code (stderr %r)" % (args[0], err))
+        xsd_validate(out.strip())
+        el = parse_xml(out.strip())
+        check_eq(el.tag, name, "%s builds <%s>" % (args[0], name))
+        check_eq(dict(el.attrib), attrs, "<%s> attributes" % name)
+        got = [(c.tag, dict(c.attrib)) for c in el]
+        check_eq(got, children, "<%s> children" % name)
+
+
+@test
+def tunnel_carries_headers_and_body():
+    rc, out, _ = sipsvc("--dry-run", "tunnel", "INFO", "sip:b@example.com", "--header",
+                        "X-A: 1", "--header", "X-B: two", "--body", "a\nb",
+                        "--body-type", "application/x-test")
+    rq = parse_xml(out.strip()).find("Request")
+    check_eq([(h.get("name"), h.get("value")) for h in rq.findall("Header")],
+             [("X-A", "1"), ("X-B", "two")], "headers")
+    body = rq.find("Body")
+    check_eq((body.get("type"), body.text), ("application/x-test", "a\nb"), "body")
+
+
+@test
+def every_subcommand_reaches_the_daemon():
+    """Sent for real: the daemon logs each request; those it does not implement yet
+    come back as unknown-request (exit 3), the implemented ones succeed."""
+    for args, name, _, _ in REQUESTS:
+        if args[0] == "events":
+            continue
+        mark = D.log_mark()
+        rc, _, err = sipsvc(*args)
+        D.wait_log(r"request %s ref=r1$" % name, start=mark)
+        if name in ("Status", "Devices"):
+            check_eq(rc, 0, "%s exit code" % args[0])
+        else:
+            check_eq(rc, 3, "%s exit code (stderr %r)" % (args[0], err))
+            check("unknown-request" in err, "the error names its code: %r" % err)
+
+
+@test
+def send_prints_every_answer():
+    rc, out, _ = sipsvc("send", '<Status ref="a"/><Foo ref="b"/>')
+    lines = out.splitlines()
+    check_eq(len(lines), 2, "two answers")
+    check(lines[0].startswith('<Ok ref="a" request="Status">'), lines[0])
+    check(lines[1].startswith('<Error ref="b" request="Foo" code="unknown-request">'),
+          lines[1])
+    check_eq(rc, 3, "an Error among the answers: exit 3")
+
+
+@test
+def send_reads_stdin():
+    rc, out, _ = sipsvc("send", stdin='<?xml version="1.0"?>\n<Devices ref="d"/>\n')
+    check_eq(rc, 0, "exit code")
+    el = parse_xml(out.strip())
+    check_eq([d.get("id") for d in el.findall("Device")], ["desk", "soft"], "devices")
+
+
+@test
+def errors_map_to_exit_codes():
+    rc, _, err = sipsvc("send", '<Join id="not-a-uri"><Use/></Join>')
+    check_eq(rc, 3, "invalid request")
+    rc, _, err = sipsvc("join", "sip:bob@example.com", "--dev", "desk")
+    check_eq(rc, 3, "unknown-request")
+    check(err.startswith("sipsvc: unknown-request: "), err)
+
+
+@test
+def usage_errors():
+    for args in (["frobnicate"], ["join"], ["join", "a", "b"], ["share", "/nonexistent/x"],
+                 ["fetch", "x"], ["join", "sip:a@b", "--mode", "sideways"], ["status", "x"],
+                 ["tunnel", "MESSAGE", "sip:a@b", "--header", "nocolon"], []):
+        rc, _, err = sipsvc(*args)
+        check_eq(rc, 64, "exit code of %r (stderr %r)" % (args, err))
+        check(err, "a message on stderr for %r" % (args,))
+
+
+@test
+def help_for_every_command():
+    for cmd in ["status", "devices", "join", "call", "switch", "invite", "hangup", "calls",
+                "share", "unshare", "shares", "search", "fetch", "tunnel", "events", "send"]:
+        rc, out, _ = sipsvc(cmd, "--help")
+        check_eq(rc, 0, "%s --help" % cmd)
+        check(out.startswith("Usage: sipsvc %s" % cmd), out)
+    rc, out, _ = sipsvc("--help")
+    check_eq(rc, 0, "--help")
+    check("Exit codes" in out, "the exit codes are explained")
+
+
+@test
+def unreachable_daemon():
+    rc, _, err = sipsvc("status", environ=env(SIPSVC_RUNTIME_DIR="/nonexistent",
+                                              SIPSVC_CONTROL_PORT=str(free_port())))
+    check_eq(rc, 69, "exit code")
+    check("cannot reach sipsvcd" in err, err)
+
+
+@test
+def events_stream_until_interrupted():
+    mark = D.log_mark()
+    p = subprocess.Popen([SIPSVC, "events", "log"], env=env(), stdout=subprocess.PIPE,
+                         text=True)
+    try:
+        D.wait_log(r"request Subscribe", start=mark)
+        rc, _, _ = sipsvc("status")
+        check_eq(rc, 0, "status while streaming")
+        line = p.stdout.readline()
+        while "request Status" not in line:
+            check(line, "the event stream ended early")
+            line = p.stdout.readline()
+        check(re.match(r"log level=debug control: unix: request Status ref=r1$", line),
+              "the log event, readable: %r" % line)
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main(D)
