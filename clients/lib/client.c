@@ -130,6 +130,24 @@ int sipsvc_client_connect(const struct sipsvc_client_opts *o, struct sipsvc_clie
 	return 0;
 }
 
+int sipsvc_client_new_fd(int fd, struct sipsvc_client **ret)
+{
+	struct sipsvc_client *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	c->fd = fd;
+	snprintf(c->endpoint, sizeof(c->endpoint), "fd:%d", fd);
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+		int r = -errno;
+
+		free(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
 void sipsvc_client_free(struct sipsvc_client *c)
 {
 	if (!c)

@@ -34,6 +34,11 @@ struct sipsvc_client_opts {
  * $XDG_RUNTIME_DIR/sipsvc/control, then TCP 127.0.0.1:$SIPSVC_CONTROL_PORT (7060).
  */
 int sipsvc_client_connect(const struct sipsvc_client_opts *o, struct sipsvc_client **ret);
+/**
+ * Use an already connected socket @p fd (inherited, or one end of a socketpair);
+ * it is made non-blocking and closed by sipsvc_client_free().
+ */
+int sipsvc_client_new_fd(int fd, struct sipsvc_client **ret);
 /** Close and free; accepts NULL. */
 void sipsvc_client_free(struct sipsvc_client *c);
 /** The connected socket (non-blocking), to watch for input in an event loop. */
