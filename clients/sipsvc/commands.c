@@ -335,5 +335,5 @@ const struct command commands[] = {
 	  "send a raw SIP request", b_tunnel, FOLLOW_TUNNEL, print_children },
 	{ "events", "TYPE…", "print events of these types until interrupted", b_events,
 	  FOLLOW_FOREVER, print_children },
-	{ NULL },
+	{ .name = NULL },
 };
