@@ -208,6 +208,7 @@ xmlNodePtr handle_unsubscribe(struct request *req);
 struct control {
 	struct ev_loop *loop;
 	const struct config *cfg;
+	struct device_table *devices;
 	struct listener ls[CONTROL_MAX_LISTENERS];
 	unsigned n_ls;
 	char *unix_path;     /* the socket we bound, to unlink at exit */

@@ -11,6 +11,7 @@
 
 #include "control/control-private.h"
 #include "core/xml.h"
+#include "device/device.h"
 
 struct conn *control_find_conn(struct control *ctl, uint64_t id)
 {
@@ -137,7 +138,8 @@ static void on_status(xmlNodePtr st, void *arg)
 	counts = find_or_add(st, "Counts");
 	if (counts) {
 		xml_set_propf(counts, "connections", "%u", ctl->n_conns);
-		xml_set_propf(counts, "devices", "%zu", ctl->cfg->n_devices);
+		xml_set_propf(counts, "devices", "%zu",
+			      ctl->devices ? device_table_count(ctl->devices) : 0);
 	}
 }
 
@@ -206,6 +208,11 @@ void control_set_config(struct control *ctl, const struct config *cfg)
 	/* Each framer points at the limits it enforces. */
 	for (struct conn *cn = ctl->conns; cn; cn = cn->next)
 		cn->frame.lim = &cfg->limits;
+}
+
+void control_set_devices(struct control *ctl, struct device_table *t)
+{
+	ctl->devices = t;
 }
 
 int control_tcp_port(const struct control *ctl)

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "control/control-private.h"
+#include "device/device.h"
 
 /* Contributors add children in their registration order; sipsvc.xsd fixes this one. */
 static void order_children(xmlNodePtr st)
@@ -39,29 +40,35 @@ xmlNodePtr handle_status(struct request *req)
 	return ok;
 }
 
-static int add_device(xmlNodePtr ok, const struct config_device *d, const struct config *cfg)
+static const char *availability(const struct device *d)
+{
+	int a = device_available(d);
+
+	return a > 0 ? "true" : a == 0 ? "false" : "unknown";
+}
+
+static int add_device(xmlNodePtr ok, const struct device *d)
 {
 	xmlNodePtr n = xmlNewChild(ok, NULL, BAD_CAST "Device", NULL);
-	bool dflt = d == config_default_device(cfg);
 
-	if (!n || !xmlNewProp(n, BAD_CAST "id", BAD_CAST d->id) ||
-	    !xmlNewProp(n, BAD_CAST "wrapper", BAD_CAST d->wrapper) ||
-	    !xmlNewProp(n, BAD_CAST "mode", BAD_CAST device_mode_to_string(d->mode)) ||
-	    (d->uri && !xmlNewProp(n, BAD_CAST "uri", BAD_CAST d->uri)) ||
-	    !xmlNewProp(n, BAD_CAST "default", BAD_CAST(dflt ? "true" : "false")) ||
-	    /* Wrappers, which know whether a device is reachable, come with the calls issue. */
-	    !xmlNewProp(n, BAD_CAST "available", BAD_CAST "unknown"))
+	if (!n || !xmlNewProp(n, BAD_CAST "id", BAD_CAST device_id(d)) ||
+	    !xmlNewProp(n, BAD_CAST "wrapper", BAD_CAST device_wrapper(d)) ||
+	    !xmlNewProp(n, BAD_CAST "mode", BAD_CAST device_mode_to_string(device_mode(d))) ||
+	    (device_uri(d) && !xmlNewProp(n, BAD_CAST "uri", BAD_CAST device_uri(d))) ||
+	    !xmlNewProp(n, BAD_CAST "default", BAD_CAST(device_is_default(d) ? "true" : "false")) ||
+	    !xmlNewProp(n, BAD_CAST "available", BAD_CAST availability(d)))
 		return -1;
 	return 0;
 }
 
 xmlNodePtr handle_devices(struct request *req)
 {
-	const struct config *cfg = req->ctl->cfg;
+	struct device_table *t = req->ctl->devices;
 	xmlNodePtr ok = reply_ok(req);
+	size_t n = t ? device_table_count(t) : 0;
 
-	for (size_t i = 0; ok && i < cfg->n_devices; i++)
-		if (add_device(ok, &cfg->devices[i], cfg) < 0) {
+	for (size_t i = 0; ok && i < n; i++)
+		if (add_device(ok, device_table_get(t, i)) < 0) {
 			xmlFreeNode(ok);
 			return NULL;
 		}

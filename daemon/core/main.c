@@ -20,6 +20,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "control/control.h"
+#include "device/device.h"
 #include "core/core.h"
 #include "core/xml.h"
 
@@ -37,6 +38,7 @@ struct daemon {
 	struct options opt;
 	struct config *cfg;
 	struct control *control;
+	struct device_table *devices;
 	ev_tstamp started;
 	ev_signal sigterm, sigint, sighup;
 	ev_timer watchdog;
@@ -198,6 +200,8 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
 		log_err("reload failed; keeping the running configuration");
 	} else {
 		log_set_level(c->log_level);
+		if (device_table_reload(d->devices, c) < 0)
+			log_err("reload: out of memory reopening devices");
 		control_set_config(d->control, c);
 		config_free(d->cfg);
 		d->cfg = c;
@@ -223,6 +227,14 @@ static void on_status(xmlNodePtr st, void *arg)
 		xml_set_propf(st, "config", "%s", d->cfg->path);
 	xml_set_propf(st, "state-dir", "%s", d->cfg->state_dir);
 	xml_set_propf(st, "runtime-dir", "%s", d->cfg->runtime_dir);
+}
+
+/* $SIPSVC_WRAPPER_DIR lets a build tree (make run, tests) use its own wrappers. */
+static const char *wrapper_dir(void)
+{
+	const char *v = getenv("SIPSVC_WRAPPER_DIR");
+
+	return v && v[0] == '/' ? v : WRAPPERDIR;
 }
 
 static void signals_start(struct daemon *d)
@@ -257,6 +269,7 @@ static void daemon_stop(struct daemon *d)
 	ev_timer_stop(d->loop, &d->watchdog);
 	status_unregister(on_status, d);
 	control_free(d->control);
+	device_table_free(d->devices);
 	config_free(d->cfg);
 	ev_loop_destroy(d->loop);
 	xml_guard_done();
@@ -290,6 +303,11 @@ static int run(int argc, char **argv)
 		daemon_stop(&d);
 		return r == -EADDRINUSE ? EX_UNAVAILABLE : EX_OSERR;
 	}
+	if (device_table_new(d.loop, d.cfg, wrapper_dir(), &d.devices) < 0) {
+		daemon_stop(&d);
+		return EX_OSERR;
+	}
+	control_set_devices(d.control, d.devices);
 	watchdog_start(&d);
 	log_notice("sipsvcd %s ready (control port %d, pid %ld)", PACKAGE_VERSION,
 		   control_tcp_port(d.control), (long)getpid());

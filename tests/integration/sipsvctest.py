@@ -262,7 +262,8 @@ class Daemon:
 
     def environment(self):
         env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("LISTEN_", "NOTIFY_", "WATCHDOG_", "XDG_", "SIPSVC_"))}
+               if not k.startswith(("LISTEN_", "NOTIFY_", "WATCHDOG_", "XDG_", "SIPSVC_"))
+               or k == "SIPSVC_WRAPPER_DIR"}  # the build tree's wrapper modules
         # No user's config, runtime dir or state is ever touched.
         env["HOME"] = self.tmp
         env["XDG_CONFIG_HOME"] = os.path.join(self.tmp, "config")

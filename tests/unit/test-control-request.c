@@ -16,6 +16,7 @@
 #include <libxml/parser.h>
 
 #include "control/control-private.h"
+#include "device/device.h"
 #include "testutil.h"
 
 static const char devices_cfg[] =
@@ -25,6 +26,7 @@ static const char devices_cfg[] =
 	"</sipsvc>";
 
 static struct config *cfg;
+static struct device_table *devices;
 static struct control *ctl;
 static struct conn *cn;
 static int peer = -1;
@@ -54,6 +56,9 @@ static void setup(void)
 					    &cfg, err, sizeof(err)), 0);
 	cfg->runtime_dir = strdup("/nonexistent");
 	ck_assert_int_eq(control_new(NULL, cfg, &ctl), 0);
+	/* The stock wrappers are linked in (libwrappers-static); none starts anything. */
+	ck_assert_int_eq(device_table_new(ev_default_loop(0), cfg, "/nonexistent", &devices), 0);
+	control_set_devices(ctl, devices);
 	open_conn();
 }
 
@@ -62,6 +67,7 @@ static void teardown(void)
 	if (cn)
 		close_conn();
 	control_free(ctl);
+	device_table_free(devices);
 	config_free(cfg);
 }
 
