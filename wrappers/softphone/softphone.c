@@ -56,28 +56,39 @@ static void finish_waiters(struct softphone *sp, int err, const char *why)
 
 /* ---- the process ------------------------------------------------------------------- */
 
-/* A loopback port free for both UDP and TCP: the softphone listens on both. */
+static bool port_free(int type, int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+	bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* A loopback port free for UDP and TCP, with the next one free for TCP too: baresip
+ * also listens for SIP over TLS on port + 1. Another program may still take it before
+ * the softphone binds; a start that fails is retried on another port. */
 static int pick_port(void)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sa);
-	int port = -EADDRNOTAVAIL;
+	for (int tries = 0; tries < 50; tries++) {
+		struct sockaddr_in sa = { .sin_family = AF_INET,
+					  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t len = sizeof(sa);
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
 
-	for (int tries = 0; tries < 20 && port < 0; tries++) {
-		int t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-		sa.sin_port = 0;
-		if (t >= 0 && u >= 0 && bind(t, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-		    getsockname(t, (struct sockaddr *)&sa, &len) == 0 &&
-		    bind(u, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+		    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
 			port = ntohs(sa.sin_port);
-		if (t >= 0)
-			close(t);
-		if (u >= 0)
-			close(u);
+		if (fd >= 0)
+			close(fd);
+		if (port > 0 && port < 65535 && port_free(SOCK_DGRAM, port) &&
+		    port_free(SOCK_STREAM, port + 1))
+			return port;
 	}
-	return port;
+	return -EADDRNOTAVAIL;
 }
 
 /* The environment with HOME replaced (linphonec keeps its files under HOME). */
@@ -237,6 +248,7 @@ static void on_child(struct ev_loop *loop, ev_child *w, int revents)
 {
 	struct softphone *sp = w->data;
 	char why[96];
+	bool starting;
 
 	ev_child_stop(loop, w);
 	ev_timer_stop(loop, &sp->poll);
@@ -252,9 +264,14 @@ static void on_child(struct ev_loop *loop, ev_child *w, int revents)
 			 WEXITSTATUS(w->rstatus));
 	sp->api->log(sp->h, SIPSVC_LOG_WARNING, "%s", why);
 	sp->api->availability(sp->h, 0, why);
-	finish_waiters(sp, -ECHILD, "the softphone exited while starting");
+	starting = sp->state == SOFTPHONE_STARTING;
 	sp->state = SOFTPHONE_STOPPED;
 	sp->failures++;
+	/* Dying while starting is often a port someone took meanwhile: try again at once
+	 * (on a new port) a few times before the callers are told. */
+	if (starting && sp->n_waiters && sp->failures < 3 && start(sp) == 0)
+		return;
+	finish_waiters(sp, -ECHILD, "the softphone exited while starting");
 	schedule_restart(sp);
 }
 
