@@ -217,7 +217,7 @@ class Daemon:
     """
 
     def __init__(self, config=None, args=(), runtime_dir=None, control_port=0,
-                 activate=None, allow_errors=(), tmp=None, env=None):
+                 activate=None, allow_errors=(), tmp=None, env=None, runtime_arg=True):
         self.tmp = tmp or tempfile.mkdtemp(prefix="sipsvc-test-")
         self.own_tmp = tmp is None
         self.runtime_dir = runtime_dir or os.path.join(self.tmp, "run")
@@ -230,6 +230,7 @@ class Daemon:
         self.control_port = control_port
         self.activate = activate  # list of -l addresses for systemd-socket-activate
         self.extra_env = dict(env or {})
+        self.runtime_arg = runtime_arg  # False: the daemon picks its default dir
         self.allow_errors = [re.compile(p) for p in allow_errors]
         self.proc = None
         self.lines = []
@@ -252,8 +253,9 @@ class Daemon:
 
     # -- process ---------------------------------------------------------------------
     def command(self):
-        cmd = WRAPPER + [SIPSVCD, "--runtime-dir", self.runtime_dir,
-                         "--state-dir", self.state_dir, "--sip-port", "0"]
+        cmd = WRAPPER + [SIPSVCD, "--state-dir", self.state_dir, "--sip-port", "0"]
+        if self.runtime_arg:
+            cmd += ["--runtime-dir", self.runtime_dir]
         if self.control_port is not None:
             cmd += ["--control-port", str(self.control_port)]
         if self.config_path:
