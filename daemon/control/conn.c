@@ -123,23 +123,45 @@ static void update_watchers(struct conn *cn)
 	cn->read_paused = pause;
 }
 
+/* xmlNodeDump writes line breaks in attribute values as "&#10;" but leaves those in
+ * text content (an error message quoting a value, later a SIP body) as they are: write
+ * them as references too, so that every message stays on one line. @dst has room for
+ * five bytes per '\n'. */
+static size_t copy_one_line(char *dst, const char *src, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (src[i] == '\n') {
+			memcpy(dst + n, "&#10;", 5);
+			n += 5;
+		} else {
+			dst[n++] = src[i];
+		}
+	}
+	return n;
+}
+
 static struct outmsg *serialise(xmlNodePtr node)
 {
 	xmlBufferPtr b = xmlBufferCreate();
 	struct outmsg *m = NULL;
-	size_t len;
+	const char *s = NULL;
+	size_t len = 0, breaks = 0;
 
 	if (!b)
 		return NULL;
 	if (xmlNodeDump(b, NULL, node, 0, 0) >= 0) {
+		s = (const char *)xmlBufferContent(b);
 		len = (size_t)xmlBufferLength(b);
-		m = malloc(sizeof(*m) + len + 1);
+		for (size_t i = 0; i < len; i++)
+			breaks += s[i] == '\n';
+		m = malloc(sizeof(*m) + len + 4 * breaks + 1);
 	}
 	if (m) {
 		m->next = NULL;
-		memcpy(m->data, xmlBufferContent(b), len);
-		m->data[len] = '\n'; /* clients may split on newlines: replies contain none */
-		m->len = len + 1;
+		m->len = copy_one_line(m->data, s, len);
+		m->data[m->len++] = '\n'; /* clients may split on newlines: replies contain none */
 	}
 	xmlBufferFree(b);
 	return m;
