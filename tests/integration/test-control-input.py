@@ -227,6 +227,12 @@ def oversize_message_too_large_and_closed():
     big = b'<Status ref="big">' + b"x" * (70 * 1024) + b"</Status>"
     line = error_then_closed(big, "too-large")
     check("65536" in line, "the limit is named: %r" % line)
+    head, tail = b'<Status ref="edge">', b"</Status>"
+    edge = head + b"x" * (65536 - len(head) - len(tail)) + tail
+    error_then_closed(edge.replace(b"x", b"xx", 1), "too-large")  # 65537 bytes
+    with D.tcp_client() as c:
+        el = error_stays_open(c, edge, "invalid")  # exactly 64 KiB is allowed
+        check_eq(el.get("ref"), "edge", "ref of the 64 KiB message")
     # Just under the limit is accepted by the framer (and fails only the schema).
     with D.tcp_client() as c:
         near = b'<Status ref="near">' + b"x" * (60 * 1024) + b"</Status>"
@@ -240,6 +246,7 @@ def deep_nesting_limit_and_closed():
     deep = "<Status>" + "<a>" * 39 + "</a>" * 39 + "</Status>"
     line = error_then_closed(deep.encode(), "limit")
     check("32" in line, "the depth limit is named: %r" % line)
+    error_then_closed(("<Status>" + "<a>" * 32 + "</a>" * 32 + "</Status>").encode(), "limit")
     # 32 levels is within the limit: a schema error, the connection stays open.
     with D.tcp_client() as c:
         ok32 = "<Status>" + "<a>" * 31 + "</a>" * 31 + "</Status>"
@@ -278,6 +285,24 @@ def not_well_formed_message_closes():
     lines = got.decode().splitlines()
     check_eq(len(lines), 2, "Status reply then one Error: %r" % got)
     check_eq(parse_xml(lines[1]).get("code"), "not-well-formed", "second reply")
+
+
+@test
+def replies_stay_on_one_line():
+    # A value quoted in an error message may hold a line break (&#10; in an attribute);
+    # the reply must still be one line, the break written as a character reference.
+    reqs = ['<Search query="&#10;" ref="s"/>',
+            '<Join id="sip:a&#10;b" ref="j"><Use dev="x"/></Join>',
+            '<Share path="rel&#10;ative" ref="p"/>', '<Status ref="end"/>']
+    with D.tcp_client() as c:
+        c.send("".join(reqs))
+        for ref in ("s", "j", "p"):
+            el, line = c.recv_xml()
+            check_eq((el.tag, el.get("code"), el.get("ref")), ("Error", "invalid", ref),
+                     "reply %r" % line)
+            check("\n" in el.text, "the quoted value keeps its line break: %r" % el.text)
+        ok, _ = c.recv_xml()
+        check_eq((ok.tag, ok.get("ref")), ("Ok", "end"), "the Status after them")
 
 
 @test
