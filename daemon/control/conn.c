@@ -51,6 +51,18 @@ int conn_new(struct control *ctl, int fd, bool is_unix, const char *peer, struct
 	return 0;
 }
 
+static void queue_clear(struct conn *cn)
+{
+	while (cn->q_head) {
+		struct outmsg *m = cn->q_head;
+
+		cn->q_head = m->next;
+		free(m);
+	}
+	cn->q_tail = NULL;
+	cn->q_len = cn->q_off = 0;
+}
+
 void conn_free(struct conn *cn)
 {
 	struct control *ctl;
@@ -58,16 +70,12 @@ void conn_free(struct conn *cn)
 	if (!cn)
 		return;
 	ctl = cn->ctl;
+	/* Stopping also clears a pending event fed by conn_drop(). */
 	ev_io_stop(ctl->loop, &cn->rio);
 	ev_io_stop(ctl->loop, &cn->wio);
 	if (cn->fd >= 0)
 		close(cn->fd);
-	while (cn->q_head) {
-		struct outmsg *m = cn->q_head;
-
-		cn->q_head = m->next;
-		free(m);
-	}
+	queue_clear(cn);
 	frame_done(&cn->frame);
 	if (cn->prev)
 		cn->prev->next = cn->next;
@@ -167,10 +175,25 @@ static struct outmsg *serialise(xmlNodePtr node)
 	return m;
 }
 
+/* Events reach a connection from anywhere, also from inside its own request (the log
+ * line a request causes): freeing it there would pull it from under its caller. */
+void conn_drop(struct conn *cn)
+{
+	cn->dropped = cn->closing = true;
+	queue_clear(cn);
+	ev_io_stop(cn->ctl->loop, &cn->rio);
+	cn->read_paused = true;
+	ev_feed_event(cn->ctl->loop, &cn->wio, EV_WRITE); /* on_write frees it */
+}
+
 int conn_send(struct conn *cn, xmlNodePtr node, bool is_event)
 {
 	struct outmsg *m;
 
+	if (cn->dropped) {
+		xmlFreeNode(node);
+		return -ECONNRESET;
+	}
 	if (is_event && cn->q_len >= cn->ctl->cfg->limits.max_queue) {
 		xmlFreeNode(node);
 		cn->ctl->stats.dropped_slow++;
@@ -250,7 +273,7 @@ static void on_write(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct conn *cn = w->data;
 
-	if (flush(cn) < 0 || (cn->closing && !cn->q_head)) {
+	if (cn->dropped || flush(cn) < 0 || (cn->closing && !cn->q_head)) {
 		conn_free(cn);
 		return;
 	}

@@ -112,6 +112,7 @@ struct conn {
 	int fd;
 	bool is_unix;
 	bool closing;          /* flush what is queued, then close */
+	bool dropped;          /* closed for cause: nothing more is read or written */
 	bool read_paused;      /* back-pressure: too many replies queued */
 	ev_io rio, wio;
 	struct frame frame;
@@ -126,6 +127,11 @@ int conn_new(struct control *ctl, int fd, bool is_unix, const char *peer, struct
 /** Close and free; accepts NULL. */
 void conn_free(struct conn *cn);
 /**
+ * Disconnect a client now but free it on the next loop turn: callable from inside
+ * that connection's own request handling (event delivery is).
+ */
+void conn_drop(struct conn *cn);
+/**
  * Process bytes as if read from the socket (the read path and the fuzzer use it).
  * Returns 0, or <0 when the connection must be closed now.
  */
@@ -133,7 +139,7 @@ int conn_input(struct conn *cn, const char *data, size_t len);
 /**
  * Queue one message (serialised from @p node, which is freed). @p is_event: an event
  * that finds the queue full disconnects the client (PROTOCOL.md "Framing").
- * Returns 0, or -ENOBUFS if the connection was closed for it.
+ * Returns 0, or <0 (-ENOBUFS: the queue is full) and the caller drops the connection.
  */
 int conn_send(struct conn *cn, xmlNodePtr node, bool is_event);
 

@@ -81,11 +81,12 @@ void control_accept(struct control *ctl, struct listener *l, int fd)
 		log_debug("control: connection %llu from %s", (unsigned long long)cn->id, peer);
 }
 
-/* Send @p ev to one connection; a full queue closes that connection. */
+/* Send @p ev to one connection; a full queue or a dead socket drops that connection
+ * (not freed here: the event may come from inside its own request). */
 static void deliver(struct conn *cn, xmlNodePtr ev)
 {
 	if (conn_send(cn, ev, true) < 0)
-		conn_free(cn);
+		conn_drop(cn);
 }
 
 /* An event goes to the connection whose request caused it and to every connection
