@@ -220,7 +220,13 @@ int conn_send(struct conn *cn, xmlNodePtr node, bool is_event)
 
 static int on_message(const char *msg, size_t len, void *arg)
 {
-	return request_handle(arg, msg, len);
+	struct conn *cn = arg;
+
+	/* After a not-well-formed message the stream is over, also for the rest of the
+	 * bytes already read: one Error, then the close (PROTOCOL.md "Framing"). */
+	if (cn->closing)
+		return -ESHUTDOWN;
+	return request_handle(cn, msg, len);
 }
 
 /* Stream-level failures: one Error (none for cross-protocol bytes), then close. */
@@ -235,8 +241,8 @@ static int stream_error(struct conn *cn, int r)
 		log_notice("control: %s sent non-XML bytes; closed without reply", cn->peer);
 		return -EPROTO;
 	}
-	if (r == FRAME_STOPPED)
-		return -EPROTO;
+	if (r == FRAME_STOPPED) /* the handler closed the stream: flush its Error first */
+		return cn->closing && !cn->dropped && cn->q_head ? 0 : -EPROTO;
 	log_info("control: %s: %s; closing", cn->peer, cn->frame.err);
 	cn->closing = true;
 	if (conn_send(cn, reply_error(&req, code, "%s; the connection is closed",
