@@ -277,6 +277,10 @@ def unknown_element_keeps_connection_open():
 def not_well_formed_message_closes():
     error_then_closed(b"<Status></Devices>", "not-well-formed")
     error_then_closed(b"<Status ref='a' ref='b'/>", "not-well-formed")
+    # Nothing after the broken message is handled, even in the same write.
+    error_then_closed(b'<Status></Devices><Status ref="after"/><Devices ref="after2"/>',
+                      "not-well-formed")
+    error_then_closed(b'<Status>&e;</Status>\n<Status ref="after"/>', "not-well-formed")
     # Text between messages after the first one.
     c = D.tcp_client()
     c.send(b"<Status/>junk<Status/>")

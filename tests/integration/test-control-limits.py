@@ -116,5 +116,30 @@ def client_that_never_reads_is_dropped_default_queue():
         slow_reader(d, rounds_limit=4000, max_queue=1024)
 
 
+@test
+def subscriber_that_sends_without_reading_is_dropped():
+    # Its own requests cause the log events that overflow its queue: the drop happens
+    # while the daemon is handling that very connection's request.
+    cfg = '<sipsvc><control max-queue="16"/></sipsvc>'
+    with running(Daemon(config=cfg, args=["--log-level", "debug"])) as d:
+        a = d.unix_client()
+        a.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        ok, _ = a.request('<Subscribe events="log" ref="sub"/>')
+        check_eq(ok.get("ref"), "sub", "Subscribe")
+        mark = d.log_mark()
+        try:
+            a.send("<Status/>" * 3000)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # dropped while we were still writing: fine
+        d.wait_log(r"^<4>control: unix does not read its events \(16 queued\); "
+                   r"disconnecting", start=mark)
+        got, how = a.read_to_eof()
+        a.close()
+        with d.unix_client() as b:
+            st, _ = status_of(b)
+            check_eq(st.get("pid"), str(d.pid), "the daemon survived")
+            wait_for(lambda: connections(b) == 1, what="the dropped connection to go")
+
+
 if __name__ == "__main__":
     main()
