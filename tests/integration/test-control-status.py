@@ -4,6 +4,7 @@
 127.0.0.1, TCP [::1], the Unix socket, and `echo '<Status/>' | nc -q1 127.0.0.1 PORT`.
 Each reply is checked against sipsvc.xsd and against facts the test knows itself."""
 
+import signal
 import subprocess
 
 from sipsvctest import (Daemon, Skip, check, check_eq, have_ipv6_loopback, main, parse_xml,
@@ -100,6 +101,35 @@ def many_clients_in_turn_share_one_daemon():
         b.send('<Status ref="b"/>')
         check_eq(b.recv_reply()[0].get("ref"), "b", "b's own reply")
         check_eq(a.recv_reply()[0].get("ref"), "a", "a's own reply")
+
+
+@test
+def log_events_to_subscribers_only():
+    with D.unix_client() as sub, D.tcp_client() as other:
+        ok, line = sub.request('<Subscribe events="log" ref="s1"/>')
+        check_eq((ok.tag, ok.get("ref"), ok.get("request")), ("Ok", "s1", "Subscribe"),
+                 "Subscribe reply")
+        xsd_validate(line)
+        mark = D.log_mark()
+        D.signal(signal.SIGHUP)  # logs one info line
+        logged = D.wait_log(r"^<6>no config file at ", start=mark)
+        ev, line = sub.recv_xml()
+        check_eq((ev.tag, ev.get("type"), ev.get("level")), ("Event", "log", "info"),
+                 "log event %r" % line)
+        check_eq(ev.text, logged[len("<6>"):], "the event carries the log line")
+        xsd_validate(line)
+        # The unsubscribed connection got no event: its next line is its own reply.
+        other.send('<Status ref="o"/>')
+        ok, line = other.recv_xml()
+        check_eq((ok.tag, ok.get("ref")), ("Ok", "o"), "first line on the other connection")
+        ok, _ = sub.request('<Unsubscribe events="log" ref="u1"/>')
+        check_eq((ok.tag, ok.get("ref")), ("Ok", "u1"), "Unsubscribe reply")
+        mark = D.log_mark()
+        D.signal(signal.SIGHUP)
+        D.wait_log(r"^<6>configuration reloaded", start=mark)
+        sub.send('<Status ref="after"/>')
+        ok, line = sub.recv_xml()  # an event would come first: it was queued first
+        check_eq((ok.tag, ok.get("ref")), ("Ok", "after"), "no event after Unsubscribe")
 
 
 if __name__ == "__main__":
