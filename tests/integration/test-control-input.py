@@ -6,6 +6,7 @@ TLS bytes, DOCTYPE/entities/XXE, size and depth limits, schema errors, framing."
 
 import json
 import os
+import socket
 import stat
 
 from sipsvctest import (Daemon, check, check_eq, main, parse_xml, run_as_nobody, status_of,
@@ -324,11 +325,46 @@ def ref_echo():
 @test
 def request_in_one_byte_writes():
     with D.tcp_client() as c:
-        c.sock.setsockopt(6, 1, 1)  # TCP_NODELAY: each byte its own segment
+        c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a segment per byte
         for b in b'  <Status\n ref="split" ></Status>':
             c.send(bytes([b]))
         ok, _ = c.recv_reply()
         check_eq((ok.tag, ok.get("ref")), ("Ok", "split"), "reply to the split request")
+
+
+SPLIT_STREAM = (b'<?xml version="1.0"?>\n<!-- a > b --><Status ref="a&gt;b"/>\r\n'
+                b"<Devices ref='q\"/>'></Devices><Status ref=\"c\"><!-- <x> --></Status>"
+                b'<Status ref="d"><![CDATA[ ]]]></Status><Status\n ref="e" />')
+SPLIT_WANT = [("Ok", "a>b", None), ("Ok", 'q"/>', None), ("Ok", "c", None),
+              ("Error", "d", "invalid"), ("Ok", "e", None)]
+
+
+def replies_of(c, n):
+    out = []
+    for _ in range(n):
+        el, _ = c.recv_xml()
+        out.append((el.tag, el.get("ref"), el.get("code")))
+    return out
+
+
+@test
+def stream_split_at_every_byte():
+    # Each split point gets its own connection: the first part, then two round trips
+    # on a second connection (the daemon has then read the first part on its own, as
+    # it reads ready sockets before it waits again), then the rest.
+    with D.tcp_client() as c:
+        c.send(SPLIT_STREAM)
+        check_eq(replies_of(c, len(SPLIT_WANT)), SPLIT_WANT, "replies to the whole stream")
+    with D.unix_client() as pace:
+        for i in range(1, len(SPLIT_STREAM)):
+            with D.tcp_client() as c:
+                c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                c.send(SPLIT_STREAM[:i])
+                for _ in range(2):
+                    status_of(pace)
+                c.send(SPLIT_STREAM[i:])
+                check_eq(replies_of(c, len(SPLIT_WANT)), SPLIT_WANT,
+                         "replies with the stream split after byte %d" % i)
 
 
 @test
