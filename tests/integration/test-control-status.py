@@ -115,7 +115,8 @@ def pipelined_replies_are_not_delayed():
             check_eq([c.recv_xml()[0].get("ref") for _ in range(2)], ["a%d" % i, "b%d" % i],
                      "replies in order")
         took = time.monotonic() - t0
-        check(took < 0.4 * SLOW, "20 pipelined exchanges took %.3f s" % took)
+        # Delayed ACKs are at least 40 ms: with Nagle this loop cannot finish in 0.6 s.
+        check(took < 0.6 * SLOW, "20 pipelined exchanges took %.3f s" % took)
 
 
 @test
