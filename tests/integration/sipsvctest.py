@@ -284,6 +284,7 @@ class Daemon:
         env = self.environment()
         cmd = self.command()
         if self.activate is not None:
+            need_program("systemd-socket-activate")
             pre = ["systemd-socket-activate"]
             for a in self.activate:
                 pre += ["-l", a]
@@ -426,8 +427,21 @@ class Daemon:
         return None
 
 
+def need_program(name):
+    """Skip the calling test when @name is not installed (autogen.sh installs them)."""
+    if not shutil.which(name):
+        raise Skip("%s is not installed" % name)
+
+
+def need_root(why):
+    if os.getuid() != 0:
+        raise Skip("not root: cannot %s" % why)
+
+
 def run_as_nobody(code, timeout=TIMEOUT):
     """Run Python @code as uid/gid 65534 (setpriv); return its stdout."""
+    need_root("run a client as another user")
+    need_program("setpriv")
     p = subprocess.run(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY),
                         "--clear-groups", "/usr/bin/python3", "-I", "-c", code],
                        capture_output=True, timeout=timeout, cwd="/",

@@ -9,7 +9,7 @@ import subprocess
 import time
 
 from sipsvctest import (SLOW, Daemon, Skip, check, check_eq, have_ipv6_loopback, main,
-                        parse_xml, status_of, test, wait_for, xsd_validate)
+                        need_program, parse_xml, status_of, test, wait_for, xsd_validate)
 
 D = Daemon()  # one daemon for the whole file: one per test would buy nothing here
 
@@ -81,6 +81,7 @@ def devices_reply_validates():
 
 @test
 def status_with_netcat():
+    need_program("nc")
     p = subprocess.run("echo '<Status/>' | nc -q1 127.0.0.1 %d" % D.port, shell=True,
                        capture_output=True, timeout=10)
     check_eq(p.returncode, 0, "nc exit status (stderr %r)" % p.stderr)

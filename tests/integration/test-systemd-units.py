@@ -11,7 +11,8 @@ import shutil
 import subprocess
 import tempfile
 
-from sipsvctest import (SIPSVCD, TOP_SRCDIR, Daemon, check, check_eq, main, running, test)
+from sipsvctest import (SIPSVCD, TOP_SRCDIR, Daemon, check, check_eq, main, need_program,
+                        running, test)
 
 SERVICE = os.environ.get("SIPSVC_SERVICE_UNIT", "systemd/sipsvcd.service")
 SOCKET = os.environ.get("SIPSVC_SOCKET_UNIT",
@@ -77,6 +78,7 @@ class Verify:
                 "SYSTEMD_LOG_COLOR": "0", "SYSTEMD_PAGER": ""}
 
     def run(self, *args):
+        need_program("systemd-analyze")
         p = subprocess.run(["systemd-analyze", "--user"] + list(args), env=self.env(),
                            capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
         return p.returncode, p.stdout.decode(), p.stderr.decode()
