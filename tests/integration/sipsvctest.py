@@ -289,8 +289,9 @@ class Daemon:
             for a in self.activate:
                 pre += ["-l", a]
             # systemd-socket-activate passes on only the variables it is told to.
-            for k in ("HOME", "XDG_CONFIG_HOME", "NOTIFY_SOCKET"):
-                if k in env:
+            keep = {"HOME", "XDG_CONFIG_HOME", "NOTIFY_SOCKET"} | set(self.extra_env)
+            for k in sorted(env):
+                if k in keep or k.startswith(("ASAN_", "UBSAN_", "LSAN_")):
                     pre += ["-E", "%s=%s" % (k, env[k])]
             cmd = pre + cmd
         self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
