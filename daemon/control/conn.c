@@ -5,6 +5,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -27,11 +29,16 @@ static void on_reap(struct ev_loop *loop, ev_timer *w, int revents);
 int conn_new(struct control *ctl, int fd, bool is_unix, const char *peer, struct conn **ret)
 {
 	struct conn *cn = calloc(1, sizeof(*cn));
+	int one = 1;
 
 	if (!cn) {
 		close(fd);
 		return -ENOMEM;
 	}
+	/* Replies are written as soon as they are ready; with Nagle's algorithm a second
+	 * one waits for the client's delayed ACK of the first (40 ms on Linux). */
+	if (!is_unix && fd >= 0)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	cn->ctl = ctl;
 	cn->fd = fd;
 	cn->is_unix = is_unix;

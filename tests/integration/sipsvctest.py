@@ -31,7 +31,9 @@ SIPSVCD = os.path.abspath(os.environ.get("SIPSVCD", "./sipsvcd"))
 XSD = os.environ.get("SIPSVC_XSD", os.path.join(TOP_SRCDIR, "xml-schema", "sipsvc.xsd"))
 WRAPPER = shlex.split(os.environ.get("SIPSVC_TEST_WRAPPER", ""))
 
-TIMEOUT = 10.0  # generous: under valgrind or a loaded CI machine things are slow
+# Time bounds are generous (a loaded CI machine), and longer under a wrapper (valgrind).
+SLOW = 5 if WRAPPER else 1
+TIMEOUT = 10.0 * SLOW
 NOBODY = 65534
 
 # sysexits.h
@@ -217,7 +219,7 @@ class Daemon:
     """
 
     def __init__(self, config=None, args=(), runtime_dir=None, control_port=0,
-                 activate=None, allow_errors=(), tmp=None, env=None):
+                 activate=None, allow_errors=(), tmp=None, env=None, runtime_arg=True):
         self.tmp = tmp or tempfile.mkdtemp(prefix="sipsvc-test-")
         self.own_tmp = tmp is None
         self.runtime_dir = runtime_dir or os.path.join(self.tmp, "run")
@@ -230,6 +232,7 @@ class Daemon:
         self.control_port = control_port
         self.activate = activate  # list of -l addresses for systemd-socket-activate
         self.extra_env = dict(env or {})
+        self.runtime_arg = runtime_arg  # False: the daemon picks its default dir
         self.allow_errors = [re.compile(p) for p in allow_errors]
         self.proc = None
         self.lines = []
@@ -252,8 +255,9 @@ class Daemon:
 
     # -- process ---------------------------------------------------------------------
     def command(self):
-        cmd = WRAPPER + [SIPSVCD, "--runtime-dir", self.runtime_dir,
-                         "--state-dir", self.state_dir, "--sip-port", "0"]
+        cmd = WRAPPER + [SIPSVCD, "--state-dir", self.state_dir, "--sip-port", "0"]
+        if self.runtime_arg:
+            cmd += ["--runtime-dir", self.runtime_dir]
         if self.control_port is not None:
             cmd += ["--control-port", str(self.control_port)]
         if self.config_path:
@@ -281,12 +285,14 @@ class Daemon:
         env = self.environment()
         cmd = self.command()
         if self.activate is not None:
+            need_program("systemd-socket-activate")
             pre = ["systemd-socket-activate"]
             for a in self.activate:
                 pre += ["-l", a]
             # systemd-socket-activate passes on only the variables it is told to.
-            for k in ("HOME", "XDG_CONFIG_HOME", "NOTIFY_SOCKET"):
-                if k in env:
+            keep = {"HOME", "XDG_CONFIG_HOME", "NOTIFY_SOCKET"} | set(self.extra_env)
+            for k in sorted(env):
+                if k in keep or k.startswith(("ASAN_", "UBSAN_", "LSAN_")):
                     pre += ["-E", "%s=%s" % (k, env[k])]
             cmd = pre + cmd
         self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
@@ -423,8 +429,23 @@ class Daemon:
         return None
 
 
+def need_program(name):
+    """Fail the calling test when @name is missing: a test is never skipped for a tool
+    that can be installed (./autogen.sh installs every one of them)."""
+    if not shutil.which(name):
+        raise TestFailure("%s is not installed: run ./autogen.sh, which installs the "
+                          "Debian packages the tests need" % name)
+
+
+def need_root(why):
+    if os.getuid() != 0:
+        raise Skip("not root: cannot %s" % why)
+
+
 def run_as_nobody(code, timeout=TIMEOUT):
     """Run Python @code as uid/gid 65534 (setpriv); return its stdout."""
+    need_root("run a client as another user")
+    need_program("setpriv")
     p = subprocess.run(["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY),
                         "--clear-groups", "/usr/bin/python3", "-I", "-c", code],
                        capture_output=True, timeout=timeout, cwd="/",

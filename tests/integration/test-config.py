@@ -69,6 +69,25 @@ def sighup_valid_config_changes_devices():
 
 
 @test
+def sighup_new_limits_apply_to_open_connections():
+    d = Daemon(config="<sipsvc/>")
+    with running(d):
+        c = d.unix_client()
+        msg = '<Status ref="r">%s</Status>' % ("x" * 1500)
+        el, _ = c.request(msg)
+        check_eq(el.get("code"), "invalid", "a 1.5 KB message under the default limit")
+        d.write_config('<sipsvc><control max-message="1024"/></sipsvc>')
+        mark = reload(d)
+        d.wait_log(r"^<6>configuration reloaded", start=mark)
+        for conn in (c, d.unix_client()):  # the open connection and a new one
+            conn.send(msg)
+            got, _ = conn.read_to_eof()
+            conn.close()
+            check(got.startswith(b'<Error code="too-large">message larger than 1024 bytes'),
+                  "the reloaded limit applies: %r" % got)
+
+
+@test
 def sighup_with_missing_config_keeps_running():
     d = Daemon(config=CONFIG_C, allow_errors=[r"invalid config .*cannot read",
                                               r"reload failed"])

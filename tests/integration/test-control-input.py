@@ -6,6 +6,7 @@ TLS bytes, DOCTYPE/entities/XXE, size and depth limits, schema errors, framing."
 
 import json
 import os
+import socket
 import stat
 
 from sipsvctest import (Daemon, check, check_eq, main, parse_xml, run_as_nobody, status_of,
@@ -227,6 +228,12 @@ def oversize_message_too_large_and_closed():
     big = b'<Status ref="big">' + b"x" * (70 * 1024) + b"</Status>"
     line = error_then_closed(big, "too-large")
     check("65536" in line, "the limit is named: %r" % line)
+    head, tail = b'<Status ref="edge">', b"</Status>"
+    edge = head + b"x" * (65536 - len(head) - len(tail)) + tail
+    error_then_closed(edge.replace(b"x", b"xx", 1), "too-large")  # 65537 bytes
+    with D.tcp_client() as c:
+        el = error_stays_open(c, edge, "invalid")  # exactly 64 KiB is allowed
+        check_eq(el.get("ref"), "edge", "ref of the 64 KiB message")
     # Just under the limit is accepted by the framer (and fails only the schema).
     with D.tcp_client() as c:
         near = b'<Status ref="near">' + b"x" * (60 * 1024) + b"</Status>"
@@ -240,6 +247,7 @@ def deep_nesting_limit_and_closed():
     deep = "<Status>" + "<a>" * 39 + "</a>" * 39 + "</Status>"
     line = error_then_closed(deep.encode(), "limit")
     check("32" in line, "the depth limit is named: %r" % line)
+    error_then_closed(("<Status>" + "<a>" * 32 + "</a>" * 32 + "</Status>").encode(), "limit")
     # 32 levels is within the limit: a schema error, the connection stays open.
     with D.tcp_client() as c:
         ok32 = "<Status>" + "<a>" * 31 + "</a>" * 31 + "</Status>"
@@ -270,6 +278,10 @@ def unknown_element_keeps_connection_open():
 def not_well_formed_message_closes():
     error_then_closed(b"<Status></Devices>", "not-well-formed")
     error_then_closed(b"<Status ref='a' ref='b'/>", "not-well-formed")
+    # Nothing after the broken message is handled, even in the same write.
+    error_then_closed(b'<Status></Devices><Status ref="after"/><Devices ref="after2"/>',
+                      "not-well-formed")
+    error_then_closed(b'<Status>&e;</Status>\n<Status ref="after"/>', "not-well-formed")
     # Text between messages after the first one.
     c = D.tcp_client()
     c.send(b"<Status/>junk<Status/>")
@@ -278,6 +290,24 @@ def not_well_formed_message_closes():
     lines = got.decode().splitlines()
     check_eq(len(lines), 2, "Status reply then one Error: %r" % got)
     check_eq(parse_xml(lines[1]).get("code"), "not-well-formed", "second reply")
+
+
+@test
+def replies_stay_on_one_line():
+    # A value quoted in an error message may hold a line break (&#10; in an attribute);
+    # the reply must still be one line, the break written as a character reference.
+    reqs = ['<Search query="&#10;" ref="s"/>',
+            '<Join id="sip:a&#10;b" ref="j"><Use dev="x"/></Join>',
+            '<Share path="rel&#10;ative" ref="p"/>', '<Status ref="end"/>']
+    with D.tcp_client() as c:
+        c.send("".join(reqs))
+        for ref in ("s", "j", "p"):
+            el, line = c.recv_xml()
+            check_eq((el.tag, el.get("code"), el.get("ref")), ("Error", "invalid", ref),
+                     "reply %r" % line)
+            check("\n" in el.text, "the quoted value keeps its line break: %r" % el.text)
+        ok, _ = c.recv_xml()
+        check_eq((ok.tag, ok.get("ref")), ("Ok", "end"), "the Status after them")
 
 
 @test
@@ -295,11 +325,46 @@ def ref_echo():
 @test
 def request_in_one_byte_writes():
     with D.tcp_client() as c:
-        c.sock.setsockopt(6, 1, 1)  # TCP_NODELAY: each byte its own segment
+        c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a segment per byte
         for b in b'  <Status\n ref="split" ></Status>':
             c.send(bytes([b]))
         ok, _ = c.recv_reply()
         check_eq((ok.tag, ok.get("ref")), ("Ok", "split"), "reply to the split request")
+
+
+SPLIT_STREAM = (b'<?xml version="1.0"?>\n<!-- a > b --><Status ref="a&gt;b"/>\r\n'
+                b"<Devices ref='q\"/>'></Devices><Status ref=\"c\"><!-- <x> --></Status>"
+                b'<Status ref="d"><![CDATA[ ]]]></Status><Status\n ref="e" />')
+SPLIT_WANT = [("Ok", "a>b", None), ("Ok", 'q"/>', None), ("Ok", "c", None),
+              ("Error", "d", "invalid"), ("Ok", "e", None)]
+
+
+def replies_of(c, n):
+    out = []
+    for _ in range(n):
+        el, _ = c.recv_xml()
+        out.append((el.tag, el.get("ref"), el.get("code")))
+    return out
+
+
+@test
+def stream_split_at_every_byte():
+    # Each split point gets its own connection: the first part, then two round trips
+    # on a second connection (the daemon has then read the first part on its own, as
+    # it reads ready sockets before it waits again), then the rest.
+    with D.tcp_client() as c:
+        c.send(SPLIT_STREAM)
+        check_eq(replies_of(c, len(SPLIT_WANT)), SPLIT_WANT, "replies to the whole stream")
+    with D.unix_client() as pace:
+        for i in range(1, len(SPLIT_STREAM)):
+            with D.tcp_client() as c:
+                c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                c.send(SPLIT_STREAM[:i])
+                for _ in range(2):
+                    status_of(pace)
+                c.send(SPLIT_STREAM[i:])
+                check_eq(replies_of(c, len(SPLIT_WANT)), SPLIT_WANT,
+                         "replies with the stream split after byte %d" % i)
 
 
 @test

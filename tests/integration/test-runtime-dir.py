@@ -9,7 +9,7 @@ import signal
 import stat
 
 from sipsvctest import (Daemon, EX_OSERR, EX_UNAVAILABLE, NOBODY, check, check_eq, main,
-                        running, status_of, test)
+                        need_root, running, status_of, test)
 
 
 def mode(path):
@@ -47,6 +47,7 @@ def refused_dir(prepare, what):
 
 @test
 def refused_when_owned_by_another_user():
+    need_root("make a directory owned by another user")
     refused_dir(lambda p: os.chown(p, NOBODY, NOBODY), "owned by uid %d" % NOBODY)
 
 

@@ -8,8 +8,8 @@ import re
 import signal
 import socket
 
-from sipsvctest import (Client, Daemon, EX_OSERR, check, check_eq, free_port, main,
-                        running, status_of, test)
+from sipsvctest import (Client, Daemon, EX_OSERR, Skip, check, check_eq, free_port,
+                        have_ipv6_loopback, main, running, status_of, test)
 
 
 @test
@@ -127,6 +127,28 @@ def socket_activation_non_loopback_dropped_others_kept():
         finally:
             s.close()
         check_eq(r, 111, "connect to the refused 0.0.0.0 port (ECONNREFUSED)")
+        d.stop()
+
+
+@test
+def socket_activation_ipv6_loopback_only():
+    if not have_ipv6_loopback():
+        raise Skip("no IPv6 loopback on this host")
+    port, wild = free_port("::1"), free_port("::1")
+    d = Daemon(control_port=None, allow_errors=[r"refusing inherited socket \[::\]:%d"
+                                                % wild])
+    os.mkdir(d.runtime_dir, 0o700)
+    d.activate = ["[::1]:%d" % port, "[::]:%d" % wild, d.socket_path]
+    with running(d, start=False):
+        d.spawn()
+        for a in d.activate:
+            d.wait_log(r"^Listening on %s as \d+\.$" % re.escape(a))
+        with Client.tcp(port, "::1") as c:
+            d.wait_notify("READY=1")
+            st, _ = status_of(c)
+            addrs = sorted(x.get("address") for x in st.findall("Control"))
+            check_eq(addrs, sorted(["[::1]:%d" % port, d.socket_path]), "Control addresses")
+        d.wait_log(r"^<3>control: refusing inherited socket \[::\]:%d: not a loopback" % wild)
         d.stop()
 
 
