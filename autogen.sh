@@ -6,7 +6,8 @@ cd "$(dirname "$0")"
 
 PKGS="build-essential autoconf automake libtool pkg-config
 libosip2-dev libxml2-dev libxml2-utils libev-dev libsystemd-dev check libssl-dev
-python3 netcat-openbsd iproute2 util-linux systemd sip-tester baresip clang valgrind"
+python3 netcat-openbsd iproute2 util-linux systemd sip-tester baresip clang valgrind
+libjson-c-dev"
 
 missing=
 for p in $PKGS; do
