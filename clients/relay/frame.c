@@ -84,8 +84,8 @@ int frame_write_json(int fd, json_object *o)
 
 	if (!o)
 		return -ENOMEM;
-	s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
-					      &len);
+	s = json_object_to_json_string_length(
+		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 	r = s ? frame_write(fd, s, len) : -ENOMEM;
 	json_object_put(o);
 	return r;

@@ -28,10 +28,10 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: sipsvc-relay [--socket PATH | --port N] ORIGIN...\n"
 		   "       sipsvc-relay --install-manifests [--path BIN] [--extension-id ID] "
 		   "[--gecko-id ID]\n"
-		   "The native messaging host " RELAY_HOST_NAME " of the sipsvc browser extension:\n"
-		   "the browser starts it with the extension's origin and talks JSON on stdin/stdout.\n"
-		   "--install-manifests writes the per-user host manifests for Chromium, Chrome and\n"
-		   "Firefox naming BIN (default: this program).\n");
+		   "The native messaging host " RELAY_HOST_NAME " of the sipsvc extension: the\n"
+		   "browser starts it with the extension's origin and talks JSON on stdin/stdout.\n"
+		   "--install-manifests writes the per-user host manifests for Chromium, Chrome\n"
+		   "and Firefox naming BIN (default: this program).\n");
 }
 
 static int send_error(const char *code, const char *msg, const struct request_meta *meta)

@@ -58,22 +58,38 @@ static int write_file(const char *dir, const char *text)
 	return r;
 }
 
+static int add(json_object *o, const char *key, json_object *v)
+{
+	if (v && json_object_object_add(o, key, v) == 0)
+		return 0;
+	json_object_put(v);
+	return -ENOMEM;
+}
+
+static json_object *list_of(const char *s)
+{
+	json_object *list = json_object_new_array(), *v = json_object_new_string(s);
+
+	if (list && v && json_object_array_add(list, v) == 0)
+		return list;
+	json_object_put(list);
+	json_object_put(v);
+	return NULL;
+}
+
 /* "chrome-extension://ID/" for Chromium and Chrome, the add-on id for Firefox. */
 static json_object *manifest_new(const char *path, const char *key, const char *allowed)
 {
-	json_object *o = json_object_new_object(), *list = json_object_new_array();
+	json_object *o = json_object_new_object();
 
-	if (!o || !list) {
+	if (!o || add(o, "name", json_object_new_string(RELAY_HOST_NAME)) < 0 ||
+	    add(o, "description", json_object_new_string("sipsvc: calls from the browser")) < 0 ||
+	    add(o, "path", json_object_new_string(path)) < 0 ||
+	    add(o, "type", json_object_new_string("stdio")) < 0 ||
+	    add(o, key, list_of(allowed)) < 0) {
 		json_object_put(o);
-		json_object_put(list);
 		return NULL;
 	}
-	json_object_object_add(o, "name", json_object_new_string(RELAY_HOST_NAME));
-	json_object_object_add(o, "description", json_object_new_string("sipsvc: calls from the browser"));
-	json_object_object_add(o, "path", json_object_new_string(path));
-	json_object_object_add(o, "type", json_object_new_string("stdio"));
-	json_object_array_add(list, json_object_new_string(allowed));
-	json_object_object_add(o, key, list);
 	return o;
 }
 
@@ -86,7 +102,8 @@ static int install(const char *dir, const char *path, const char *key, const cha
 
 	json_object_put(o);
 	if (r < 0)
-		fprintf(stderr, "sipsvc-relay: cannot write the manifest in %s: %s\n", dir, strerror(-r));
+		fprintf(stderr, "sipsvc-relay: cannot write the manifest in %s: %s\n", dir,
+			strerror(-r));
 	return r;
 }
 
@@ -96,7 +113,8 @@ static int check_ids(const struct manifest_opts *o)
 	size_t n = strspn(o->extension_id, "abcdefghijklmnop");
 
 	if (strlen(o->extension_id) != 32 || n != 32) {
-		fprintf(stderr, "sipsvc-relay: \"%s\" is not a Chromium extension id\n", o->extension_id);
+		fprintf(stderr, "sipsvc-relay: \"%s\" is not a Chromium extension id\n",
+			o->extension_id);
 		return -EINVAL;
 	}
 	if (!*o->gecko_id || strpbrk(o->gecko_id, " \"\\/")) {

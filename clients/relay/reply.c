@@ -26,6 +26,11 @@ static int add_string(json_object *o, const char *key, const char *value)
 	return json_object_object_add(o, key, s) < 0 ? -ENOMEM : 0;
 }
 
+static bool promoted(const char *attr)
+{
+	return !strcmp(attr, "type") || !strcmp(attr, "request") || !strcmp(attr, "ref");
+}
+
 /* Attributes of @p n into @p o, except the ones promoted to the top (type, request, ref). */
 static int add_attrs(json_object *o, xmlNodePtr n, bool top)
 {
@@ -38,7 +43,7 @@ static int add_attrs(json_object *o, xmlNodePtr n, bool top)
 		xmlChar *v;
 		int r;
 
-		if (top && (!strcmp(name, "type") || !strcmp(name, "request") || !strcmp(name, "ref")))
+		if (top && promoted(name))
 			continue;
 		v = xmlNodeListGetString(n->doc, a->children, 1);
 		r = add_string(attrs, name, v ? (const char *)v : "");
@@ -119,7 +124,8 @@ static int add_head(json_object *o, xmlNodePtr root)
 {
 	bool event = xmlStrEqual(root->name, BAD_CAST "Event");
 	xmlChar *kind = event ? xmlGetProp(root, BAD_CAST "type") : xmlStrdup(root->name);
-	xmlChar *request = xmlGetProp(root, BAD_CAST "request"), *ref = xmlGetProp(root, BAD_CAST "ref");
+	xmlChar *request = xmlGetProp(root, BAD_CAST "request");
+	xmlChar *ref = xmlGetProp(root, BAD_CAST "ref");
 	int r = kind ? add_string(o, event ? "event" : "reply", (const char *)kind) : -EBADMSG;
 
 	if (r == 0 && request && !event)

@@ -45,7 +45,8 @@ static const struct request_def defs[] = {
 	{ "ExternalJoin", { { "id", FIELD_URI, true, true }, REF_FIELD } },
 	/* The origin is the page that asked; the protocol has no place for it, so the relay
 	 * checks it and logs it but does not forward it. */
-	{ "SameDeviceJoin", { { "id", FIELD_URI, true, true }, { "origin", FIELD_ORIGIN, true, false },
+	{ "SameDeviceJoin", { { "id", FIELD_URI, true, true },
+			      { "origin", FIELD_ORIGIN, true, false },
 			      { "call", FIELD_CALL, false, true }, REF_FIELD } },
 	{ "Status", { REF_FIELD } },
 	{ "Calls", { REF_FIELD } },
@@ -151,7 +152,8 @@ static bool valid_events(const char *s, size_t len)
 		const char *sp = memchr(s, ' ', (size_t)(end - s));
 		size_t n = sp ? (size_t)(sp - s) : (size_t)(end - s);
 
-		if (!known_event(s, n)) /* an empty name too: no leading, trailing or double space */
+		/* An empty name too: no leading, trailing or double space. */
+		if (!known_event(s, n))
 			return false;
 		if (!sp)
 			return true;
@@ -226,7 +228,8 @@ static int check_fields(json_object *o, const struct request_def *def, struct re
 		if (strcmp(key, "request") == 0)
 			continue;
 		if (!f)
-			return fail(err, size, "%s has no field \"%s\"", def->name, quote(key, q, sizeof(q)));
+			return fail(err, size, "%s has no field \"%s\"", def->name,
+				    quote(key, q, sizeof(q)));
 		if (!(s = string_of(v, &len)))
 			return fail(err, size, "%s: \"%s\" must be a string", def->name, key);
 		if (!valid_value(f->kind, s, len))
@@ -235,9 +238,12 @@ static int check_fields(json_object *o, const struct request_def *def, struct re
 		if (f->kind == FIELD_ORIGIN)
 			snprintf(meta->origin, sizeof(meta->origin), "%s", s);
 	}
-	for (size_t i = 0; i < FIELDS_MAX && def->fields[i].name; i++)
-		if (def->fields[i].required && !json_object_object_get_ex(o, def->fields[i].name, NULL))
-			return fail(err, size, "%s needs \"%s\"", def->name, def->fields[i].name);
+	for (size_t i = 0; i < FIELDS_MAX && def->fields[i].name; i++) {
+		const struct field *f = &def->fields[i];
+
+		if (f->required && !json_object_object_get_ex(o, f->name, NULL))
+			return fail(err, size, "%s needs \"%s\"", def->name, f->name);
+	}
 	return 0;
 }
 
