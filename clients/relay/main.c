@@ -45,6 +45,31 @@ static void drop_client(struct relay *rl)
 	rl->client = NULL;
 }
 
+/* One message of the daemon to the browser. One that cannot go as it is (over 1 MiB as
+ * JSON, nested too deep) becomes an error that still names its request and ref, so the
+ * extension is not left waiting for a reply. */
+static int forward(xmlDocPtr d)
+{
+	const char *request = sipsvc_msg_attr(d, "request"), *ref = sipsvc_msg_attr(d, "ref");
+	struct request_meta meta = { 0 };
+	json_object *o;
+	int r = relay_json_from_message(d, &o);
+
+	if (r == 0)
+		r = frame_write_json(STDOUT_FILENO, o);
+	if (r != -EMSGSIZE && r != -EBADMSG)
+		return r;
+	fprintf(stderr, "sipsvc-relay: a <%s> from sipsvcd cannot go to the browser: %s\n",
+		sipsvc_msg_name(d) ? sipsvc_msg_name(d) : "?", strerror(-r));
+	if (request && strlen(request) < sizeof(meta.request))
+		strcpy(meta.request, request);
+	if (ref && strlen(ref) < sizeof(meta.ref))
+		strcpy(meta.ref, ref);
+	return send_error(r == -EMSGSIZE ? "too-large" : "internal",
+			  r == -EMSGSIZE ? "the answer of sipsvcd is over 1 MiB as JSON"
+					 : "sipsvcd sent a message the relay cannot convert", &meta);
+}
+
 /* Forward everything the daemon has sent; on a lost connection tell the browser, whose
  * subscriptions are gone with it. */
 static int drain_daemon(struct relay *rl)
@@ -53,12 +78,7 @@ static int drain_daemon(struct relay *rl)
 	xmlDocPtr d;
 
 	while (rl->client && w >= 0 && (d = sipsvc_client_next(rl->client))) {
-		json_object *o;
-
-		if (relay_json_from_message(d, &o) == 0)
-			w = frame_write_json(STDOUT_FILENO, o);
-		else
-			fprintf(stderr, "sipsvc-relay: dropped a message the browser cannot use\n");
+		w = forward(d);
 		xmlFreeDoc(d);
 	}
 	if (w < 0)
