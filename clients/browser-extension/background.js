@@ -18,16 +18,20 @@ function fail(error, message) {
 	return { ok: false, error, message };
 }
 
-function onDisconnect() {
-	const why = chrome.runtime.lastError ? chrome.runtime.lastError.message : 'sipsvc-relay stopped';
-
-	port = null;
+// The relay or the daemon is gone, and with it the calls we knew of, our subscription and
+// the replies still awaited.
+function lost(error, why) {
 	subscribed = null;
 	problem = why;
 	calls.clear();
 	for (const resolve of pending.values())
-		resolve(fail('relay', why));
+		resolve(fail(error, why));
 	pending.clear();
+}
+
+function onDisconnect() {
+	port = null;
+	lost('relay', chrome.runtime.lastError ? chrome.runtime.lastError.message : 'sipsvc-relay stopped');
 }
 
 function connect() {
@@ -88,11 +92,8 @@ function onNative(m) {
 	if (m.event === 'call')
 		return onCallEvent(m.attrs);
 	if (m.error === 'disconnected' && !m.ref) {
-		// The daemon went away, its calls and our subscription with it; the relay
-		// connects again at the next request, which subscribes again.
-		calls.clear();
-		subscribed = null;
-		problem = m.message;
+		// The relay connects again at the next request, which subscribes again.
+		lost('disconnected', m.message);
 		return;
 	}
 	const resolve = m.ref && pending.get(m.ref);
