@@ -136,12 +136,40 @@ static int clear_stale(const char *path, const struct sockaddr_un *sa)
 	return 0;
 }
 
+/* Bind and listen under a temporary name, then rename into place: a client that waits
+ * for the socket file to appear never finds one that refuses connections. */
+static int listen_at(const char *path, int *ret_fd)
+{
+	struct sockaddr_un tmp = { .sun_family = AF_UNIX };
+	mode_t old;
+	int fd, r;
+
+	if ((size_t)snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.%ld", path, (long)getpid()) >=
+	    sizeof(tmp.sun_path))
+		return -ENAMETOOLONG;
+	(void)unlink(tmp.sun_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	old = umask(0177); /* the socket is born 0600 */
+	r = bind(fd, (struct sockaddr *)&tmp, sizeof(tmp)) < 0 ? -errno : 0;
+	umask(old);
+	if (r == 0 && (listen(fd, 128) < 0 || rename(tmp.sun_path, path) < 0))
+		r = -errno;
+	if (r < 0) {
+		(void)unlink(tmp.sun_path);
+		close(fd);
+		return r;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
 static int bind_unix(struct control *ctl)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *dir = ctl->cfg->runtime_dir;
-	mode_t old;
-	int fd, r;
+	int fd = -1, r;
 
 	r = paths_make_private_dir(dir);
 	if (r < 0) {
@@ -149,22 +177,15 @@ static int bind_unix(struct control *ctl)
 			r == -EPERM ? "owned by another user or writable by others" : strerror(-r));
 		return r;
 	}
-	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/control", dir) >=
-	    sizeof(sa.sun_path))
+	/* Room for the temporary ".PID" suffix too. */
+	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path) - 12, "%s/control", dir) >=
+	    sizeof(sa.sun_path) - 12)
 		return -ENAMETOOLONG;
 	r = clear_stale(sa.sun_path, &sa);
+	if (r == 0)
+		r = listen_at(sa.sun_path, &fd);
 	if (r < 0)
 		return r;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	old = umask(0177); /* the socket is born 0600 */
-	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 128) < 0 ? -errno : 0;
-	umask(old);
-	if (r < 0) {
-		close(fd);
-		return r;
-	}
 	ctl->unix_path = strdup(sa.sun_path);
 	return add_listener(ctl, fd, true, sa.sun_path);
 }
