@@ -22,6 +22,7 @@
 #include "control/control.h"
 #include "device/device.h"
 #include "core/core.h"
+#include "core/worker.h"
 #include "core/xml.h"
 
 /* Command-line settings; they win over the config file, also after a reload. */
@@ -39,6 +40,7 @@ struct daemon {
 	struct config *cfg;
 	struct control *control;
 	struct device_table *devices;
+	struct worker_pool *workers; /* blocking work: hashing, directory walks */
 	ev_tstamp started;
 	ev_signal sigterm, sigint, sighup;
 	ev_timer watchdog;
@@ -270,6 +272,7 @@ static void daemon_stop(struct daemon *d)
 	status_unregister(on_status, d);
 	control_free(d->control);
 	device_table_free(d->devices);
+	worker_pool_free(d->workers);
 	config_free(d->cfg);
 	ev_loop_destroy(d->loop);
 	xml_guard_done();
@@ -296,6 +299,11 @@ static int run(int argc, char **argv)
 	if (!d.loop)
 		return EX_OSERR;
 	d.started = ev_now(d.loop);
+	if (worker_pool_new(d.loop, 2, 4096, &d.workers) < 0) {
+		log_err("cannot start the worker threads");
+		daemon_stop(&d);
+		return EX_OSERR;
+	}
 	signals_start(&d);
 	status_register(on_status, &d);
 	r = control_new(d.loop, d.cfg, &d.control);
