@@ -4,6 +4,7 @@
 #define SIPSVC_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "sipsvc-client.h"
 
@@ -49,6 +50,17 @@ struct command {
 
 /** The table of subcommands, NULL-terminated. */
 extern const struct command commands[];
+
+/* progress.c: the progress line of fetch on a terminal */
+struct progress {
+	double t0;
+	unsigned long long start;
+	bool started, drawn;
+};
+void progress_init(struct progress *p);
+void progress_show(struct progress *p, FILE *f, unsigned long long bytes,
+		   unsigned long long total);
+void progress_end(struct progress *p, FILE *f);
 
 /* print.c */
 void print_message(const struct cli *cli, xmlDocPtr d);

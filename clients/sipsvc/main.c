@@ -60,22 +60,40 @@ static bool follow_done(enum follow f, xmlDocPtr ev, int *code)
 	}
 }
 
+/* A transfer progress event, drawn as a progress line when stdout is a terminal. */
+static bool draw_progress(struct progress *p, enum follow f, xmlDocPtr ev)
+{
+	const char *state = sipsvc_msg_attr(ev, "state");
+	const char *bytes = sipsvc_msg_attr(ev, "bytes"), *total = sipsvc_msg_attr(ev, "total");
+
+	if (f != FOLLOW_TRANSFER || !isatty(STDOUT_FILENO) || !state ||
+	    strcmp(state, "progress") != 0 || !bytes || !total)
+		return false;
+	progress_show(p, stdout, strtoull(bytes, NULL, 10), strtoull(total, NULL, 10));
+	return true;
+}
+
 static int follow(const struct cli *cli, struct sipsvc_client *c, enum follow f)
 {
+	struct progress prog;
 	int code = EXIT_OK, r;
 	xmlDocPtr ev;
 
+	progress_init(&prog);
 	while ((r = sipsvc_client_wait(c, -1, &ev)) == 0) {
 		bool done = follow_done(f, ev, &code);
 
-		if (cli->xml)
+		if (cli->xml) {
 			print_message(cli, ev);
-		else
+		} else if (!draw_progress(&prog, f, ev)) {
+			progress_end(&prog, stdout);
 			print_event(ev);
+		}
 		xmlFreeDoc(ev);
 		if (done)
 			return code;
 	}
+	progress_end(&prog, stdout);
 	fprintf(stderr, "sipsvc: the daemon went away: %s\n", strerror(-r));
 	return EXIT_PROTOCOL;
 }

@@ -5,9 +5,13 @@ request PROTOCOL.md defines (checked against sipsvc.xsd with --dry-run), readabl
 and exit codes for replies, errors, usage mistakes and a missing daemon."""
 
 import os
+import pty
 import re
+import shutil
+import socket
 import subprocess
-import time
+import tempfile
+import threading
 
 from sipsvctest import (Daemon, check, check_eq, free_port, main, parse_xml, test,
                         wait_for, xsd_validate)
@@ -215,6 +219,82 @@ def events_stream_until_interrupted():
     finally:
         p.terminate()
         p.wait(timeout=10)
+
+
+def scripted_peer(path, answers):
+    """A control endpoint that answers the first request with @answers (lines), for
+    client behaviour the daemon cannot show yet (a transfer's events). The CLI is what
+    is under test here, not this peer."""
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+
+    def serve():
+        c, _ = srv.accept()
+        buf = b""
+        while b"/>" not in buf:
+            buf += c.recv(4096)
+        ref = re.search(rb'ref="([^"]*)"', buf).group(1).decode()
+        for line in answers:
+            c.sendall((line.replace("REF", ref) + "\n").encode())
+        c.close()
+        srv.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return t
+
+
+def run_in_pty(args, environ):
+    """Run the CLI with a terminal as stdout (the progress line is drawn only there)."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(args[0], args, environ)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+
+
+@test
+def fetch_draws_progress_on_a_terminal():
+    tmp = tempfile.mkdtemp(prefix="sipsvc-cli-")
+    try:
+        events = ['<Ok ref="REF" request="Fetch" transfer="t1"/>']
+        for b in (0, 250000, 500000, 1000000):
+            events.append('<Event type="transfer" ref="REF" transfer="t1" state="progress" '
+                          'bytes="%d" total="1000000"/>' % b)
+        events.append('<Event type="transfer" ref="REF" transfer="t1" state="done" '
+                      'sha256="%s"/>' % ("ab" * 32))
+        t = scripted_peer(os.path.join(tmp, "control"), events)
+        rc, out = run_in_pty([SIPSVC, "fetch", "sha256:" + "ab" * 32, "--from", "0" * 32],
+                             env(SIPSVC_RUNTIME_DIR=tmp))
+        t.join(10)
+        check_eq(rc, 0, "exit code (output %r)" % out)
+        bars = re.findall(r"\r\[(#*) *\] +(\d+)%", out)
+        check_eq([int(p) for _, p in bars], [0, 25, 50, 100], "percentages drawn")
+        check_eq([len(b) for b, _ in bars], [0, 7, 15, 30], "bar lengths")
+        check("1.0 MB / 1.0 MB" in out, "sizes shown: %r" % out)
+        check(re.search(r"\ntransfer .*state=done sha256=(ab){32}", out), "the final event")
+
+        # Not a terminal: every event on its own line, no bar; a failure exits 4.
+        events[-1] = ('<Event type="transfer" ref="REF" transfer="t1" state="failed" '
+                      'reason="hash-mismatch"/>')
+        t = scripted_peer(os.path.join(tmp, "control2"), events)
+        rc, out, _ = sipsvc("--socket", os.path.join(tmp, "control2"), "fetch",
+                            "sha256:" + "ab" * 32, "--from", "0" * 32)
+        t.join(10)
+        check_eq(rc, 4, "a failed transfer")
+        check("[" not in out and out.count("state=progress") == 4, out)
+    finally:
+        shutil.rmtree(tmp)
 
 
 if __name__ == "__main__":
