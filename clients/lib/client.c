@@ -40,9 +40,11 @@ static int connect_unix(const char *path, int *ret)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
+	size_t n = strlen(path);
+
+	if (n >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
+	memcpy(sa.sun_path, path, n + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -262,7 +264,7 @@ static int queue_push(struct sipsvc_client *c, xmlDocPtr doc)
 
 		if (cap > QUEUE_MAX)
 			return -ENOBUFS;
-		q = malloc(cap * sizeof(*q));
+		q = malloc(cap * sizeof(xmlDocPtr));
 		if (!q)
 			return -ENOMEM;
 		for (size_t i = 0; i < c->q_len; i++)

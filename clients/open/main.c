@@ -77,7 +77,7 @@ static int open_uri(const char *uri)
 {
 	struct sipsvc_client *c;
 	xmlNodePtr req;
-	xmlDocPtr reply;
+	xmlDocPtr reply = NULL;
 	int r = connect_retry(&c);
 
 	if (r < 0) {

@@ -62,9 +62,9 @@ static int forward(xmlDocPtr d)
 	fprintf(stderr, "sipsvc-relay: a <%s> from sipsvcd cannot go to the browser: %s\n",
 		sipsvc_msg_name(d) ? sipsvc_msg_name(d) : "?", strerror(-r));
 	if (request && strlen(request) < sizeof(meta.request))
-		strcpy(meta.request, request);
+		snprintf(meta.request, sizeof(meta.request), "%s", request);
 	if (ref && strlen(ref) < sizeof(meta.ref))
-		strcpy(meta.ref, ref);
+		snprintf(meta.ref, sizeof(meta.ref), "%s", ref);
 	return send_error(r == -EMSGSIZE ? "too-large" : "internal",
 			  r == -EMSGSIZE ? "the answer of sipsvcd is over 1 MiB as JSON"
 					 : "sipsvcd sent a message the relay cannot convert", &meta);

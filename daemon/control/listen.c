@@ -60,8 +60,8 @@ static int local_name(int fd, char *buf, size_t size, struct sockaddr_storage *s
 /* A socket unit that says 0.0.0.0 must not make us reachable from the network. */
 static int adopt_inherited(struct control *ctl, int fd)
 {
-	struct sockaddr_storage ss;
-	char name[128];
+	struct sockaddr_storage ss = { 0 };
+	char name[128] = "(unnamed)"; /* logged even when getsockname() fails */
 	bool is_unix = sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0;
 
 	if (!is_unix && sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) <= 0) {

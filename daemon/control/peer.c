@@ -42,7 +42,7 @@ int peer_diag_open(void)
 /* The peer's socket has local = their address, remote = ours (inet_diag exact lookup). */
 static int fill_req(int fd, struct inet_diag_req_v2 *r)
 {
-	struct sockaddr_storage local, remote;
+	struct sockaddr_storage local = { 0 }, remote = { 0 };
 	socklen_t ll = sizeof(local), rl = sizeof(remote);
 
 	if (getsockname(fd, (struct sockaddr *)&local, &ll) < 0 ||

@@ -288,11 +288,12 @@ static int run(int argc, char **argv)
 	r = parse_args(argc, argv, &d.opt);
 	if (r != 0)
 		return r == 1 ? EX_OK : r;
-	if (!d.opt.config && !(d.opt.config = dflt = paths_default_config()))
+	/* dflt is freed by its cleanup attribute, which clang-analyzer does not see. */
+	if (!d.opt.config && !(d.opt.config = dflt = paths_default_config())) /* NOLINT */
 		return EX_OSERR;
 	if (d.opt.log_level >= 0)
 		log_set_level(d.opt.log_level);
-	if (load_config(&d.opt, &d.cfg) < 0)
+	if (load_config(&d.opt, &d.cfg) < 0 || !d.cfg)
 		return EX_CONFIG;
 	log_set_level(d.cfg->log_level);
 	d.loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_NOENV);

@@ -19,7 +19,7 @@ void conf_clear(struct config_device *c)
 	free(c->id);
 	free(c->wrapper);
 	free(c->uri);
-	for (size_t i = 0; i < c->n_params; i++) {
+	for (size_t i = 0; c->params && i < c->n_params; i++) {
 		free(c->params[i].name);
 		free(c->params[i].value);
 	}

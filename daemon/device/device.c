@@ -49,7 +49,7 @@ static int device_open(struct device_table *t, const struct config_device *c,
 static int open_all(struct device_table *t, const struct config *cfg, struct device **keep,
 		    size_t n_keep)
 {
-	t->devs = calloc(cfg->n_devices ? cfg->n_devices : 1, sizeof(*t->devs));
+	t->devs = calloc(cfg->n_devices ? cfg->n_devices : 1, sizeof(struct device *));
 	if (!t->devs)
 		return -ENOMEM;
 	for (size_t i = 0; i < cfg->n_devices; i++, t->n++) {

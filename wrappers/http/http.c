@@ -62,11 +62,11 @@ static int read_auth(struct http_dev *d)
 
 	if (!user)
 		return 0;
-	if (auth && strcmp(auth, "basic") && strcmp(auth, "digest")) {
+	if (auth && strcmp(auth, "basic") != 0 && strcmp(auth, "digest") != 0) {
 		d->api->log(d->h, SIPSVC_LOG_ERR, "auth is basic or digest, not \"%s\"", auth);
 		return -EINVAL;
 	}
-	d->digest = auth && !strcmp(auth, "digest");
+	d->digest = auth && strcmp(auth, "digest") == 0;
 	if (!pw && pwfile) {
 		r = read_password_file(d, pwfile, buf, sizeof(buf));
 		if (r < 0)
@@ -89,12 +89,10 @@ static int dup_param(struct http_dev *d, const char *name, const char *dflt, cha
 
 static int read_params(struct http_dev *d)
 {
-	const char *t = d->api->param(d->h, "timeout-ms");
+	const char *t = d->api->param(d->h, "timeout-ms"), *url = d->api->param(d->h, "url");
 	int r;
 
-	if (!d->api->param(d->h, "url") ||
-	    (strncmp(d->api->param(d->h, "url"), "http://", 7) &&
-	     strncmp(d->api->param(d->h, "url"), "https://", 8))) {
+	if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)) {
 		d->api->log(d->h, SIPSVC_LOG_ERR, "an http device needs url=\"http(s)://…\"");
 		return -EINVAL;
 	}
@@ -103,7 +101,7 @@ static int read_params(struct http_dev *d)
 	    (r = dup_param(d, "body", NULL, &d->body)) < 0 ||
 	    (r = dup_param(d, "content-type", "text/plain", &d->content_type)) < 0)
 		return r;
-	if (strcmp(d->method, "GET") && strcmp(d->method, "POST")) {
+	if (strcmp(d->method, "GET") != 0 && strcmp(d->method, "POST") != 0) {
 		d->api->log(d->h, SIPSVC_LOG_ERR, "method is GET or POST, not \"%s\"", d->method);
 		return -EINVAL;
 	}

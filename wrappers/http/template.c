@@ -16,7 +16,7 @@ static void put(struct sbuf *b, const char *s, size_t n)
 {
 	if (b->bad || n == 0)
 		return;
-	if (b->len + n + 1 > b->cap) {
+	if (!b->s || b->len + n + 1 > b->cap) {
 		size_t cap = (b->len + n + 1) * 2;
 		char *p = realloc(b->s, cap);
 
