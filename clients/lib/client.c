@@ -35,20 +35,13 @@ struct sipsvc_client {
 	unsigned long next_ref;
 };
 
-static int connect_unix(const char *path, int *ret)
+static int connect_to(int family, const struct sockaddr *sa, socklen_t len, int *ret)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	size_t n = strlen(path);
-
-	if (n >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, path, n + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	if (connect(fd, sa, len) < 0) {
 		int r = -errno;
 
 		close(fd);
@@ -58,22 +51,23 @@ static int connect_unix(const char *path, int *ret)
 	return 0;
 }
 
+static int connect_unix(const char *path, int *ret)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t n = strlen(path);
+
+	if (n >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, n + 1);
+	return connect_to(AF_UNIX, (struct sockaddr *)&sa, sizeof(sa), ret);
+}
+
 static int connect_tcp(int port, int *ret)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int r = -errno;
-
-		close(fd);
-		return r;
-	}
-	*ret = fd;
-	return 0;
+	return connect_to(AF_INET, (struct sockaddr *)&sa, sizeof(sa), ret);
 }
 
 /* PROTOCOL.md "How clients find the daemon". */

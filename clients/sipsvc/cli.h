@@ -41,9 +41,10 @@ struct cli {
 /** A subcommand: builds one request from its arguments. */
 struct command {
 	const char *name;
+	const char *request; /* the element it sends */
 	const char *args;
 	const char *help;
-	int (*build)(int argc, char **argv, xmlNodePtr *ret);
+	int (*build)(const char *request, int argc, char **argv, xmlNodePtr *ret);
 	enum follow follow;
 	void (*print_ok)(xmlDocPtr ok);
 };

@@ -29,35 +29,15 @@ static int set(xmlNodePtr n, const char *name, const char *v)
 	return sipsvc_request_set(n, name, v);
 }
 
-static int build_plain(const char *name, int argc, xmlNodePtr *ret)
+static int b_plain(const char *name, int argc, char **argv, xmlNodePtr *ret)
 {
 	if (argc > 1)
 		return usage_error("this command takes no arguments", NULL);
 	return new_req(name, ret);
 }
 
-static int b_status(int argc, char **argv, xmlNodePtr *ret)
-{
-	return build_plain("Status", argc, ret);
-}
-
-static int b_devices(int argc, char **argv, xmlNodePtr *ret)
-{
-	return build_plain("Devices", argc, ret);
-}
-
-static int b_calls(int argc, char **argv, xmlNodePtr *ret)
-{
-	return build_plain("Calls", argc, ret);
-}
-
-static int b_shares(int argc, char **argv, xmlNodePtr *ret)
-{
-	return build_plain("Shares", argc, ret);
-}
-
 /* NAME URI [--call CALL]: ExternalJoin and SameDeviceJoin. */
-static int build_target(const char *name, int argc, char **argv, xmlNodePtr *ret)
+static int b_target(const char *name, int argc, char **argv, xmlNodePtr *ret)
 {
 	static const struct option o[] = { { "call", required_argument, NULL, 'c' }, { 0 } };
 	const char *call = NULL;
@@ -76,17 +56,7 @@ static int build_target(const char *name, int argc, char **argv, xmlNodePtr *ret
 	return 0;
 }
 
-static int b_call(int argc, char **argv, xmlNodePtr *ret)
-{
-	return build_target("ExternalJoin", argc, argv, ret);
-}
-
-static int b_switch(int argc, char **argv, xmlNodePtr *ret)
-{
-	return build_target("SameDeviceJoin", argc, argv, ret);
-}
-
-static int b_join(int argc, char **argv, xmlNodePtr *ret)
+static int b_join(const char *name, int argc, char **argv, xmlNodePtr *ret)
 {
 	static const struct option o[] = { { "dev", required_argument, NULL, 'd' },
 					   { "mode", required_argument, NULL, 'm' }, { 0 } };
@@ -106,7 +76,7 @@ static int b_join(int argc, char **argv, xmlNodePtr *ret)
 		return usage_error("give exactly one URI", NULL);
 	if (mode && strcmp(mode, "loop") != 0 && strcmp(mode, "transfer") != 0)
 		return usage_error("--mode is loop or transfer", mode);
-	if (new_req("Join", ret) < 0 || set(*ret, "id", argv[optind]) < 0)
+	if (new_req(name, ret) < 0 || set(*ret, "id", argv[optind]) < 0)
 		return -ENOMEM;
 	use = xmlNewChild(*ret, NULL, BAD_CAST "Use", NULL);
 	if (!use || (dev && set(use, "dev", dev) < 0) || (mode && set(use, "mode", mode) < 0))
@@ -114,7 +84,7 @@ static int b_join(int argc, char **argv, xmlNodePtr *ret)
 	return 0;
 }
 
-static int b_invite(int argc, char **argv, xmlNodePtr *ret)
+static int b_invite(const char *name, int argc, char **argv, xmlNodePtr *ret)
 {
 	static const struct option o[] = { { "call", required_argument, NULL, 'c' }, { 0 } };
 	const char *call = NULL;
@@ -127,7 +97,7 @@ static int b_invite(int argc, char **argv, xmlNodePtr *ret)
 	}
 	if (optind >= argc)
 		return usage_error("give at least one URI to invite", NULL);
-	if (new_req("Invite", ret) < 0 || (call && set(*ret, "call", call) < 0))
+	if (new_req(name, ret) < 0 || (call && set(*ret, "call", call) < 0))
 		return -ENOMEM;
 	for (int i = optind; i < argc; i++) {
 		xmlNodePtr add = xmlNewChild(*ret, NULL, BAD_CAST "Add", NULL);
@@ -138,17 +108,17 @@ static int b_invite(int argc, char **argv, xmlNodePtr *ret)
 	return 0;
 }
 
-static int b_hangup(int argc, char **argv, xmlNodePtr *ret)
+static int b_hangup(const char *name, int argc, char **argv, xmlNodePtr *ret)
 {
 	if (argc > 2)
 		return usage_error("give at most one call id", NULL);
-	if (new_req("Hangup", ret) < 0 || (argc == 2 && set(*ret, "call", argv[1]) < 0))
+	if (new_req(name, ret) < 0 || (argc == 2 && set(*ret, "call", argv[1]) < 0))
 		return -ENOMEM;
 	return 0;
 }
 
 /* The daemon wants absolute paths; resolve relative ones against our cwd. */
-static int build_path(const char *name, int argc, char **argv, xmlNodePtr *ret)
+static int b_path(const char *name, int argc, char **argv, xmlNodePtr *ret)
 {
 	char abs[PATH_MAX];
 
@@ -159,16 +129,6 @@ static int build_path(const char *name, int argc, char **argv, xmlNodePtr *ret)
 	if (new_req(name, ret) < 0 || set(*ret, "path", abs) < 0)
 		return -ENOMEM;
 	return 0;
-}
-
-static int b_share(int argc, char **argv, xmlNodePtr *ret)
-{
-	return build_path("Share", argc, argv, ret);
-}
-
-static int b_unshare(int argc, char **argv, xmlNodePtr *ret)
-{
-	return build_path("Unshare", argc, argv, ret);
 }
 
 /* Join the remaining arguments with spaces. */
@@ -187,7 +147,7 @@ static int join_words(int argc, char **argv, int from, char *buf, size_t size)
 	return o ? 0 : -EINVAL;
 }
 
-static int b_search(int argc, char **argv, xmlNodePtr *ret)
+static int b_search(const char *name, int argc, char **argv, xmlNodePtr *ret)
 {
 	static const struct option o[] = { { "timeout", required_argument, NULL, 't' },
 					   { "max", required_argument, NULL, 'm' }, { 0 } };
@@ -205,14 +165,14 @@ static int b_search(int argc, char **argv, xmlNodePtr *ret)
 	}
 	if (join_words(argc, argv, optind, words, sizeof(words)) < 0)
 		return usage_error("give the words to search for (at most 1024 characters)", NULL);
-	if (new_req("Search", ret) < 0 || set(*ret, "query", words) < 0 ||
+	if (new_req(name, ret) < 0 || set(*ret, "query", words) < 0 ||
 	    (timeout && set(*ret, "timeout-ms", timeout) < 0) ||
 	    (max && set(*ret, "max-results", max) < 0))
 		return -ENOMEM;
 	return 0;
 }
 
-static int b_fetch(int argc, char **argv, xmlNodePtr *ret)
+static int b_fetch(const char *name, int argc, char **argv, xmlNodePtr *ret)
 {
 	static const struct option o[] = { { "from", required_argument, NULL, 'f' },
 					   { "to", required_argument, NULL, 't' }, { 0 } };
@@ -232,7 +192,7 @@ static int b_fetch(int argc, char **argv, xmlNodePtr *ret)
 		return usage_error("usage: fetch FILE-ID --from PEER [--to DIR]", NULL);
 	if (to && !realpath(to, abs))
 		return usage_error(strerror(errno), to);
-	if (new_req("Fetch", ret) < 0 || set(*ret, "file", argv[optind]) < 0 ||
+	if (new_req(name, ret) < 0 || set(*ret, "file", argv[optind]) < 0 ||
 	    set(*ret, "from", from) < 0 || (to && set(*ret, "to", abs) < 0))
 		return -ENOMEM;
 	return 0;
@@ -257,7 +217,7 @@ static int add_header(xmlNodePtr r, const char *arg)
 	return 0;
 }
 
-static int b_tunnel(int argc, char **argv, xmlNodePtr *ret)
+static int b_tunnel(const char *name, int argc, char **argv, xmlNodePtr *ret)
 {
 	static const struct option o[] = { { "header", required_argument, NULL, 'H' },
 					   { "body-type", required_argument, NULL, 't' },
@@ -268,7 +228,7 @@ static int b_tunnel(int argc, char **argv, xmlNodePtr *ret)
 	xmlNodePtr rq;
 	int c, r;
 
-	if (new_req("Tunnel", ret) < 0 || !(rq = xmlNewChild(*ret, NULL, BAD_CAST "Request", NULL)))
+	if (new_req(name, ret) < 0 || !(rq = xmlNewChild(*ret, NULL, BAD_CAST "Request", NULL)))
 		return -ENOMEM;
 	while ((c = getopt_long(argc, argv, "", o, NULL)) != -1) {
 		if (c == 'H' && (r = add_header(rq, optarg)) < 0)
@@ -298,42 +258,44 @@ static int b_tunnel(int argc, char **argv, xmlNodePtr *ret)
 	return 0;
 }
 
-static int b_events(int argc, char **argv, xmlNodePtr *ret)
+static int b_events(const char *name, int argc, char **argv, xmlNodePtr *ret)
 {
 	char types[512];
 
 	if (join_words(argc, argv, 1, types, sizeof(types)) < 0)
 		return usage_error("name the event types: call conference incoming tunnel "
 				   "overlay search transfer device-choice log", NULL);
-	if (new_req("Subscribe", ret) < 0 || set(*ret, "events", types) < 0)
+	if (new_req(name, ret) < 0 || set(*ret, "events", types) < 0)
 		return -ENOMEM;
 	return 0;
 }
 
 const struct command commands[] = {
-	{ "status", "", "daemon facts: version, endpoints, counts", b_status, FOLLOW_NONE, print_status },
-	{ "devices", "", "the configured devices", b_devices, FOLLOW_NONE, print_devices },
-	{ "join", "URI [--dev DEV] [--mode loop|transfer]", "call URI with a device",
+	{ "status", "Status", "", "daemon facts: version, endpoints, counts", b_plain, FOLLOW_NONE,
+	  print_status },
+	{ "devices", "Devices", "", "the configured devices", b_plain, FOLLOW_NONE, print_devices },
+	{ "join", "Join", "URI [--dev DEV] [--mode loop|transfer]", "call URI with a device",
 	  b_join, FOLLOW_CALL, print_children },
-	{ "call", "URI", "call URI on a device chosen now (ExternalJoin)", b_call, FOLLOW_CALL,
-	  print_children },
-	{ "switch", "URI [--call CALL]", "switch the live device to URI (SameDeviceJoin)",
-	  b_switch, FOLLOW_CALL, print_children },
-	{ "invite", "URI… [--call CALL]", "invite people into the conference", b_invite,
+	{ "call", "ExternalJoin", "URI", "call URI on a device chosen now (ExternalJoin)",
+	  b_target, FOLLOW_CALL, print_children },
+	{ "switch", "SameDeviceJoin", "URI [--call CALL]",
+	  "switch the live device to URI (SameDeviceJoin)", b_target, FOLLOW_CALL, print_children },
+	{ "invite", "Invite", "URI… [--call CALL]", "invite people into the conference", b_invite,
 	  FOLLOW_NONE, print_children },
-	{ "hangup", "[CALL]", "end a call, or all calls", b_hangup, FOLLOW_NONE, print_children },
-	{ "calls", "", "the active calls", b_calls, FOLLOW_NONE, print_children },
-	{ "share", "PATH", "offer a file or directory to the overlay", b_share, FOLLOW_NONE,
+	{ "hangup", "Hangup", "[CALL]", "end a call, or all calls", b_hangup, FOLLOW_NONE,
 	  print_children },
-	{ "unshare", "PATH", "withdraw a share", b_unshare, FOLLOW_NONE, print_children },
-	{ "shares", "", "list the shares", b_shares, FOLLOW_NONE, print_children },
-	{ "search", "WORDS… [--timeout MS] [--max N]", "search the overlay", b_search,
+	{ "calls", "Calls", "", "the active calls", b_plain, FOLLOW_NONE, print_children },
+	{ "share", "Share", "PATH", "offer a file or directory to the overlay", b_path,
+	  FOLLOW_NONE, print_children },
+	{ "unshare", "Unshare", "PATH", "withdraw a share", b_path, FOLLOW_NONE, print_children },
+	{ "shares", "Shares", "", "list the shares", b_plain, FOLLOW_NONE, print_children },
+	{ "search", "Search", "WORDS… [--timeout MS] [--max N]", "search the overlay", b_search,
 	  FOLLOW_SEARCH, print_children },
-	{ "fetch", "FILE-ID --from PEER [--to DIR]", "download a search result", b_fetch,
+	{ "fetch", "Fetch", "FILE-ID --from PEER [--to DIR]", "download a search result", b_fetch,
 	  FOLLOW_TRANSFER, print_children },
-	{ "tunnel", "METHOD URI [--header 'N: V']… [--body TEXT [--body-type T]]",
+	{ "tunnel", "Tunnel", "METHOD URI [--header 'N: V']… [--body TEXT [--body-type T]]",
 	  "send a raw SIP request", b_tunnel, FOLLOW_TUNNEL, print_children },
-	{ "events", "TYPE…", "print events of these types until interrupted", b_events,
-	  FOLLOW_FOREVER, print_children },
+	{ "events", "Subscribe", "TYPE…", "print events of these types until interrupted",
+	  b_events, FOLLOW_FOREVER, print_children },
 	{ .name = NULL },
 };

@@ -236,7 +236,7 @@ int main(int argc, char **argv)
 		       cmd ? cmd->help : "send raw XML (argument or stdin), print every answer");
 		return EXIT_OK;
 	}
-	if (cmd && (r = cmd->build(argc, argv, &req)) < 0) {
+	if (cmd && (r = cmd->build(cmd->request, argc, argv, &req)) < 0) {
 		xmlFreeNode(req);
 		return r == -ENOMEM ? EXIT_ERROR : EXIT_USAGE;
 	}
