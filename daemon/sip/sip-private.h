@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Internals of the SIP subsystem shared between its files. */
+#ifndef SIPSVC_SIP_PRIVATE_H
+#define SIPSVC_SIP_PRIVATE_H
+
+#include <stdbool.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+/* libosip2 needs these before its own headers (notes/libraries.md). */
+#include <sys/time.h>
+#include <time.h>
+
+#include <osip2/osip.h>
+
+#include "sip/sip.h"
+
+/* ---- limits ------------------------------------------------------------------ */
+
+/* Transactions live in SIP_SHARDS osip_t instances: libosip2 appends a new transaction
+ * by walking its whole list (osip_list_add(..., -1)), so sharding keeps that walk to
+ * 1/SIP_SHARDS of the live transactions (a UDP NIST lives 32 s, RFC 3261 17.2.2). */
+#define SIP_SHARDS 32
+/* How often libosip2's timer scans run: they are linear in the live transactions. */
+#define SIP_TICK 0.02
+/* Live transactions; beyond it new requests get 503 (RFC 3261 21.5.4). */
+#define SIP_MAX_TRANSACTIONS 200000
+#define SIP_MAX_MESSAGE 65536      /* bytes per message, UDP or TCP */
+#define SIP_MAX_TCP_CONNS 256
+#define SIP_TCP_IDLE 120.0         /* seconds without a byte before a flow is closed */
+#define SIP_TCP_MAX_QUEUE (256 * 1024) /* unsent bytes per connection */
+#define SIP_UDP_BURST 64           /* datagrams read per wake-up, for fairness */
+#define SIP_MAX_VIAS 32
+
+#define SIP_ALLOW "INVITE, ACK, CANCEL, OPTIONS, BYE"
+
+/* ---- addresses ---------------------------------------------------------------- */
+
+union sip_sockaddr {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+	struct sockaddr_storage ss;
+};
+
+/** Where a message came from, enough to answer it (RFC 3261 18.2.2). */
+struct sip_src {
+	bool is_tcp;
+	int fd;                     /* UDP socket or TCP connection it arrived on */
+	union sip_sockaddr peer;
+	socklen_t peer_len;
+	char ip[INET6_ADDRSTRLEN];  /* numeric source address */
+	int port;
+};
+
+/** "1.2.3.4:5060" or "[::1]:5060". */
+void sip_addr_format(const struct sockaddr *sa, char *buf, size_t size);
+/** Numeric @p host (v4 or v6, brackets allowed) and @p port into @p ret. 0 or -EINVAL. */
+int sip_addr_parse(const char *host, int port, union sip_sockaddr *ret, socklen_t *ret_len);
+/** Numeric address and port of @p sa. */
+void sip_addr_split(const struct sockaddr *sa, char *ip, size_t size, int *port);
+
+/* ---- transport-udp.c / transport-tcp.c ------------------------------------------ */
+
+struct udp_sock {
+	struct sip *sip;
+	int fd;
+	int family;
+	ev_io io;
+	char name[64];
+};
+
+struct tcp_listener {
+	struct sip *sip;
+	int fd;
+	int family;
+	ev_io io;
+	char name[64];
+};
+
+/** One TCP connection, accepted or opened by us; refcounted. */
+struct tcp_conn {
+	struct sip *sip;
+	struct tcp_conn *next, *prev;
+	int fd;
+	bool connecting, closed;
+	union sip_sockaddr peer;
+	socklen_t peer_len;
+	ev_io rio, wio;
+	ev_timer idle;
+	char *in;                /* bytes not yet framed */
+	size_t in_len;
+	char *out;               /* bytes not yet written */
+	size_t out_len, out_off;
+	char name[64];
+};
+
+#define SIP_MAX_SOCKS 2      /* one per family */
+
+/** Bind UDP sockets per the config. Returns 0 or -errno. */
+int udp_start(struct sip *s);
+/** Close them. */
+void udp_stop(struct sip *s);
+/** Send a datagram from socket @p fd. 0 or -errno. */
+int udp_send(struct sip *s, int fd, const union sip_sockaddr *to, socklen_t len,
+	     const char *buf, size_t n);
+
+/** Listen on TCP at the UDP port. 0 or -errno. */
+int tcp_start(struct sip *s);
+/** Close listeners and connections. */
+void tcp_stop(struct sip *s);
+/**
+ * Send over the connection with socket @p fd if it still leads to @p flow (the peer a
+ * request came from); else over any connection to @p to, else over a new one
+ * (RFC 3261 18.2.2). 0 or -errno.
+ */
+int tcp_send(struct sip *s, int fd, const union sip_sockaddr *flow, const union sip_sockaddr *to,
+	     socklen_t len, const char *buf, size_t n);
+
+/* ---- tcpframe.c: stream framing --------------------------------------------------- */
+
+/**
+ * Find the end of the first message in @p buf (RFC 3261 18.3: the Content-Length
+ * header delimits a message on a stream). Leading CRLFs (RFC 5626 3.5.1 keep-alives)
+ * are skipped: *ret_skip tells how many. Returns the message length (>0), 0 when more
+ * bytes are needed, -EMSGSIZE when the message would exceed @p max, -EBADMSG when
+ * the Content-Length header is unreadable.
+ */
+ssize_t sip_frame_find(const char *buf, size_t len, size_t max, size_t *ret_skip);
+
+/* ---- txindex.c: our own transaction table ----------------------------------------- */
+
+/** Our wrapper of a libosip2 transaction; refcounted (holders may outlive it). */
+struct sip_tx {
+	struct sip *sip;
+	osip_transaction_t *tr;    /* NULL once ended */
+	osip_t *osip;              /* the shard it lives in */
+	struct sip_tx *hnext;      /* chain in the branch index */
+	struct sip_tx *mnext;      /* chain in the merge index (RFC 3261 8.2.2.2) */
+	struct sip_tx *pnext;      /* queue of transactions with pending events */
+	struct sip_tx *dnext;      /* queue of ended transactions to free */
+	uint64_t hash, mhash;
+	char *key, *mkey;
+	bool pending, dead, final_sent;
+	bool merged;               /* RFC 3261 8.2.2.2: a merged request, answered 482 */
+	char tag[17];              /* our To tag, the same in every response */
+	const osip_message_t *req; /* the request; owned by the transaction */
+	struct sip_src src;        /* where the request came from */
+};
+
+struct sip_txindex {
+	struct sip_tx **b;         /* branch index buckets */
+	struct sip_tx **m;         /* merge index buckets */
+	size_t n_buckets;          /* power of two */
+	size_t n, n_merge;
+	uint64_t seed;
+};
+
+int sip_txindex_init(struct sip_txindex *ix);
+void sip_txindex_done(struct sip_txindex *ix);
+/**
+ * Build the matching key of @p req (RFC 3261 17.2.3): top Via branch, sent-by and
+ * method (ACK matches INVITE), or for a branch without the magic cookie the RFC 2543
+ * fields. malloc'd; NULL on out-of-memory or a request without Via.
+ */
+char *sip_txkey_server(const osip_message_t *req, const char *method);
+/** Key of RFC 3261 8.2.2.2 (From tag, Call-ID, CSeq) for requests without To tag. */
+char *sip_txkey_merge(const osip_message_t *req);
+/** Find a transaction by key. */
+struct sip_tx *sip_txindex_find(struct sip_txindex *ix, const char *key);
+/** Find a transaction by merge key. */
+struct sip_tx *sip_txindex_find_merge(struct sip_txindex *ix, const char *mkey);
+/** Add @p tx (its key and mkey set; the index takes no reference). 0 or -ENOMEM. */
+int sip_txindex_add(struct sip_txindex *ix, struct sip_tx *tx);
+/** Remove @p tx if present. */
+void sip_txindex_remove(struct sip_txindex *ix, struct sip_tx *tx);
+
+/* ---- transaction.c / pump.c ----------------------------------------------------- */
+
+/**
+ * Create a server transaction (IST for INVITE, NIST otherwise) for @p evt's request,
+ * which it takes; feed it the request. 0 or -errno (then @p evt is freed).
+ */
+int sip_tx_new_server(struct sip *s, osip_event_t *evt, const struct sip_src *src,
+		      char *key, char *mkey, struct sip_tx **ret);
+/** Send response @p resp (taken) on server transaction @p tx. 0 or -errno. */
+int sip_tx_send(struct sip_tx *tx, osip_message_t *resp);
+/** Queue @p evt (taken) on @p tx; the pump runs it before the loop sleeps. */
+int sip_tx_event(struct sip_tx *tx, osip_event_t *evt);
+/** Install osip callbacks on a new shard. */
+void sip_pump_setup(struct sip *s, osip_t *osip);
+/** Start the prepare/timer watchers. */
+void sip_pump_start(struct sip *s);
+/** Stop them. */
+void sip_pump_stop(struct sip *s);
+/** Make sure the timer fires within one tick (new transaction, new timers). */
+void sip_pump_kick(struct sip *s);
+
+/* ---- validate.c ---------------------------------------------------------------- */
+
+enum sip_verdict {
+	SIP_VERDICT_OK,
+	SIP_VERDICT_REJECT,   /* answer with *status and *reason */
+	SIP_VERDICT_DROP,     /* cannot be answered */
+};
+
+/**
+ * Check a parsed request before any state machine sees it (RFC 3261 8.1.1, 8.2,
+ * 18.3, 20): the required headers present, well formed and consistent. @p body_len is
+ * the number of body bytes actually received. On SIP_VERDICT_REJECT *status and
+ * *reason say what to answer ("Missing Call-ID").
+ */
+enum sip_verdict sip_validate_request(const osip_message_t *m, size_t body_len, int *status,
+				      const char **reason);
+/** The same for a response: only what matching it needs. */
+enum sip_verdict sip_validate_response(const osip_message_t *m);
+
+/* ---- response.c ---------------------------------------------------------------- */
+
+/**
+ * A response to @p req per RFC 3261 8.2.6.2: Vias, From, To (with @p tag added unless
+ * @p status is 100 or To has one), Call-ID and CSeq copied, a reason phrase (NULL: the
+ * RFC's), Server and Content-Length. NULL on out-of-memory.
+ */
+osip_message_t *sip_response_new(const osip_message_t *req, int status, const char *reason,
+				 const char *tag);
+/** Add a header; 0 or -ENOMEM. */
+int sip_response_add(osip_message_t *resp, const char *name, const char *value);
+/** A new random token of 16 hex digits (tags). */
+void sip_token(char buf[17]);
+/**
+ * Send @p resp (freed) for @p src without a transaction (RFC 3261 8.2.7: a stateless
+ * answer; used for requests that cannot have a transaction). 0 or -errno.
+ */
+int sip_send_stateless(struct sip *s, const struct sip_src *src, osip_message_t *resp);
+/**
+ * Serialise and send @p msg to @p host:@p port over @p src's transport (on TCP first
+ * over the connection @p src names). 0 or -errno.
+ */
+int sip_send_to(struct sip *s, const struct sip_src *src, osip_message_t *msg, const char *host,
+		int port);
+
+/* ---- server.c ---------------------------------------------------------------------- */
+
+/** The built-in UAS behaviour for a new, valid request on new transaction @p tx. */
+void sip_server_request(struct sip *s, struct sip_tx *tx);
+/** A CANCEL (RFC 3261 9.2) on its own transaction @p tx. */
+void sip_server_cancel(struct sip *s, struct sip_tx *tx);
+
+/* ---- sip.c ------------------------------------------------------------------------ */
+
+struct sip {
+	struct ev_loop *loop;
+	const struct config *cfg;
+	osip_t *osip[SIP_SHARDS];
+	struct sip_txindex ix;
+	struct sip_tx *pending_head, *pending_tail;
+	struct sip_tx *dead;
+	size_t n_tx;
+	ev_prepare prepare;
+	ev_timer timer;
+	ev_tstamp next_tick;
+	struct udp_sock udp[SIP_MAX_SOCKS];
+	unsigned n_udp;
+	struct tcp_listener tcp[SIP_MAX_SOCKS];
+	unsigned n_tcp;
+	struct tcp_conn *conns;
+	unsigned n_conns;
+	int port;
+	char *rxbuf;             /* one datagram */
+	sip_invite_h *invite_h;
+	void *invite_arg;
+	struct sip_stats stats;
+};
+
+#endif
