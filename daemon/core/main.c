@@ -21,6 +21,7 @@
 
 #include "control/control.h"
 #include "core/core.h"
+#include "sip/sip.h"
 
 /* Command-line settings; they win over the config file, also after a reload. */
 struct options {
@@ -36,6 +37,7 @@ struct daemon {
 	struct options opt;
 	struct config *cfg;
 	struct control *control;
+	struct sip *sip;
 	ev_tstamp started;
 	ev_signal sigterm, sigint, sighup;
 	ev_timer watchdog;
@@ -198,6 +200,7 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
 	} else {
 		log_set_level(c->log_level);
 		control_set_config(d->control, c);
+		sip_set_config(d->sip, c);
 		config_free(d->cfg);
 		d->cfg = c;
 		log_info("configuration reloaded (%zu devices)", c->n_devices);
@@ -255,6 +258,7 @@ static void daemon_stop(struct daemon *d)
 	ev_signal_stop(d->loop, &d->sighup);
 	ev_timer_stop(d->loop, &d->watchdog);
 	status_unregister(on_status, d);
+	sip_free(d->sip);
 	control_free(d->control);
 	config_free(d->cfg);
 	ev_loop_destroy(d->loop);
@@ -284,6 +288,8 @@ static int run(int argc, char **argv)
 	signals_start(&d);
 	status_register(on_status, &d);
 	r = control_new(d.loop, d.cfg, &d.control);
+	if (r == 0)
+		r = sip_new(d.loop, d.cfg, &d.sip);
 	if (r < 0) {
 		daemon_stop(&d);
 		return r == -EADDRINUSE ? EX_UNAVAILABLE : EX_OSERR;
