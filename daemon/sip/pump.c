@@ -122,9 +122,11 @@ static void free_dead(struct sip *s)
 
 void sip_pump_run(struct sip *s, bool timers)
 {
+	/* Our queue first: it keeps the order in which we answered (the 200 for a CANCEL
+	 * before the 487 for its INVITE); the timer pass runs the FIFOs shard by shard. */
+	run_pending(s);
 	if (timers)
 		run_timers(s);
-	run_pending(s);
 	free_dead(s);
 }
 
