@@ -138,7 +138,8 @@ static void on_request(struct sip *s, const struct sip_src *src, osip_event_t *e
 		sip_tx_event(tx, evt);
 		return;
 	}
-	if (!key) {
+	if (!key || sip_server_stateless(s, src, m, key)) {
+		free(key);
 		osip_event_free(evt);
 		return;
 	}

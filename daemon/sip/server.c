@@ -4,9 +4,16 @@
  * method (405), merged requests (482), Require (420), then the method itself. Requests
  * inside dialogs we do not have get 481 (RFC 3261 12.2.2); INVITE goes to the call
  * subsystem when one is registered, else 480.
+ *
+ * Non-INVITE requests that get a fixed answer are answered statelessly (RFC 3261
+ * 8.2.7): a libosip2 transaction costs 15 KiB (osip_transaction_t embeds an SRV
+ * record) and a UDP one lives 32 s (timer J), so at 2,000 OPTIONS/s transactions
+ * would hold about 1 GB. A retransmission is simply answered again, with the same To
+ * tag because the tag is derived from the request's transaction key.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +22,15 @@
 #include "sip/sip-private.h"
 
 static const char *const allowed[] = { "INVITE", "ACK", "CANCEL", "OPTIONS", "BYE" };
+
+/* What to answer: status, reason (NULL: the RFC's), one extra header. */
+struct answer {
+	int status;
+	const char *reason;
+	const char *name;
+	const char *value;
+	char buf[512];
+};
 
 static bool method_allowed(const char *m)
 {
@@ -40,117 +56,162 @@ static int max_forwards(const osip_message_t *m)
 	return h && h->hvalue ? atoi(h->hvalue) : 70;
 }
 
-/* Answer @p tx with @p status and one extra header (NULL: none). */
-static void reply(struct sip_tx *tx, int status, const char *reason, const char *name,
-		  const char *value)
+static void set(struct answer *a, int status, const char *reason, const char *name,
+		const char *value)
 {
-	osip_message_t *r = sip_response_new(tx->req, status, reason, tx->tag);
-
-	if (r && name && sip_response_add(r, name, value) < 0) {
-		osip_message_free(r);
-		r = NULL;
-	}
-	if (r)
-		sip_tx_send(tx, r);
+	a->status = status;
+	a->reason = reason;
+	a->name = name;
+	a->value = value;
 }
 
 /*
  * RFC 3261 8.2.2.3: every option tag in Require that we do not support is listed in
  * Unsupported of a 420. We support no extension yet, so every tag is unknown.
- * Returns true if the request was rejected.
  */
-static bool check_require(struct sip_tx *tx)
+static bool check_require(const osip_message_t *req, struct answer *a)
 {
-	char list[512] = "";
 	osip_header_t *h = NULL;
 	size_t n = 0;
 
-	for (int i = 0; osip_message_get_require(tx->req, i, &h) >= 0 && h; i++) {
-		if (h->hvalue && *h->hvalue && n < sizeof(list) - 1)
-			n += snprintf(list + n, sizeof(list) - n, "%s%s", n ? ", " : "",
+	a->buf[0] = '\0';
+	for (int i = 0; osip_message_get_require(req, i, &h) >= 0 && h; i++, h = NULL)
+		if (h->hvalue && *h->hvalue && n < sizeof(a->buf) - 1)
+			n += snprintf(a->buf + n, sizeof(a->buf) - n, "%s%s", n ? ", " : "",
 				      h->hvalue);
-		h = NULL;
-	}
 	if (n == 0)
 		return false;
-	if (n >= sizeof(list))
-		n = sizeof(list) - 1;
-	reply(tx, 420, NULL, "Unsupported", list);
+	set(a, 420, NULL, "Unsupported", a->buf);
 	return true;
 }
 
-/* RFC 3261 11.2: what we accept and support. */
-static void reply_options(struct sip_tx *tx)
-{
-	osip_message_t *r = sip_response_new(tx->req, 200, NULL, tx->tag);
-
-	if (r && (sip_response_add(r, "Allow", SIP_ALLOW) < 0 ||
-		  sip_response_add(r, "Accept", "application/sdp") < 0 ||
-		  sip_response_add(r, "Accept-Encoding", "identity") < 0 ||
-		  sip_response_add(r, "Accept-Language", "en") < 0 ||
-		  sip_response_add(r, "Supported", "") < 0)) {
-		osip_message_free(r);
-		r = NULL;
-	}
-	if (r)
-		sip_tx_send(tx, r);
-}
-
 /* RFC 3261 8.2.3: an INVITE body we cannot read gets 415 with what we accept. */
-static bool check_content(struct sip_tx *tx)
+static bool check_content(const osip_message_t *req, struct answer *a)
 {
-	const osip_content_type_t *ct = tx->req->content_type;
-	const char *cl = tx->req->content_length ? tx->req->content_length->value : NULL;
+	const osip_content_type_t *ct = req->content_type;
+	const char *cl = req->content_length ? req->content_length->value : NULL;
 
 	if (!cl || strcmp(cl, "0") == 0)
 		return false;
 	if (ct && ct->type && ct->subtype && strcasecmp(ct->type, "application") == 0 &&
 	    strcasecmp(ct->subtype, "sdp") == 0)
 		return false;
-	reply(tx, 415, NULL, "Accept", "application/sdp");
+	set(a, 415, NULL, "Accept", "application/sdp");
+	return true;
+}
+
+/* The answer the service gives by itself; status 0: the method's own handling. */
+static void decide(const osip_message_t *req, bool merged, struct answer *a)
+{
+	const char *m = req->sip_method;
+
+	set(a, 0, NULL, NULL, NULL);
+	/* RFC 3261 16.3 step 3: the service relays requests for the user's devices, so
+	 * Max-Forwards 0 ends here, except OPTIONS, which it may answer itself (11). */
+	if (max_forwards(req) == 0 && strcmp(m, "OPTIONS") != 0)
+		set(a, 483, NULL, NULL, NULL);
+	else if (!method_allowed(m))
+		set(a, 405, NULL, "Allow", SIP_ALLOW);
+	else if (merged)
+		set(a, 482, "Loop Detected (Merged Request)", NULL, NULL);
+	else if (check_require(req, a))
+		return;
+	/* RFC 3261 12.2.2 and 15.1.2: no dialog exists yet, so none can match. */
+	else if (has_to_tag(req) || strcmp(m, "BYE") == 0)
+		set(a, 481, NULL, NULL, NULL);
+	else if (strcmp(m, "OPTIONS") == 0)
+		set(a, 200, NULL, NULL, NULL);
+	else if (strcmp(m, "INVITE") == 0)
+		check_content(req, a);
+	else
+		set(a, 500, "Unhandled Method", NULL, NULL);
+}
+
+/* RFC 3261 11.2: what we accept and support. */
+static int add_capabilities(osip_message_t *r)
+{
+	if (sip_response_add(r, "Allow", SIP_ALLOW) < 0 ||
+	    sip_response_add(r, "Accept", "application/sdp") < 0 ||
+	    sip_response_add(r, "Accept-Encoding", "identity") < 0 ||
+	    sip_response_add(r, "Accept-Language", "en") < 0 ||
+	    sip_response_add(r, "Supported", "") < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static osip_message_t *build(const osip_message_t *req, const struct answer *a,
+			     const char *tag)
+{
+	osip_message_t *r = sip_response_new(req, a->status, a->reason, tag);
+	int k = 0;
+
+	if (r && a->name)
+		k = sip_response_add(r, a->name, a->value);
+	if (r && k == 0 && a->status == 200 && strcmp(req->sip_method, "OPTIONS") == 0)
+		k = add_capabilities(r);
+	if (r && k < 0) {
+		osip_message_free(r);
+		r = NULL;
+	}
+	return r;
+}
+
+static void reply(struct sip_tx *tx, const struct answer *a)
+{
+	osip_message_t *r = build(tx->req, a, tx->tag);
+
+	if (r)
+		sip_tx_send(tx, r);
+}
+
+bool sip_server_stateless(struct sip *s, const struct sip_src *src, const osip_message_t *req,
+			  const char *key)
+{
+	struct answer a;
+	osip_message_t *r;
+	char tag[17];
+
+	if (strcmp(req->sip_method, "INVITE") == 0 || strcmp(req->sip_method, "CANCEL") == 0)
+		return false;
+	decide(req, false, &a);
+	if (a.status == 0)
+		return false;
+	/* RFC 3261 8.2.7: the same request always gets the same tag. */
+	sip_txindex_tag(&s->ix, key, tag);
+	r = build(req, &a, tag);
+	if (r)
+		sip_send_stateless(s, src, r);
 	return true;
 }
 
 static void on_invite(struct sip *s, struct sip_tx *tx)
 {
-	if (check_content(tx))
-		return;
+	static const struct answer trying = { .status = 100 };
+	static const struct answer unavailable = { .status = 480,
+						   .reason = "No Call Handling Yet" };
+
 	/* RFC 3261 17.2.1: 100 Trying at once, as the answer may take longer than 200 ms. */
-	reply(tx, 100, NULL, NULL, NULL);
-	if (s->invite_h) {
+	reply(tx, &trying);
+	if (s->invite_h)
 		s->invite_h(tx, s->invite_arg);
-		return;
-	}
-	reply(tx, 480, "No Call Handling Yet", NULL, NULL);
+	else
+		reply(tx, &unavailable);
 }
 
 void sip_server_request(struct sip *s, struct sip_tx *tx)
 {
-	const char *m = tx->req->sip_method;
+	struct answer a;
 
-	/* RFC 3261 16.3 step 3: the service relays requests for the user's devices, so
-	 * Max-Forwards 0 ends here, except OPTIONS, which it may answer itself (11). */
-	if (max_forwards(tx->req) == 0 && strcmp(m, "OPTIONS") != 0)
-		reply(tx, 483, NULL, NULL, NULL);
-	else if (!method_allowed(m))
-		reply(tx, 405, NULL, "Allow", SIP_ALLOW);
-	else if (tx->merged)
-		reply(tx, 482, "Loop Detected (Merged Request)", NULL, NULL);
-	else if (check_require(tx))
-		return;
-	/* RFC 3261 12.2.2 and 15.1.2: no dialog exists yet, so none can match. */
-	else if (has_to_tag(tx->req) || strcmp(m, "BYE") == 0)
-		reply(tx, 481, NULL, NULL, NULL);
-	else if (strcmp(m, "OPTIONS") == 0)
-		reply_options(tx);
-	else if (strcmp(m, "INVITE") == 0)
+	decide(tx->req, tx->merged, &a);
+	if (a.status)
+		reply(tx, &a);
+	else if (strcmp(tx->req->sip_method, "INVITE") == 0)
 		on_invite(s, tx);
-	else
-		reply(tx, 500, "Unhandled Method", NULL, NULL);
 }
 
 void sip_server_cancel(struct sip *s, struct sip_tx *tx)
 {
+	static const struct answer ok = { .status = 200 }, none = { .status = 481 };
 	char *key = sip_txkey_server(tx->req, "INVITE");
 	struct sip_tx *inv = key ? sip_txindex_find(&s->ix, key) : NULL;
 
@@ -158,10 +219,10 @@ void sip_server_cancel(struct sip *s, struct sip_tx *tx)
 	/* RFC 3261 9.2: a CANCEL matching no transaction gets 481; one whose INVITE has
 	 * already a final response gets 200 and changes nothing. */
 	if (!inv || inv->dead) {
-		reply(tx, 481, NULL, NULL, NULL);
+		reply(tx, &none);
 		return;
 	}
-	reply(tx, 200, NULL, NULL, NULL);
+	reply(tx, &ok);
 	if (!inv->final_sent)
 		sip_tx_reply(inv, 487, NULL);
 }

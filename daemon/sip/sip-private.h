@@ -22,8 +22,9 @@
 #define SIP_SHARDS 32
 /* How often libosip2's timer scans run: they are linear in the live transactions. */
 #define SIP_TICK 0.02
-/* Live transactions; beyond it new requests get 503 (RFC 3261 21.5.4). */
-#define SIP_MAX_TRANSACTIONS 200000
+/* Live transactions; beyond it new requests get 503 (RFC 3261 21.5.4). Each costs
+ * about 20 KiB (osip_transaction_t alone is 15 KiB): this bounds them to ~200 MB. */
+#define SIP_MAX_TRANSACTIONS 10000
 #define SIP_MAX_MESSAGE 65536      /* bytes per message, UDP or TCP */
 #define SIP_MAX_TCP_CONNS 256
 #define SIP_TCP_IDLE 120.0         /* seconds without a byte before a flow is closed */
@@ -173,6 +174,8 @@ struct sip_tx *sip_txindex_find_merge(struct sip_txindex *ix, const char *mkey);
 int sip_txindex_add(struct sip_txindex *ix, struct sip_tx *tx);
 /** Remove @p tx if present. */
 void sip_txindex_remove(struct sip_txindex *ix, struct sip_tx *tx);
+/** A To tag derived from @p key: the same request always gets the same tag. */
+void sip_txindex_tag(const struct sip_txindex *ix, const char *key, char tag[17]);
 
 /* ---- transaction.c / pump.c ----------------------------------------------------- */
 
@@ -241,6 +244,13 @@ int sip_send_to(struct sip *s, const struct sip_src *src, osip_message_t *msg, c
 
 /* ---- server.c ---------------------------------------------------------------------- */
 
+/**
+ * Answer @p req statelessly (RFC 3261 8.2.7) if the service's answer is fixed (a
+ * non-INVITE, non-CANCEL request); @p key is its transaction key. Returns false when
+ * the request needs a transaction.
+ */
+bool sip_server_stateless(struct sip *s, const struct sip_src *src, const osip_message_t *req,
+			  const char *key);
 /** The built-in UAS behaviour for a new, valid request on new transaction @p tx. */
 void sip_server_request(struct sip *s, struct sip_tx *tx);
 /** A CANCEL (RFC 3261 9.2) on its own transaction @p tx. */

@@ -205,3 +205,9 @@ void sip_txindex_remove(struct sip_txindex *ix, struct sip_tx *tx)
 	if (tx->mkey && unlink_from(&ix->m[tx->mhash & (ix->n_buckets - 1)], tx, true))
 		ix->n_merge--;
 }
+
+void sip_txindex_tag(const struct sip_txindex *ix, const char *key, char tag[17])
+{
+	/* Another seed than the buckets', so that tags say nothing about the table. */
+	snprintf(tag, 17, "%016llx", (unsigned long long)hash_key(~ix->seed, key));
+}
