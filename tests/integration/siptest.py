@@ -56,7 +56,7 @@ def have_ipv6():
 class Daemon:
     """A sipsvcd on free ports in a private runtime dir."""
 
-    def __init__(self, *extra):
+    def __init__(self, *extra, wrapper=()):
         self.tmp = tempfile.mkdtemp(prefix="siptest-")
         self.notify_path = os.path.join(self.tmp, "notify")
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -65,7 +65,7 @@ class Daemon:
         env.pop("WATCHDOG_USEC", None)
         env.pop("LISTEN_FDS", None)
         self.log = open(os.path.join(self.tmp, "sipsvcd.log"), "w+")
-        args = [SIPSVCD, "--control-port", "0", "--sip-port", "0",
+        args = list(wrapper) + [SIPSVCD, "--control-port", "0", "--sip-port", "0",
                 "--runtime-dir", os.path.join(self.tmp, "run"),
                 "--state-dir", os.path.join(self.tmp, "state"),
                 "--config", os.path.join(self.tmp, "none.xml")] + list(extra)
@@ -87,8 +87,8 @@ class Daemon:
         self.port = int(m[0].rsplit(":", 1)[1])
 
     def _wait_ready(self):
-        self.notify.settimeout(10)
-        deadline = time.time() + 10
+        self.notify.settimeout(30)
+        deadline = time.time() + 30
         while time.time() < deadline:
             try:
                 data = self.notify.recv(4096).decode()
@@ -140,7 +140,7 @@ class Daemon:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(10)
+                self.proc.wait(60)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
