@@ -104,8 +104,8 @@ class Daemon:
         self.log.seek(0)
         sys.stdout.write(self.log.read()[-4000:])
 
-    def status(self):
-        """<Status> element of a <Status/> request over the Unix socket."""
+    def status_raw(self):
+        """The bytes of the reply to <Status/> over the Unix socket."""
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
             c.settimeout(5)
             c.connect(os.path.join(self.tmp, "run", "control"))
@@ -116,6 +116,25 @@ class Daemon:
                 if not chunk:
                     break
                 buf += chunk
+        return buf
+
+    def status_valid(self):
+        """True if the Status reply validates against xml-schema/sipsvc.xsd (xmllint)."""
+        if not shutil.which("xmllint"):
+            return True
+        path = os.path.join(self.tmp, "status.xml")
+        with open(path, "wb") as f:
+            f.write(self.status_raw())
+        xsd = os.path.join(TOP_SRCDIR, "xml-schema", "sipsvc.xsd")
+        p = subprocess.run(["xmllint", "--noout", "--schema", xsd, path],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if p.returncode:
+            print(p.stdout.decode())
+        return p.returncode == 0
+
+    def status(self):
+        """<Status> element of a <Status/> request over the Unix socket."""
+        buf = self.status_raw()
         root = ET.fromstring(buf.decode())
         st = root.find("Status")
         if root.tag != "Ok" or st is None:

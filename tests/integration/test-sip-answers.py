@@ -5,12 +5,26 @@ IPv4 and IPv6; CANCEL against the SIP layer with a pending-INVITE handler; OPTIO
 retransmissions under 10 % loss."""
 
 import os
+import signal
 import subprocess
+import time
 
 import siptest as t
 
 d = t.Daemon()
 p = d.port
+
+# ---- sockets in Status (sipsvc.xsd), SIGHUP keeps them ---------------------------------
+socks = sorted(d.sip)
+want = [("tcp", "0.0.0.0:%d" % p), ("udp", "0.0.0.0:%d" % p)]
+if t.have_ipv6():
+    want += [("tcp", "[::]:%d" % p), ("udp", "[::]:%d" % p)]
+t.check(socks == sorted(want), "Status lists %s" % socks)
+t.check(d.status_valid(), "Status validates against sipsvc.xsd")
+d.proc.send_signal(signal.SIGHUP)
+time.sleep(0.3)
+rc, out = t.sipp("options.xml", p, "u1", timeout=10)
+t.check(rc == 0 and d.alive(), "after SIGHUP the same socket answers")
 
 # ---- SIPp scenarios over both transports -----------------------------------------
 for sc in ["options.xml", "method-405.xml", "bye-481.xml", "require-420.xml",
@@ -83,6 +97,17 @@ t.check(rc == 0, "200 OPTIONS with 10 % loss in SIPp: all succeed")
 
 t.check(d.alive(), "daemon still running")
 t.check(d.stop() == 0, "daemon exits 0 on SIGTERM")
+
+# ---- --sip-addr binds one address only ------------------------------------------------
+for addr, fmt in (("127.0.0.1", "%s:%d"), ("::1", "[%s]:%d")):
+    if ":" in addr and not t.have_ipv6():
+        continue
+    d = t.Daemon("--sip-addr", addr)
+    t.check(sorted(d.sip) == [("tcp", fmt % (addr, d.port)), ("udp", fmt % (addr, d.port))],
+            "--sip-addr %s: Status lists %s" % (addr, sorted(d.sip)))
+    rc, out = t.sipp("options.xml", d.port, "u1", host=addr, timeout=10)
+    t.check(rc == 0, "--sip-addr %s answers OPTIONS" % addr)
+    t.check(d.stop() == 0, "--sip-addr %s: clean exit" % addr)
 
 # ---- CANCEL (RFC 3261 9.2) against the SIP layer holding INVITEs ----------------------
 hold = os.path.join(t.TOP_BUILDDIR, "tests", "integration", "sip-hold")
