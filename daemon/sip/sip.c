@@ -58,10 +58,19 @@ static int shards_init(struct sip *s)
 
 static int sockets_start(struct sip *s)
 {
-	int r = udp_start(s);
+	int r;
 
-	if (r == 0)
-		r = tcp_start(s);
+	/* With port 0 the kernel picks a free UDP port, which TCP may have in use: then
+	 * let it pick again. */
+	for (int attempt = 0;; attempt++) {
+		r = udp_start(s);
+		if (r == 0)
+			r = tcp_start(s);
+		if (r != -EADDRINUSE || s->cfg->sip_port != 0 || attempt == 8)
+			break;
+		tcp_stop(s);
+		udp_stop(s);
+	}
 	if (r == 0)
 		sip_pump_start(s);
 	return r;

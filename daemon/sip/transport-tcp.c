@@ -273,10 +273,10 @@ int tcp_start(struct sip *s)
 		if (getsockname(s->udp[i].fd, &a.sa, &len) < 0)
 			return -errno;
 		r = listen_one(s, &a, len);
-		if (r < 0) {
+		if (r < 0 && !(r == -EADDRINUSE && s->cfg->sip_port == 0))
 			log_err("sip: cannot listen on tcp %s: %s", s->udp[i].name, strerror(-r));
+		if (r < 0)
 			return r;
-		}
 	}
 	return 0;
 }

@@ -85,7 +85,7 @@ def tcp_send(data, port):
 
 
 wrapper = ()
-if shutil.which("valgrind") and not os.environ.get("SIP_NO_VALGRIND"):
+if shutil.which("valgrind") and os.environ.get("SIP_SANITIZERS") != "yes":
     wrapper = ("valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
                "--errors-for-leak-kinds=definite")
 d = t.Daemon(wrapper=wrapper)
