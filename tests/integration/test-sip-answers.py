@@ -5,7 +5,9 @@ IPv4 and IPv6; CANCEL against the SIP layer with a pending-INVITE handler; OPTIO
 retransmissions under 10 % loss."""
 
 import os
+import re
 import signal
+import socket
 import subprocess
 import time
 
@@ -81,6 +83,28 @@ second = second.replace(t.header(second, "From").split("tag=")[1].encode(), tag.
 t.udp_exchange(first, p, count=2, timeout=0.3)
 rs = [r for r in t.udp_exchange(second, p, count=2, timeout=1.0) if t.status_line(r)[0] != 100]
 t.check(rs and t.status_line(rs[0])[0] == 482, "merged request: 482")
+
+# RFC 3261 18.2.2 without rport: the answer goes to the Via's sent-by port, not the source.
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as listen_sock:
+    listen_sock.bind(("127.0.0.1", 0))
+    listen_sock.settimeout(2)
+    lp = listen_sock.getsockname()[1]
+    req = t.request("OPTIONS", p, lport=lp).replace(b";rport", b"").replace(
+        b"SIP/2.0/UDP 127.0.0.1:", b"SIP/2.0/UDP client.invalid:")
+    rs = t.udp_exchange(req, p, timeout=0.5)
+    t.check(not rs, "no rport: nothing comes back to the source port")
+    resp = listen_sock.recv(65536)
+    t.check(t.status_line(resp)[0] == 200 and b"received=127.0.0.1" in resp,
+            "no rport: 200 goes to received= (the source address) and the Via port")
+rs = t.udp_exchange(t.request("OPTIONS", p), p)
+t.check(rs and re.search(rb"rport=\d+", rs[0]), "rport filled in (RFC 3581)")
+
+# RFC 5626 4.4.1: a double-CRLF ping on a TCP flow gets a CRLF pong.
+with socket.create_connection(("127.0.0.1", p), timeout=2) as c:
+    c.sendall(b"\r\n\r\n")
+    t.check(c.recv(16) == b"\r\n", "TCP keep-alive ping answered with CRLF")
+    c.sendall(t.request("OPTIONS", p, transport="TCP"))
+    t.check(t.status_line(c.recv(65536))[0] == 200, "and the flow still carries requests")
 
 # No Via: nobody to answer. Dropped and counted.
 before = int(d.counts()["sip-dropped"])
