@@ -54,9 +54,9 @@ static void on_ack(struct sip *s, osip_event_t *evt)
 		return;
 	if (tx)
 		return; /* sip_tx_event freed it */
-	for (int i = 0; i < SIP_SHARDS; i++)
-		osip_stop_200ok_retransmissions(s->osip[i], evt->sip);
-	s->stats.rx_stray++;
+	/* RFC 3261 13.3.1.4: the ACK for a 2xx we resend from a dialog. */
+	if (!sip_dialog_ack(s, evt->sip))
+		s->stats.rx_stray++;
 	osip_event_free(evt);
 }
 
@@ -138,6 +138,12 @@ static void on_request(struct sip *s, const struct sip_src *src, osip_event_t *e
 		sip_tx_event(tx, evt);
 		return;
 	}
+	if (key && strcmp(m->sip_method, "INVITE") == 0 && sip_dialog_absorb_invite(s, key)) {
+		s->stats.rx_retrans++;
+		free(key);
+		osip_event_free(evt);
+		return;
+	}
 	if (!key || sip_server_stateless(s, src, m, key)) {
 		free(key);
 		osip_event_free(evt);
@@ -148,12 +154,12 @@ static void on_request(struct sip *s, const struct sip_src *src, osip_event_t *e
 
 static void on_response(struct sip *s, osip_event_t *evt)
 {
-	/* No client transactions yet: every response is stray (RFC 3261 18.1.2). */
-	if (sip_validate_response(evt->sip) != SIP_VERDICT_OK)
+	if (sip_validate_response(evt->sip) != SIP_VERDICT_OK) {
 		s->stats.rx_dropped++;
-	else
-		s->stats.rx_stray++;
-	osip_event_free(evt);
+		osip_event_free(evt);
+		return;
+	}
+	sip_client_response(s, evt);
 }
 
 void sip_input(struct sip *s, bool is_tcp, int fd, const struct sockaddr *peer,

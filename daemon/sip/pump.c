@@ -40,9 +40,37 @@ static void on_kill(int type, osip_transaction_t *tr)
 	s->dead = tx;
 }
 
+/* The one place a client transaction's handler is called: once per response, the
+ * final one last (also a local 408/503), never again after it. */
+static void deliver(struct sip_tx *tx, int status, const osip_message_t *resp)
+{
+	if (!tx->resp_h || tx->final_sent)
+		return;
+	if (status >= 200)
+		tx->final_sent = true;
+	tx->resp_h(tx, status, resp, tx->resp_arg);
+}
+
+static void on_response(int type, osip_transaction_t *tr, osip_message_t *msg)
+{
+	deliver(osip_transaction_get_reserved1(tr), msg->status_code, msg);
+}
+
+static void on_timeout(int type, osip_transaction_t *tr, osip_message_t *msg)
+{
+	/* RFC 3261 8.1.3.1: timer B or F fired; as if a 408 had come. */
+	deliver(osip_transaction_get_reserved1(tr), 408, NULL);
+}
+
 static void on_transport_error(int type, osip_transaction_t *tr, int error)
 {
 	struct sip_tx *tx = osip_transaction_get_reserved1(tr);
+
+	if (tx->client) {
+		/* RFC 3261 8.1.3.1: a transport failure is treated as a 503. */
+		deliver(tx, 503, NULL);
+		return;
+	}
 
 	log_debug("sip: cannot send a response to %s:%d (%s transaction)", tx->src.ip,
 		  tx->src.port, tx->req ? tx->req->sip_method : "?");
@@ -60,6 +88,14 @@ void sip_pump_setup(struct sip *s, osip_t *osip)
 				     OSIP_NICT_KILL_TRANSACTION, OSIP_NIST_KILL_TRANSACTION };
 	static const int errs[] = { OSIP_ICT_TRANSPORT_ERROR, OSIP_IST_TRANSPORT_ERROR,
 				    OSIP_NICT_TRANSPORT_ERROR, OSIP_NIST_TRANSPORT_ERROR };
+	static const int resps[] = {
+		OSIP_ICT_STATUS_1XX_RECEIVED,  OSIP_ICT_STATUS_2XX_RECEIVED,
+		OSIP_ICT_STATUS_3XX_RECEIVED,  OSIP_ICT_STATUS_4XX_RECEIVED,
+		OSIP_ICT_STATUS_5XX_RECEIVED,  OSIP_ICT_STATUS_6XX_RECEIVED,
+		OSIP_NICT_STATUS_1XX_RECEIVED, OSIP_NICT_STATUS_2XX_RECEIVED,
+		OSIP_NICT_STATUS_3XX_RECEIVED, OSIP_NICT_STATUS_4XX_RECEIVED,
+		OSIP_NICT_STATUS_5XX_RECEIVED, OSIP_NICT_STATUS_6XX_RECEIVED,
+	};
 
 	osip_trace_initialize_func(TRACE_LEVEL0, trace_drop);
 	for (int l = TRACE_LEVEL0; l < END_TRACE_LEVEL; l++)
@@ -71,6 +107,10 @@ void sip_pump_setup(struct sip *s, osip_t *osip)
 		osip_set_kill_transaction_callback(osip, kills[i], on_kill);
 	for (size_t i = 0; i < ARRAY_SIZE(errs); i++)
 		osip_set_transport_error_callback(osip, errs[i], on_transport_error);
+	for (size_t i = 0; i < ARRAY_SIZE(resps); i++)
+		osip_set_message_callback(osip, resps[i], on_response);
+	osip_set_message_callback(osip, OSIP_ICT_STATUS_TIMEOUT, on_timeout);
+	osip_set_message_callback(osip, OSIP_NICT_STATUS_TIMEOUT, on_timeout);
 }
 
 static void run_timers(struct sip *s)

@@ -173,6 +173,9 @@ bool sip_server_stateless(struct sip *s, const struct sip_src *src, const osip_m
 
 	if (strcmp(req->sip_method, "INVITE") == 0 || strcmp(req->sip_method, "CANCEL") == 0)
 		return false;
+	/* Requests inside our dialogs go to their owners, on a transaction. */
+	if (has_to_tag(req) && sip_dialog_find_uas(s, req))
+		return false;
 	decide(req, false, &a);
 	if (a.status == 0)
 		return false;
@@ -200,7 +203,14 @@ static void on_invite(struct sip *s, struct sip_tx *tx)
 
 void sip_server_request(struct sip *s, struct sip_tx *tx)
 {
+	struct sip_dialog *d = has_to_tag(tx->req) ? sip_dialog_find_uas(s, tx->req) : NULL;
 	struct answer a;
+
+	/* RFC 3261 12.2.2: a request inside one of our dialogs. */
+	if (d && max_forwards(tx->req) > 0) {
+		sip_dialog_request_in(d, tx);
+		return;
+	}
 
 	decide(tx->req, tx->merged, &a);
 	if (a.status)

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include <osip2/osip.h>
+#include <osip2/osip_dialog.h>
 
 #include "sip/sip.h"
 
@@ -31,6 +32,9 @@
 #define SIP_TCP_MAX_QUEUE (256 * 1024) /* unsent bytes per connection */
 #define SIP_UDP_BURST 64           /* datagrams read per wake-up, for fairness */
 #define SIP_MAX_VIAS 32
+#define SIP_MAX_DIALOGS 1024       /* dialogs are matched by a walk of this list */
+#define SIP_T1 0.5                 /* RFC 3261 17.1.1.1 */
+#define SIP_T2 4.0
 
 #define SIP_ALLOW "INVITE, ACK, CANCEL, OPTIONS, BYE"
 
@@ -142,6 +146,9 @@ struct sip_tx {
 	uint64_t hash, mhash;
 	char *key, *mkey;
 	bool pending, dead, final_sent;
+	bool client;               /* ICT/NICT */
+	sip_response_h *resp_h;    /* client: who gets the responses */
+	void *resp_arg;
 	bool merged;               /* RFC 3261 8.2.2.2: a merged request, answered 482 */
 	char tag[17];              /* our To tag, the same in every response */
 	const osip_message_t *req; /* the request; owned by the transaction */
@@ -197,6 +204,39 @@ void sip_pump_start(struct sip *s);
 void sip_pump_stop(struct sip *s);
 /** Make sure the timer fires within one tick (new transaction, new timers). */
 void sip_pump_kick(struct sip *s);
+
+/* ---- client.c ----------------------------------------------------------------- */
+
+/** Host and port a request goes to: first Route (loose routing assumed), else R-URI. */
+int sip_request_target(const osip_message_t *req, char *host, size_t size, int *port);
+/** Our address as seen from @p to (the --sip-addr if set). 0 or -errno. */
+int sip_local_ip(struct sip *s, const union sip_sockaddr *to, socklen_t len, char *ip,
+		 size_t size);
+/** Key of a client transaction (RFC 3261 17.1.3): branch and CSeq method. */
+char *sip_txkey_client(const char *branch, const char *method);
+/** Send @p req (not taken) outside any transaction (ACK for a 2xx), adding a Via. */
+int sip_send_direct(struct sip *s, osip_message_t *req, bool tcp);
+/** Route a received response (taken) to its client transaction. */
+void sip_client_response(struct sip *s, osip_event_t *evt);
+/** Create the ICT/NICT for @p req (taken) towards @p host:@p port. */
+int sip_tx_new_client(struct sip *s, osip_message_t *req, const struct sip_src *dst, char *key,
+		      const char *host, int port, sip_response_h *h, void *arg,
+		      struct sip_tx **ret);
+
+/* ---- dialog.c ---------------------------------------------------------------------- */
+
+/** A 2xx for an INVITE that no transaction wants: ACK it again (RFC 3261 13.2.2.4). */
+void sip_dialog_stray_2xx(struct sip *s, const osip_message_t *resp);
+/** The dialog an in-dialog request belongs to, or NULL (RFC 3261 12.2.2). */
+struct sip_dialog *sip_dialog_find_uas(struct sip *s, const osip_message_t *req);
+/** An INVITE retransmission after our 2xx (RFC 6026 7.1): 2xx again; true if so. */
+bool sip_dialog_absorb_invite(struct sip *s, const char *key);
+/** An ACK without transaction: the ACK for a 2xx we sent (RFC 3261 13.3.1.4). */
+bool sip_dialog_ack(struct sip *s, const osip_message_t *ack);
+/** An in-dialog request on its new server transaction. */
+void sip_dialog_request_in(struct sip_dialog *d, struct sip_tx *tx);
+/** End every dialog (shutdown). */
+void sip_dialogs_free(struct sip *s);
 
 /* ---- validate.c ---------------------------------------------------------------- */
 
@@ -279,6 +319,9 @@ struct sip {
 	char *rxbuf;             /* one datagram */
 	sip_invite_h *invite_h;
 	void *invite_arg;
+	struct sip_dialog *dialogs;
+	unsigned n_dialogs;
+	bool closing;
 	struct sip_stats stats;
 };
 

@@ -104,7 +104,9 @@ int sip_new(struct ev_loop *loop, const struct config *cfg, struct sip **ret)
 	return 0;
 }
 
-/* Every transaction ends with the service: free them as the pump would. */
+/* Every transaction ends with the service: free them as the pump would. A client
+ * transaction still waiting gets a local 503 so that its sender releases what it
+ * holds; senders must not send from that handler (sip_request_send fails now). */
 static void free_transactions(struct sip *s)
 {
 	for (size_t i = 0; i < s->ix.n_buckets && s->ix.b; i++)
@@ -116,6 +118,11 @@ static void free_transactions(struct sip *s)
 			tx->dead = true;
 			tx->dnext = s->dead;
 			s->dead = tx;
+		}
+	for (struct sip_tx *tx = s->dead; tx; tx = tx->dnext)
+		if (tx->client && !tx->final_sent && tx->resp_h) {
+			tx->final_sent = true;
+			tx->resp_h(tx, 503, NULL, tx->resp_arg);
 		}
 	s->pending_head = s->pending_tail = NULL;
 	sip_pump_run(s, false);
@@ -131,7 +138,9 @@ void sip_free(struct sip *s)
 		tcp_stop(s);
 		udp_stop(s);
 	}
+	s->closing = true;
 	free_transactions(s);
+	sip_dialogs_free(s);
 	for (int i = 0; i < SIP_SHARDS; i++)
 		if (s->osip[i])
 			osip_release(s->osip[i]);

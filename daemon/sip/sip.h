@@ -23,6 +23,9 @@
 
 struct sip;
 struct sip_tx;
+struct sip_dialog;
+/* libosip2's message, for handlers that read headers. */
+struct osip_message;
 
 /** Counters shown in logs and benchmarks; they only grow. */
 struct sip_stats {
@@ -85,5 +88,64 @@ void sip_set_invite_handler(struct sip *s, sip_invite_h *h, void *arg);
 int sip_tx_reply(struct sip_tx *tx, int status, const char *reason);
 /** The request's method ("INVITE"), or NULL once the transaction has ended. */
 const char *sip_tx_method(const struct sip_tx *tx);
+
+/* ---- client transactions -------------------------------------------------------- */
+
+/**
+ * Receives each response of a client transaction: @p resp is NULL for a local 408
+ * (timer B/F fired) or 503 (transport error), RFC 3261 8.1.3.1. @p status >= 200 is
+ * the last call.
+ */
+typedef void(sip_response_h)(struct sip_tx *tx, int status, const struct osip_message *resp,
+			     void *arg);
+/**
+ * Send @p req (libosip2 message, taken) in a new client transaction (ICT for INVITE,
+ * NICT otherwise) over UDP or TCP to its first Route or its Request-URI (numeric
+ * hosts only for now). Our Via is added. Returns 0 (*@p ret, if given, is a weak
+ * handle valid until the last response) or -errno.
+ */
+int sip_request_send(struct sip *s, struct osip_message *req, bool tcp, sip_response_h *h,
+		     void *arg, struct sip_tx **ret);
+
+/* ---- dialogs (RFC 3261 12) --------------------------------------------------------- */
+
+enum sip_dialog_event {
+	SIP_DIALOG_PROGRESS,    /* a provisional response to our INVITE (status) */
+	SIP_DIALOG_ESTABLISHED, /* 2xx and ACK exchanged */
+	SIP_DIALOG_FAILED,      /* our INVITE failed (status), or no ACK came for our 2xx */
+	SIP_DIALOG_REQUEST,     /* a request inside the dialog; answer it with the tx */
+	SIP_DIALOG_TERMINATED,  /* BYE received, or our BYE answered */
+	_SIP_DIALOG_EVENT_MAX,
+};
+
+/** What happens to a dialog; @p tx is set for SIP_DIALOG_REQUEST only. */
+typedef void(sip_dialog_h)(struct sip_dialog *d, enum sip_dialog_event ev, int status,
+			   struct sip_tx *tx, void *arg);
+
+/**
+ * Call @p to (a sip: URI with a numeric host) from @p from as a UAC: an INVITE with
+ * the body if @p ctype is set, the ACK for the 2xx (resent for retransmitted 2xx),
+ * events to @p h. The caller owns *@p ret (mem_deref) from the start. 0 or -errno.
+ */
+int sip_dialog_invite(struct sip *s, const char *from, const char *to, const char *ctype,
+		      const char *body, bool tcp, sip_dialog_h *h, void *arg,
+		      struct sip_dialog **ret);
+/**
+ * Answer INVITE server transaction @p tx with 200 and a body as a UAS, creating the
+ * dialog; the 200 is resent until the ACK comes (RFC 3261 13.3.1.4). 0 or -errno.
+ */
+int sip_dialog_accept(struct sip_tx *tx, const char *ctype, const char *body, sip_dialog_h *h,
+		      void *arg, struct sip_dialog **ret);
+/**
+ * Send @p method (BYE, INFO, re-INVITE, UPDATE, REFER, NOTIFY...) inside @p d with the
+ * dialog's Request-URI, Route set, tags, Call-ID and next CSeq (RFC 3261 12.2.1.1).
+ * @p h (may be NULL) gets the responses. 0 or -errno.
+ */
+int sip_dialog_request(struct sip_dialog *d, const char *method, const char *ctype,
+		       const char *body, sip_response_h *h, void *arg);
+/** Send BYE; SIP_DIALOG_TERMINATED follows its answer. 0 or -errno. */
+int sip_dialog_bye(struct sip_dialog *d);
+/** Call-ID of the dialog (logs, tests). */
+const char *sip_dialog_call_id(const struct sip_dialog *d);
 
 #endif

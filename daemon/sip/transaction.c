@@ -92,6 +92,54 @@ int sip_tx_new_server(struct sip *s, osip_event_t *evt, const struct sip_src *sr
 	return 0;
 }
 
+int sip_tx_new_client(struct sip *s, osip_message_t *req, const struct sip_src *dst, char *key,
+		      const char *host, int port, sip_response_h *h, void *arg,
+		      struct sip_tx **ret)
+{
+	bool invite = strcmp(req->sip_method, "INVITE") == 0;
+	struct sip_tx *tx = key ? tx_alloc(s, dst, key, NULL) : NULL;
+	osip_transaction_t *tr = NULL;
+	osip_event_t *evt;
+	int r;
+
+	r = tx ? sip_txindex_add(&s->ix, tx) : -ENOMEM;
+	if (r == 0) {
+		tx->osip = s->osip[(tx->hash >> 32) % SIP_SHARDS];
+		r = osip_transaction_init(&tr, invite ? ICT : NICT, tx->osip, req) < 0 ? -ENOMEM
+											: 0;
+		if (r < 0)
+			sip_txindex_remove(&s->ix, tx);
+	}
+	evt = r == 0 ? osip_new_outgoing_sipmessage(req) : NULL;
+	if (!evt) {
+		if (tr) {
+			osip_remove_transaction(tx->osip, tr);
+			osip_transaction_free2(tr);
+		}
+		mem_deref(tx);
+		osip_message_free(req);
+		return r < 0 ? r : -ENOMEM;
+	}
+	/* libosip2 took the destination from the request; set what we resolved. */
+	if (invite)
+		osip_ict_set_destination(tr->ict_context, osip_strdup(host), port);
+	else
+		osip_nict_set_destination(tr->nict_context, osip_strdup(host), port);
+	osip_transaction_set_reserved1(tr, tx);
+	osip_transaction_set_out_socket(tr, -1);
+	tx->tr = tr;
+	tx->req = req;
+	tx->client = true;
+	tx->resp_h = h;
+	tx->resp_arg = arg;
+	s->n_tx++;
+	sip_tx_event(tx, evt);
+	sip_pump_kick(s);
+	if (ret)
+		*ret = tx;
+	return 0;
+}
+
 int sip_tx_send(struct sip_tx *tx, osip_message_t *resp)
 {
 	osip_event_t *evt;
