@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The dialog layer against SIPp, in both roles:
+ *   sip-dialog uas [tcp]          prints its port; answers every INVITE with 200 and an
+ *                                 SDP body, expects the ACK and the peer's BYE; runs
+ *                                 until SIGTERM; exits 0 if every dialog ended cleanly
+ *                                 and nothing leaked
+ *   sip-dialog uac PORT N [tcp]   calls sip:service@127.0.0.1:PORT N times in a row:
+ *                                 INVITE, ACK, BYE after 200 ms; exits 0 if all ended
+ *                                 with a 200 for the BYE and nothing leaked
+ */
+#include "config.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "sip/sip.h"
+
+static const char sdp[] = "v=0\r\no=sipsvc 1 1 IN IP4 127.0.0.1\r\ns=-\r\n"
+			  "c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n";
+
+static struct ev_loop *loop;
+static struct sip *sip;
+static bool tcp;
+static int port, calls_left, failures, established, terminated;
+static struct sip_dialog *current;
+static ev_timer bye_timer, deadline, linger;
+
+static void next_call(void);
+
+static void on_event(struct sip_dialog *d, enum sip_dialog_event ev, int status,
+		     struct sip_tx *tx, void *arg)
+{
+	switch (ev) {
+	case SIP_DIALOG_PROGRESS:
+		break;
+	case SIP_DIALOG_ESTABLISHED:
+		established++;
+		if (arg) /* UAC: hang up shortly */
+			ev_timer_start(loop, &bye_timer);
+		break;
+	case SIP_DIALOG_FAILED:
+		fprintf(stderr, "dialog %s failed: %d\n", sip_dialog_call_id(d) ?: "-", status);
+		failures++;
+		break;
+	case SIP_DIALOG_REQUEST:
+		sip_tx_reply(tx, 200, NULL);
+		break;
+	case SIP_DIALOG_TERMINATED:
+		terminated++;
+		if (arg && status != 200)
+			failures++;
+		break;
+	default:
+		break;
+	}
+	if ((ev == SIP_DIALOG_TERMINATED || ev == SIP_DIALOG_FAILED) && d == current) {
+		current = NULL;
+		mem_deref(d);
+		if (arg)
+			next_call();
+	} else if (ev == SIP_DIALOG_TERMINATED || ev == SIP_DIALOG_FAILED) {
+		mem_deref(d);
+	}
+}
+
+static void on_bye_timer(struct ev_loop *l, ev_timer *w, int revents)
+{
+	if (current && sip_dialog_bye(current) < 0)
+		failures++;
+}
+
+static void next_call(void)
+{
+	char to[64];
+
+	if (calls_left-- <= 0) {
+		/* SIPp's uas pauses 4 s after each call; over TCP our exit would cut it. */
+		ev_timer_start(loop, &linger);
+		return;
+	}
+	snprintf(to, sizeof(to), "sip:service@127.0.0.1:%d", port);
+	if (sip_dialog_invite(sip, "sip:sipsvc@127.0.0.1", to, "application/sdp", sdp, tcp,
+			      on_event, (void *)1, &current) < 0) {
+		failures++;
+		ev_break(loop, EVBREAK_ALL);
+	}
+}
+
+static void on_invite(struct sip_tx *tx, void *arg)
+{
+	struct sip_dialog *d;
+
+	if (sip_dialog_accept(tx, "application/sdp", sdp, on_event, NULL, &d) < 0)
+		failures++;
+}
+
+static void on_linger(struct ev_loop *l, ev_timer *w, int revents)
+{
+	ev_break(l, EVBREAK_ALL);
+}
+
+static void on_stop(struct ev_loop *l, ev_signal *w, int revents)
+{
+	ev_break(l, EVBREAK_ALL);
+}
+
+static void on_deadline(struct ev_loop *l, ev_timer *w, int revents)
+{
+	fprintf(stderr, "sip-dialog: deadline reached\n");
+	failures++;
+	ev_break(l, EVBREAK_ALL);
+}
+
+int main(int argc, char **argv)
+{
+	struct config *cfg = config_new_defaults();
+	bool uac = argc > 1 && strcmp(argv[1], "uac") == 0;
+	ev_signal sigterm;
+	int r;
+
+	loop = ev_default_loop(EVFLAG_AUTO);
+	if (!cfg || argc < 2 || (uac && argc < 4))
+		return 64;
+	tcp = strcmp(argv[argc - 1], "tcp") == 0;
+	log_set_level(getenv("SIP_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARNING);
+	cfg->sip_port = 0;
+	cfg->sip_addr = strdup("127.0.0.1");
+	if (!cfg->sip_addr || sip_new(loop, cfg, &sip) < 0)
+		return 1;
+	ev_signal_init(&sigterm, on_stop, SIGTERM);
+	ev_signal_start(loop, &sigterm);
+	ev_timer_init(&bye_timer, on_bye_timer, 0.2, 0.);
+	ev_timer_init(&linger, on_linger, tcp ? 4.5 : 0., 0.);
+	if (uac) {
+		port = atoi(argv[2]);
+		calls_left = atoi(argv[3]);
+		ev_timer_init(&deadline, on_deadline, 60., 0.);
+		ev_timer_start(loop, &deadline);
+		next_call();
+	} else {
+		sip_set_invite_handler(sip, on_invite, NULL);
+		printf("%d\n", sip_port(sip));
+		fflush(stdout);
+	}
+	ev_run(loop, 0);
+	mem_deref(current);
+	sip_free(sip);
+	config_free(cfg);
+	ev_loop_destroy(loop);
+	printf("established %d terminated %d failures %d live objects %zu\n", established,
+	       terminated, failures, mem_live_objects());
+	r = failures == 0 && mem_live_objects() == 0 ? 0 : 1;
+	return r;
+}
