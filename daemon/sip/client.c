@@ -153,3 +153,53 @@ void sip_client_response(struct sip *s, osip_event_t *evt)
 		s->stats.rx_stray++;
 	osip_event_free(evt);
 }
+
+/* The request again for a challenge: new Via (new transaction), CSeq one higher
+ * (RFC 3261 22.2), the credentials of this kind replaced. */
+static int prepare_retry(osip_message_t *m, int status, const char *cred)
+{
+	osip_list_t *l = status == 407 ? &m->proxy_authorizations : &m->authorizations;
+	char num[16];
+
+	osip_list_special_free(&m->vias, (void (*)(void *))osip_via_free);
+	osip_list_special_free(l, (void (*)(void *))osip_authorization_free);
+	snprintf(num, sizeof(num), "%d", atoi(m->cseq->number) + 1);
+	osip_free(m->cseq->number);
+	m->cseq->number = osip_strdup(num);
+	if (!m->cseq->number)
+		return -ENOMEM;
+	if ((status == 407 ? osip_message_set_proxy_authorization(m, cred)
+			   : osip_message_set_authorization(m, cred)) < 0)
+		return -ENOMEM;
+	osip_message_force_update(m);
+	return 0;
+}
+
+bool sip_client_retry_auth(struct sip_tx *tx, const osip_message_t *resp)
+{
+	struct sip *s = tx->sip;
+	struct sip_auth_challenge c;
+	struct sip_tx *ntx = NULL;
+	osip_message_t *m = NULL;
+	char *uri = NULL, *cred = NULL;
+	bool done = false;
+
+	if (!s->auth_user || s->closing || sip_auth_challenge_pick(resp, &c) < 0)
+		return false;
+	/* RFC 3261 22.2: answer a challenge once; a stale nonce (RFC 7616 3.3) means the
+	 * credentials were right, so a new nonce is tried again, a bounded number of times. */
+	if (tx->auth_tries < (c.stale ? 3 : 1) && osip_message_clone(tx->req, &m) == 0 &&
+	    osip_uri_to_str(m->req_uri, &uri) == 0 &&
+	    (cred = sip_auth_header(&c, s->auth_user, s->auth_password, m->sip_method, uri)) &&
+	    prepare_retry(m, resp->status_code, cred) == 0) {
+		done = sip_request_send(s, m, tx->src.is_tcp, tx->resp_h, tx->resp_arg, &ntx) == 0;
+		m = NULL; /* taken either way */
+		if (done)
+			ntx->auth_tries = tx->auth_tries + 1;
+	}
+	osip_message_free(m);
+	osip_free(uri);
+	free(cred);
+	sip_auth_challenge_clear(&c);
+	return done;
+}

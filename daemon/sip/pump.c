@@ -46,6 +46,11 @@ static void deliver(struct sip_tx *tx, int status, const osip_message_t *resp)
 {
 	if (!tx->resp_h || tx->final_sent)
 		return;
+	/* RFC 3261 22.2: a challenge is answered here when we have credentials. */
+	if (resp && (status == 401 || status == 407) && sip_client_retry_auth(tx, resp)) {
+		tx->final_sent = true;
+		return;
+	}
 	if (status >= 200)
 		tx->final_sent = true;
 	tx->resp_h(tx, status, resp, tx->resp_arg);

@@ -149,6 +149,7 @@ struct sip_tx {
 	bool client;               /* ICT/NICT */
 	sip_response_h *resp_h;    /* client: who gets the responses */
 	void *resp_arg;
+	unsigned auth_tries;       /* client: challenges answered so far (RFC 3261 22.2) */
 	bool merged;               /* RFC 3261 8.2.2.2: a merged request, answered 482 */
 	char tag[17];              /* our To tag, the same in every response */
 	const osip_message_t *req; /* the request; owned by the transaction */
@@ -216,6 +217,12 @@ int sip_local_ip(struct sip *s, const union sip_sockaddr *to, socklen_t len, cha
 char *sip_txkey_client(const char *branch, const char *method);
 /** Send @p req (not taken) outside any transaction (ACK for a 2xx), adding a Via. */
 int sip_send_direct(struct sip *s, osip_message_t *req, bool tcp);
+/**
+ * A 401/407 for @p tx: if credentials are set and the challenge is one we answer (not
+ * already answered once), send the request again with them; its handler moves to the
+ * new transaction. True if that happened.
+ */
+bool sip_client_retry_auth(struct sip_tx *tx, const osip_message_t *resp);
 /** Route a received response (taken) to its client transaction. */
 void sip_client_response(struct sip *s, osip_event_t *evt);
 /** Create the ICT/NICT for @p req (taken) towards @p host:@p port. */
@@ -237,6 +244,45 @@ bool sip_dialog_ack(struct sip *s, const osip_message_t *ack);
 void sip_dialog_request_in(struct sip_dialog *d, struct sip_tx *tx);
 /** End every dialog (shutdown). */
 void sip_dialogs_free(struct sip *s);
+
+/* ---- auth.c: digest as a UAC (RFC 8760) ------------------------------------------------ */
+
+enum sip_auth_alg {
+	SIP_AUTH_MD5,
+	SIP_AUTH_MD5_SESS,
+	SIP_AUTH_SHA256,
+	SIP_AUTH_SHA256_SESS,
+	_SIP_AUTH_ALG_MAX,
+	_SIP_AUTH_ALG_INVALID = -1,
+};
+#define SIP_AUTH_HEX_MAX 65
+
+/** Inputs of one digest response (RFC 7616 3.4.1). */
+struct sip_auth_params {
+	enum sip_auth_alg alg;
+	const char *user, *realm, *password, *method, *uri, *nonce, *cnonce;
+	unsigned nc;
+	const char *qop;   /* "auth" or NULL */
+};
+
+/** One challenge we can answer; strings are osip-allocated. */
+struct sip_auth_challenge {
+	enum sip_auth_alg alg;
+	bool qop_auth, stale;
+	char *realm, *nonce, *opaque;
+};
+
+enum sip_auth_alg sip_auth_alg_from_string(const char *s);
+const char *sip_auth_alg_to_string(enum sip_auth_alg a);
+/** The request-digest in hex. 0 or -errno. */
+int sip_auth_digest(const struct sip_auth_params *p, char out[SIP_AUTH_HEX_MAX]);
+/** The topmost Digest challenge of a 401/407 that we support. 0 or -ENOTSUP. */
+int sip_auth_challenge_pick(const osip_message_t *resp, struct sip_auth_challenge *ret);
+/** Free the strings of @p c. */
+void sip_auth_challenge_clear(struct sip_auth_challenge *c);
+/** The Authorization value answering @p c (malloc'd), NULL on failure. */
+char *sip_auth_header(const struct sip_auth_challenge *c, const char *user, const char *password,
+		      const char *method, const char *uri);
 
 /* ---- validate.c ---------------------------------------------------------------- */
 
@@ -322,6 +368,7 @@ struct sip {
 	struct sip_dialog *dialogs;
 	unsigned n_dialogs;
 	bool closing;
+	char *auth_user, *auth_password;
 	struct sip_stats stats;
 };
 

@@ -145,6 +145,8 @@ void sip_free(struct sip *s)
 		if (s->osip[i])
 			osip_release(s->osip[i]);
 	sip_txindex_done(&s->ix);
+	free(s->auth_user);
+	free(s->auth_password);
 	free(s->rxbuf);
 	free(s);
 }
@@ -179,4 +181,22 @@ void sip_set_invite_handler(struct sip *s, sip_invite_h *h, void *arg)
 {
 	s->invite_h = h;
 	s->invite_arg = arg;
+}
+
+int sip_set_credentials(struct sip *s, const char *user, const char *password)
+{
+	char *u = user ? strdup(user) : NULL, *p = password ? strdup(password) : NULL;
+
+	if ((user && !u) || (password && !p)) {
+		free(u);
+		free(p);
+		return -ENOMEM;
+	}
+	free(s->auth_user);
+	if (s->auth_password)
+		explicit_bzero(s->auth_password, strlen(s->auth_password));
+	free(s->auth_password);
+	s->auth_user = u;
+	s->auth_password = p;
+	return 0;
 }

@@ -107,6 +107,13 @@ typedef void(sip_response_h)(struct sip_tx *tx, int status, const struct osip_me
 int sip_request_send(struct sip *s, struct osip_message *req, bool tcp, sip_response_h *h,
 		     void *arg, struct sip_tx **ret);
 
+/**
+ * Credentials for digest challenges (RFC 8760: MD5, SHA-256) to any request we send:
+ * a 401/407 is answered once per challenge, again on stale=true. NULL user: none.
+ * 0 or -ENOMEM.
+ */
+int sip_set_credentials(struct sip *s, const char *user, const char *password);
+
 /* ---- dialogs (RFC 3261 12) --------------------------------------------------------- */
 
 enum sip_dialog_event {
