@@ -8,6 +8,10 @@
  *   sip-dialog uac PORT N [tcp]   calls sip:service@127.0.0.1:PORT N times in a row:
  *                                 INVITE, ACK, BYE after 200 ms; exits 0 if all ended
  *                                 with a 200 for the BYE and nothing leaked
+ *   sip-dialog request METHOD PORT [tcp]
+ *                                 one out-of-dialog request; prints the final status;
+ *                                 exits 0 on 200
+ * SIP_USER and SIP_PASSWORD set credentials for digest challenges (RFC 8760).
  */
 #include "config.h"
 
@@ -15,6 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <sys/time.h>
+#include <time.h>
+
+#include <osip2/osip.h>
 
 #include "core/core.h"
 #include "sip/sip.h"
@@ -98,6 +108,38 @@ static void on_invite(struct sip_tx *tx, void *arg)
 		failures++;
 }
 
+static int final_status;
+
+static void on_response(struct sip_tx *tx, int status, const struct osip_message *resp,
+			void *arg)
+{
+	if (status < 200)
+		return;
+	final_status = status;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static int send_request(const char *method)
+{
+	char text[512];
+	osip_event_t *e;
+	osip_message_t *m;
+
+	snprintf(text, sizeof(text),
+		 "%s sip:service@127.0.0.1:%d SIP/2.0\r\nMax-Forwards: 70\r\n"
+		 "From: <sip:alice@127.0.0.1>;tag=%d\r\nTo: <sip:alice@127.0.0.1>\r\n"
+		 "Call-ID: req-%d@127.0.0.1\r\nCSeq: 1 %s\r\n"
+		 "Contact: <sip:alice@127.0.0.1:%d>\r\nExpires: 60\r\nContent-Length: 0\r\n\r\n",
+		 method, port, rand(), rand(), method, sip_port(sip));
+	e = osip_parse(text, strlen(text));
+	if (!e)
+		return -1;
+	m = e->sip;
+	e->sip = NULL;
+	osip_event_free(e);
+	return sip_request_send(sip, m, tcp, on_response, NULL, NULL);
+}
+
 static void on_linger(struct ev_loop *l, ev_timer *w, int revents)
 {
 	ev_break(l, EVBREAK_ALL);
@@ -119,6 +161,7 @@ int main(int argc, char **argv)
 {
 	struct config *cfg = config_new_defaults();
 	bool uac = argc > 1 && strcmp(argv[1], "uac") == 0;
+	bool req = argc > 3 && strcmp(argv[1], "request") == 0;
 	ev_signal sigterm;
 	int r;
 
@@ -131,10 +174,34 @@ int main(int argc, char **argv)
 	cfg->sip_addr = strdup("127.0.0.1");
 	if (!cfg->sip_addr || sip_new(loop, cfg, &sip) < 0)
 		return 1;
+	if (getenv("SIP_USER"))
+		sip_set_credentials(sip, getenv("SIP_USER"), getenv("SIP_PASSWORD"));
 	ev_signal_init(&sigterm, on_stop, SIGTERM);
 	ev_signal_start(loop, &sigterm);
 	ev_timer_init(&bye_timer, on_bye_timer, 0.2, 0.);
 	ev_timer_init(&linger, on_linger, tcp ? 4.5 : 0., 0.);
+	ev_timer_init(&deadline, on_deadline, 60., 0.);
+	if (req) {
+		srand((unsigned)getpid() ^ (unsigned)time(NULL));
+		port = atoi(argv[3]);
+		ev_timer_init(&deadline, on_deadline, 60., 0.);
+		ev_timer_start(loop, &deadline);
+		if (send_request(argv[2]) < 0)
+			failures++;
+		else
+			ev_run(loop, 0);
+		/* Keep a TCP flow open while the peer lingers on the transaction. */
+		ev_timer_set(&linger, tcp ? 1.0 : 0., 0.);
+		ev_timer_start(loop, &linger);
+		ev_run(loop, 0);
+		printf("final %d\n", final_status);
+		if (final_status != 200)
+			failures++;
+		sip_free(sip);
+		config_free(cfg);
+		ev_loop_destroy(loop);
+		return failures == 0 && mem_live_objects() == 0 ? 0 : 1;
+	}
 	if (uac) {
 		port = atoi(argv[2]);
 		calls_left = atoi(argv[3]);
