@@ -98,7 +98,7 @@ const char *sip_dialog_call_id(const struct sip_dialog *d)
 
 /* ---- building requests -------------------------------------------------------------- */
 
-static int set_contact(struct sip *s, osip_message_t *m, bool tcp)
+int sip_message_add_contact(struct sip *s, osip_message_t *m, bool tcp)
 {
 	char host[256], ip[INET6_ADDRSTRLEN], buf[320];
 	union sip_sockaddr to;
@@ -227,7 +227,8 @@ int sip_dialog_request(struct sip_dialog *d, const char *method, const char *cty
 		return -ENOTCONN;
 	/* RFC 3261 12.2.1.1: CSeq one higher than the last we sent. */
 	m = in_dialog_request(d, method, ++d->od->local_cseq);
-	if (!m || (refresh && set_contact(d->sip, m, d->tcp) < 0) || set_body(m, ctype, body) < 0) {
+	if (!m || (refresh && sip_message_add_contact(d->sip, m, d->tcp) < 0) ||
+	    set_body(m, ctype, body) < 0) {
 		osip_message_free(m);
 		return -ENOMEM;
 	}
@@ -285,7 +286,7 @@ static osip_message_t *invite_new(struct sip *s, const char *from, const char *t
 		goto fail;
 	snprintf(buf, sizeof(buf), "<%s>", to);
 	if (osip_message_set_to(m, buf) < 0 || osip_message_set_call_id(m, cid) < 0 ||
-	    osip_message_set_cseq(m, "1 INVITE") < 0 || set_contact(s, m, tcp) < 0 ||
+	    osip_message_set_cseq(m, "1 INVITE") < 0 || sip_message_add_contact(s, m, tcp) < 0 ||
 	    osip_message_set_header(m, "Allow", SIP_ALLOW) < 0)
 		goto fail;
 	return m;

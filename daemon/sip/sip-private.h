@@ -284,6 +284,32 @@ void sip_auth_challenge_clear(struct sip_auth_challenge *c);
 char *sip_auth_header(const struct sip_auth_challenge *c, const char *user, const char *password,
 		      const char *method, const char *uri);
 
+/* ---- register.c ------------------------------------------------------------------------ */
+
+#define SIP_MAX_REGS 8
+
+struct sip_reg {
+	struct sip *sip;
+	char *registrar, *aor;
+	bool tcp, busy;
+	enum sip_reg_state state;
+	int expires, granted, last_status;
+	unsigned cseq;
+	char call_id[17], tag[17];
+	double backoff;
+	ev_timer timer;
+};
+
+const char *sip_reg_state_to_string(enum sip_reg_state st);
+/** Unregister every binding (Expires: 0); the answers may come before the loop ends. */
+void sip_register_stop(struct sip *s);
+/** Drop the registrations (shutdown). */
+void sip_registrations_free(struct sip *s);
+/** <Registration> children of <Status>. */
+void sip_registrations_status(struct sip *s, xmlNodePtr st);
+/** Add our Contact (address toward the request's target). 0 or -errno. */
+int sip_message_add_contact(struct sip *s, osip_message_t *m, bool tcp);
+
 /* ---- validate.c ---------------------------------------------------------------- */
 
 enum sip_verdict {
@@ -369,6 +395,8 @@ struct sip {
 	unsigned n_dialogs;
 	bool closing;
 	char *auth_user, *auth_password;
+	struct sip_reg *regs[SIP_MAX_REGS];
+	unsigned n_regs;
 	struct sip_stats stats;
 };
 

@@ -36,6 +36,7 @@ static void on_status(xmlNodePtr st, void *arg)
 		add_socket(st, "udp", s->udp[i].name);
 	for (unsigned i = 0; i < s->n_tcp; i++)
 		add_socket(st, "tcp", s->tcp[i].name);
+	sip_registrations_status(s, st);
 	counts = find_or_add(st, "Counts");
 	if (!counts)
 		return;
@@ -140,6 +141,7 @@ void sip_free(struct sip *s)
 	}
 	s->closing = true;
 	free_transactions(s);
+	sip_registrations_free(s);
 	sip_dialogs_free(s);
 	for (int i = 0; i < SIP_SHARDS; i++)
 		if (s->osip[i])

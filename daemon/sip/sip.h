@@ -114,6 +114,33 @@ int sip_request_send(struct sip *s, struct osip_message *req, bool tcp, sip_resp
  */
 int sip_set_credentials(struct sip *s, const char *user, const char *password);
 
+/* ---- registration (RFC 3261 10) ----------------------------------------------------- */
+
+enum sip_reg_state {
+	SIP_REG_REGISTERING,
+	SIP_REG_REGISTERED,
+	SIP_REG_FAILED,
+	SIP_REG_UNREGISTERING,
+	SIP_REG_UNREGISTERED,
+	_SIP_REG_STATE_MAX,
+	_SIP_REG_STATE_INVALID = -1,
+};
+
+struct sip_reg;
+
+/**
+ * Register @p aor at @p registrar (a sip: URI, numeric host) for @p expires seconds,
+ * refreshed at 90 % of what the registrar grants, retried with back-off after a
+ * failure, removed by sip_unregister_all(). Shown in <Status/> as <Registration>.
+ * At most 8. 0 or -errno.
+ */
+int sip_register_start(struct sip *s, const char *registrar, const char *aor, int expires,
+		       bool tcp, struct sip_reg **ret);
+/** Send Expires: 0 for every binding (before shutdown); run the loop briefly after. */
+void sip_unregister_all(struct sip *s);
+/** The state of @p r. */
+enum sip_reg_state sip_reg_state(const struct sip_reg *r);
+
 /* ---- dialogs (RFC 3261 12) --------------------------------------------------------- */
 
 enum sip_dialog_event {

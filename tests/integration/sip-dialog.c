@@ -8,6 +8,10 @@
  *   sip-dialog uac PORT N [tcp]   calls sip:service@127.0.0.1:PORT N times in a row:
  *                                 INVITE, ACK, BYE after 200 ms; exits 0 if all ended
  *                                 with a 200 for the BYE and nothing leaked
+ *   sip-dialog register PORT EXPIRES SECONDS [tcp]
+ *                                 registers sip:alice@127.0.0.1 at sip:127.0.0.1:PORT,
+ *                                 keeps it SECONDS, unregisters; exits 0 if the last
+ *                                 state is "unregistered"
  *   sip-dialog request METHOD PORT [tcp]
  *                                 one out-of-dialog request; prints the final status;
  *                                 exits 0 on 200
@@ -162,6 +166,7 @@ int main(int argc, char **argv)
 	struct config *cfg = config_new_defaults();
 	bool uac = argc > 1 && strcmp(argv[1], "uac") == 0;
 	bool req = argc > 3 && strcmp(argv[1], "request") == 0;
+	bool reg = argc > 4 && strcmp(argv[1], "register") == 0;
 	ev_signal sigterm;
 	int r;
 
@@ -181,6 +186,28 @@ int main(int argc, char **argv)
 	ev_timer_init(&bye_timer, on_bye_timer, 0.2, 0.);
 	ev_timer_init(&linger, on_linger, tcp ? 4.5 : 0., 0.);
 	ev_timer_init(&deadline, on_deadline, 60., 0.);
+	if (reg) {
+		char registrar[64];
+		struct sip_reg *binding = NULL;
+
+		snprintf(registrar, sizeof(registrar), "sip:127.0.0.1:%s", argv[2]);
+		if (sip_register_start(sip, registrar, "sip:alice@127.0.0.1", atoi(argv[3]), tcp,
+				       &binding) < 0)
+			return 1;
+		ev_timer_set(&linger, atof(argv[4]), 0.);
+		ev_timer_start(loop, &linger);
+		ev_run(loop, 0);
+		sip_unregister_all(sip);
+		ev_timer_set(&linger, 1.0, 0.);
+		ev_timer_start(loop, &linger);
+		ev_run(loop, 0);
+		failures += sip_reg_state(binding) != SIP_REG_UNREGISTERED;
+		printf("state %s\n", failures ? "other" : "unregistered");
+		sip_free(sip);
+		config_free(cfg);
+		ev_loop_destroy(loop);
+		return failures == 0 && mem_live_objects() == 0 ? 0 : 1;
+	}
 	if (req) {
 		srand((unsigned)getpid() ^ (unsigned)time(NULL));
 		port = atoi(argv[3]);
