@@ -55,28 +55,38 @@ t.check(rs and t.status_line(rs[0])[0] == 200, "a 60 KB datagram is answered")
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
 s.bind(("127.0.0.1", 0))
-got503 = False
-for i in range(10000):
-    s.sendto(t.request("INVITE", p), ("127.0.0.1", p))
-    if i % 500 == 499:
-        time.sleep(0.05)
+# Datagrams may be dropped by a slow (sanitizer) build: send until the table is full.
+sent = 0
+while sent < 30000 and int(d.counts()["sip-transactions"]) < 10000:
+    for i in range(500):
+        s.sendto(t.request("INVITE", p), ("127.0.0.1", p))
+    sent += 500
+    time.sleep(0.1)
 deadline = time.time() + 20
 while time.time() < deadline and int(d.counts()["sip-transactions"]) < 10000:
     time.sleep(0.2)
 t.check(int(d.counts()["sip-transactions"]) == 10000, "10,000 live INVITE transactions")
-s.settimeout(0.2)
-while True:  # drain the 100/480s
-    try:
-        s.recv(65536)
-    except socket.timeout:
-        break
-s.settimeout(3)
-s.sendto(t.request("INVITE", p), ("127.0.0.1", p))
-resp = s.recv(65536)
+s.close()
+# A fresh socket, so that the 480 retransmissions of 10,000 transactions stay elsewhere.
+resp = None
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as c:
+    c.bind(("127.0.0.1", 0))
+    c.settimeout(3)
+    for attempt in range(5):  # the daemon's queue may still overflow with the flood
+        c.sendto(t.request("INVITE", p), ("127.0.0.1", p))
+        try:
+            resp = c.recv(65536)
+            break
+        except socket.timeout:
+            continue
 t.check(t.status_line(resp)[0] == 503 and t.header(resp, "Retry-After") == "5",
         "the next INVITE gets 503 with Retry-After (got %s)" % (t.status_line(resp),))
-s.close()
-rs = t.udp_exchange(t.request("OPTIONS", p), p)
+# The daemon is busy retransmitting 10,000 480s (timer G); give it time.
+rs = []
+for attempt in range(3):
+    rs = t.udp_exchange(t.request("OPTIONS", p), p, timeout=3)
+    if rs:
+        break
 t.check(rs and t.status_line(rs[0])[0] == 200, "OPTIONS (stateless) still answered")
 t.check(d.status_valid(), "Status still valid")
 t.check(d.stop() == 0, "daemon frees 10,000 transactions and exits 0")
