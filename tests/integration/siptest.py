@@ -3,6 +3,7 @@
 (NOTIFY_SOCKET, wait for READY=1), ask it <Status/> over its Unix socket, send raw SIP
 over UDP and TCP, run SIPp scenarios. Python 3 standard library only."""
 
+import atexit
 import os
 import re
 import shutil
@@ -36,6 +37,16 @@ def check(cond, what):
     print(("ok   " if cond else "FAIL ") + what, flush=True)
     if not cond:
         sys.exit(1)
+
+
+def reap(proc):
+    """Kill @proc at exit if a failed check left it running (no stray daemons)."""
+    def kill():
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    atexit.register(kill)
+    return proc
 
 
 def free_port(family=socket.AF_INET, kind=socket.SOCK_DGRAM):
@@ -74,8 +85,9 @@ class Daemon:
         i = args.index("--config")
         del args[i:i + 2]
         env["XDG_CONFIG_HOME"] = os.path.join(self.tmp, "config")
-        self.proc = subprocess.Popen(args, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+        self.proc = reap(subprocess.Popen(args, env=env, stdout=self.log,
+                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+        atexit.register(shutil.rmtree, self.tmp, True)
         self._wait_ready()
         st = self.status()
         self.sip = {}

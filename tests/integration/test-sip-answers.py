@@ -135,7 +135,7 @@ for addr, fmt in (("127.0.0.1", "%s:%d"), ("::1", "[%s]:%d")):
 
 # ---- CANCEL (RFC 3261 9.2) against the SIP layer holding INVITEs ----------------------
 hold = os.path.join(t.TOP_BUILDDIR, "tests", "integration", "sip-hold")
-h = subprocess.Popen([hold], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+h = t.reap(subprocess.Popen([hold], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL))
 hport = int(h.stdout.readline())
 for tr in ["u1", "t1"]:
     rc, out = t.sipp("invite-cancel.xml", hport, tr, calls=5, extra=["-r", "5"], timeout=20)

@@ -32,13 +32,13 @@ def sipp_server(scenario, transport, calls):
     kind = socket.SOCK_DGRAM if transport == "u1" else socket.SOCK_STREAM
     port = t.free_port(kind=kind)
     # tn: one socket per call, so that each client's connection is served on its own.
-    p = subprocess.Popen([t.SIPP, "-sf", os.path.join(t.SCENARIOS, scenario),
+    p = t.reap(subprocess.Popen([t.SIPP, "-sf", os.path.join(t.SCENARIOS, scenario),
                           "-t", "tn" if transport == "t1" else transport,
                           "-max_socket", "100", "-i", "127.0.0.1", "-p", str(port),
                           "-m", str(calls), "-nostdin",
                           "-timeout", "60", "-timeout_error"],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         stdin=subprocess.DEVNULL, cwd="/tmp")
+                         stdin=subprocess.DEVNULL, cwd="/tmp"))
     time.sleep(0.5)
     return p, port
 

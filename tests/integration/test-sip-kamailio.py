@@ -73,6 +73,7 @@ klog = open(os.path.join(tmp, "kamailio.log"), "w+")
 kam = subprocess.Popen(["kamailio", "-f", os.path.join(tmp, "k.cfg"), "-DD", "-E", "-w", tmp,
                         "-P", os.path.join(tmp, "pid")], stdout=klog, stderr=subprocess.STDOUT,
                        stdin=subprocess.DEVNULL)
+t.reap(kam)
 
 
 def options_to_alice():
@@ -86,8 +87,8 @@ try:
     time.sleep(1.0)
     t.check(kam.poll() is None, "kamailio runs")
     env = dict(os.environ, SIP_USER="alice", SIP_PASSWORD="secret")
-    me = subprocess.Popen([PROG, "register", str(port), "4", "6"], env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    me = t.reap(subprocess.Popen([PROG, "register", str(port), "4", "6"], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
     time.sleep(1.5)
     resp = options_to_alice()
     t.check(resp is not None and t.status_line(resp)[0] == 200 and
