@@ -24,6 +24,7 @@
 #include "core/core.h"
 #include "core/worker.h"
 #include "core/xml.h"
+#include "sip/sip.h"
 
 /* Command-line settings; they win over the config file, also after a reload. */
 struct options {
@@ -41,6 +42,7 @@ struct daemon {
 	struct control *control;
 	struct device_table *devices;
 	struct worker_pool *workers; /* blocking work: hashing, directory walks */
+	struct sip *sip;
 	ev_tstamp started;
 	ev_signal sigterm, sigint, sighup;
 	ev_timer watchdog;
@@ -205,6 +207,7 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
 		if (device_table_reload(d->devices, c) < 0)
 			log_err("reload: out of memory reopening devices");
 		control_set_config(d->control, c);
+		sip_set_config(d->sip, c);
 		config_free(d->cfg);
 		d->cfg = c;
 		log_info("configuration reloaded (%zu devices)", c->n_devices);
@@ -270,6 +273,7 @@ static void daemon_stop(struct daemon *d)
 	ev_signal_stop(d->loop, &d->sighup);
 	ev_timer_stop(d->loop, &d->watchdog);
 	status_unregister(on_status, d);
+	sip_free(d->sip);
 	control_free(d->control);
 	device_table_free(d->devices);
 	worker_pool_free(d->workers);
@@ -308,6 +312,8 @@ static int run(int argc, char **argv)
 	signals_start(&d);
 	status_register(on_status, &d);
 	r = control_new(d.loop, d.cfg, &d.control);
+	if (r == 0)
+		r = sip_new(d.loop, d.cfg, &d.sip);
 	if (r < 0) {
 		daemon_stop(&d);
 		return r == -EADDRINUSE ? EX_UNAVAILABLE : EX_OSERR;

@@ -1,0 +1,531 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Dialogs (RFC 3261 12) on top of libosip2's osip_dialog_t: the UAC side of an INVITE
+ * (ACK for the 2xx, sent again when the 2xx is retransmitted, 13.2.2.4), the UAS side
+ * (2xx resent until the ACK, 13.3.1.4), matching of in-dialog requests (12.2.2, with
+ * the CSeq order check and target refresh) and the in-dialog request builder
+ * (12.2.1.1: remote target, route set, tags, Call-ID, CSeq).
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sip/sip-private.h"
+
+struct sip_dialog {
+	struct sip *sip;
+	struct sip_dialog *next, *prev;
+	osip_dialog_t *od;       /* NULL until the 2xx (UAC) */
+	bool uac, tcp, linked, acked, ended;
+	sip_dialog_h *h;
+	void *arg;
+	osip_message_t *ack;     /* UAC: the ACK of the 2xx, resent on retransmissions */
+	osip_message_t *ok;      /* UAS: our 2xx, resent until the ACK */
+	struct sip_src src;      /* UAS: where the INVITE came from */
+	char *invite_key;        /* UAS: the INVITE's transaction key (RFC 6026) */
+	char ok_host[INET6_ADDRSTRLEN + 2];
+	int ok_port;
+	ev_timer retx;
+	ev_tstamp retx_interval, retx_start;
+};
+
+static void emit(struct sip_dialog *d, enum sip_dialog_event ev, int status, struct sip_tx *tx)
+{
+	if (d->h)
+		d->h(d, ev, status, tx, d->arg);
+}
+
+static void unlink_dialog(struct sip_dialog *d)
+{
+	struct sip *s = d->sip;
+
+	if (!d->linked)
+		return;
+	if (s->loop)
+		ev_timer_stop(s->loop, &d->retx);
+	if (d->prev)
+		d->prev->next = d->next;
+	else
+		s->dialogs = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+	s->n_dialogs--;
+	d->linked = false;
+}
+
+static void dialog_destroy(void *data)
+{
+	struct sip_dialog *d = data;
+
+	unlink_dialog(d);
+	if (d->od)
+		osip_dialog_free(d->od);
+	osip_message_free(d->ack);
+	osip_message_free(d->ok);
+	free(d->invite_key);
+}
+
+static struct sip_dialog *dialog_alloc(struct sip *s, bool uac, sip_dialog_h *h, void *arg)
+{
+	struct sip_dialog *d;
+
+	if (s->n_dialogs >= SIP_MAX_DIALOGS)
+		return NULL;
+	d = mem_zalloc(sizeof(*d), dialog_destroy);
+	if (!d)
+		return NULL;
+	d->sip = s;
+	d->uac = uac;
+	d->h = h;
+	d->arg = arg;
+	d->linked = true;
+	d->next = s->dialogs;
+	if (s->dialogs)
+		s->dialogs->prev = d;
+	s->dialogs = d;
+	s->n_dialogs++;
+	return d;
+}
+
+const char *sip_dialog_call_id(const struct sip_dialog *d)
+{
+	return d->od ? d->od->call_id : NULL;
+}
+
+/* ---- building requests -------------------------------------------------------------- */
+
+int sip_message_add_contact(struct sip *s, osip_message_t *m, bool tcp)
+{
+	char host[256], ip[INET6_ADDRSTRLEN], buf[320];
+	union sip_sockaddr to;
+	socklen_t len;
+	int port, r;
+
+	r = sip_request_target(m, host, sizeof(host), &port);
+	if (r == 0)
+		r = sip_addr_parse(host, port, &to, &len);
+	if (r == 0)
+		r = sip_local_ip(s, &to, len, ip, sizeof(ip));
+	if (r < 0)
+		return r;
+	snprintf(buf, sizeof(buf), "<sip:sipsvc@%s%s%s:%d;transport=%s>",
+		 strchr(ip, ':') ? "[" : "", ip, strchr(ip, ':') ? "]" : "", s->port,
+		 tcp ? "tcp" : "udp");
+	return osip_message_set_contact(m, buf) < 0 ? -ENOMEM : 0;
+}
+
+static int set_body(osip_message_t *m, const char *ctype, const char *body)
+{
+	char len[24];
+
+	if (!ctype)
+		return osip_message_set_content_length(m, "0") < 0 ? -ENOMEM : 0;
+	snprintf(len, sizeof(len), "%zu", strlen(body));
+	if (osip_message_set_content_type(m, ctype) < 0 ||
+	    osip_message_set_body(m, body, strlen(body)) < 0 ||
+	    osip_message_set_content_length(m, len) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static osip_message_t *request_skeleton(const char *method, const char *uri)
+{
+	osip_message_t *m = NULL;
+	osip_uri_t *u = NULL;
+
+	if (osip_message_init(&m) < 0)
+		return NULL;
+	osip_message_set_method(m, osip_strdup(method));
+	osip_message_set_version(m, osip_strdup("SIP/2.0"));
+	if (osip_uri_init(&u) < 0 || osip_uri_parse(u, uri) < 0) {
+		osip_uri_free(u);
+		osip_message_free(m);
+		return NULL;
+	}
+	osip_message_set_uri(m, u);
+	if (osip_message_set_max_forwards(m, "70") < 0) {
+		osip_message_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+static bool route_is_loose(const osip_route_t *rt)
+{
+	osip_uri_param_t *lr = NULL;
+
+	osip_uri_uparam_get_byname(rt->url, "lr", &lr);
+	return lr != NULL;
+}
+
+static int add_route(osip_message_t *m, const osip_route_t *rt)
+{
+	char *str = NULL;
+	int r = osip_from_to_str((const osip_from_t *)rt, &str);
+
+	if (r == 0)
+		r = osip_message_set_route(m, str);
+	osip_free(str);
+	return r < 0 ? -ENOMEM : 0;
+}
+
+/* RFC 3261 12.2.1.1: loose routing keeps the remote target in the R-URI; a strict
+ * first route takes its place and the remote target goes last in Route. */
+static osip_message_t *in_dialog_skeleton(osip_dialog_t *od, const char *method)
+{
+	const osip_route_t *first = osip_list_get(&od->route_set, 0);
+	bool strict = first && !route_is_loose(first);
+	char *target = NULL;
+	osip_message_t *m = NULL;
+	int r = osip_uri_to_str(strict ? first->url : od->remote_contact_uri->url, &target);
+
+	if (r == 0)
+		m = request_skeleton(method, target);
+	osip_free(target);
+	for (int i = strict ? 1 : 0; m && i < osip_list_size(&od->route_set); i++)
+		if (add_route(m, osip_list_get(&od->route_set, i)) < 0) {
+			osip_message_free(m);
+			m = NULL;
+		}
+	if (m && strict && add_route(m, (const osip_route_t *)od->remote_contact_uri) < 0) {
+		osip_message_free(m);
+		m = NULL;
+	}
+	return m;
+}
+
+static osip_message_t *in_dialog_request(struct sip_dialog *d, const char *method, int cseq)
+{
+	osip_dialog_t *od = d->od;
+	osip_message_t *m = od && od->remote_contact_uri ? in_dialog_skeleton(od, method) : NULL;
+	char num[48];
+
+	if (!m)
+		return NULL;
+	snprintf(num, sizeof(num), "%d %s", cseq, method);
+	/* remote_uri and local_uri carry the tags (libosip2 clones the whole header). */
+	if (osip_to_clone(od->remote_uri, &m->to) < 0 ||
+	    osip_from_clone(od->local_uri, &m->from) < 0 ||
+	    osip_message_set_call_id(m, od->call_id) < 0 || osip_message_set_cseq(m, num) < 0) {
+		osip_message_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+int sip_dialog_request(struct sip_dialog *d, const char *method, const char *ctype,
+		       const char *body, sip_response_h *h, void *arg)
+{
+	osip_message_t *m;
+	bool refresh = strcmp(method, "INVITE") == 0 || strcmp(method, "UPDATE") == 0;
+
+	if (!d->linked || !d->od || d->ended)
+		return -ENOTCONN;
+	/* RFC 3261 12.2.1.1: CSeq one higher than the last we sent. */
+	m = in_dialog_request(d, method, ++d->od->local_cseq);
+	if (!m || (refresh && sip_message_add_contact(d->sip, m, d->tcp) < 0) ||
+	    set_body(m, ctype, body) < 0) {
+		osip_message_free(m);
+		return -ENOMEM;
+	}
+	return sip_request_send(d->sip, m, d->tcp, h, arg, NULL);
+}
+
+/* ---- UAC ------------------------------------------------------------------------------ */
+
+static void send_ack(struct sip_dialog *d, const osip_message_t *resp)
+{
+	osip_message_t *ack = in_dialog_request(d, "ACK", atoi(resp->cseq->number));
+
+	/* RFC 3261 13.2.2.4: the ACK carries the INVITE's CSeq number; its own branch. */
+	if (!ack || set_body(ack, NULL, NULL) < 0 || sip_send_direct(d->sip, ack, d->tcp) < 0) {
+		log_warn("sip: cannot send the ACK in dialog %s", d->od->call_id);
+		osip_message_free(ack);
+		return;
+	}
+	osip_message_free(d->ack);
+	d->ack = ack;
+}
+
+static void on_invite_response(struct sip_tx *tx, int status, const osip_message_t *resp,
+			       void *arg)
+{
+	struct sip_dialog *d = arg;
+
+	if (status < 200) {
+		emit(d, SIP_DIALOG_PROGRESS, status, NULL);
+		return;
+	}
+	if (status < 300 && d->linked &&
+	    osip_dialog_init_as_uac(&d->od, (osip_message_t *)resp) == 0) {
+		send_ack(d, resp);
+		d->acked = true;
+		emit(d, SIP_DIALOG_ESTABLISHED, status, NULL);
+	} else {
+		d->ended = true;
+		emit(d, SIP_DIALOG_FAILED, status < 300 ? 500 : status, NULL);
+	}
+	mem_deref(d); /* the transaction's reference */
+}
+
+static osip_message_t *invite_new(struct sip *s, const char *from, const char *to, bool tcp)
+{
+	osip_message_t *m = request_skeleton("INVITE", to);
+	char tag[17], cid[17], buf[512];
+
+	if (!m)
+		return NULL;
+	sip_token(tag);
+	sip_token(cid);
+	snprintf(buf, sizeof(buf), "<%s>;tag=%s", from, tag);
+	if (osip_message_set_from(m, buf) < 0)
+		goto fail;
+	snprintf(buf, sizeof(buf), "<%s>", to);
+	if (osip_message_set_to(m, buf) < 0 || osip_message_set_call_id(m, cid) < 0 ||
+	    osip_message_set_cseq(m, "1 INVITE") < 0 || sip_message_add_contact(s, m, tcp) < 0 ||
+	    osip_message_set_header(m, "Allow", SIP_ALLOW) < 0)
+		goto fail;
+	return m;
+fail:
+	osip_message_free(m);
+	return NULL;
+}
+
+int sip_dialog_invite(struct sip *s, const char *from, const char *to, const char *ctype,
+		      const char *body, bool tcp, sip_dialog_h *h, void *arg,
+		      struct sip_dialog **ret)
+{
+	osip_message_t *m = invite_new(s, from, to, tcp);
+	struct sip_dialog *d;
+	int r;
+
+	if (!m || set_body(m, ctype, body) < 0) {
+		osip_message_free(m);
+		return -EINVAL;
+	}
+	d = dialog_alloc(s, true, h, arg);
+	if (!d) {
+		osip_message_free(m);
+		return -EBUSY;
+	}
+	d->tcp = tcp;
+	r = sip_request_send(s, m, tcp, on_invite_response, mem_ref(d), NULL);
+	if (r < 0) {
+		mem_deref(d);
+		mem_deref(d);
+		return r;
+	}
+	*ret = d;
+	return 0;
+}
+
+void sip_dialog_stray_2xx(struct sip *s, const osip_message_t *resp)
+{
+	for (struct sip_dialog *d = s->dialogs; d; d = d->next)
+		if (d->uac && d->od && d->ack &&
+		    osip_dialog_match_as_uac(d->od, (osip_message_t *)resp) == 0) {
+			sip_send_direct(s, d->ack, d->tcp);
+			return;
+		}
+	s->stats.rx_stray++;
+}
+
+/* ---- UAS ------------------------------------------------------------------------------ */
+
+static void on_retx(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct sip_dialog *d = w->data;
+
+	/* RFC 3261 13.3.1.4: no ACK within 64*T1: confirmed, but the session ends. */
+	if (ev_now(loop) - d->retx_start >= 64 * SIP_T1) {
+		ev_timer_stop(loop, w);
+		emit(d, SIP_DIALOG_FAILED, 408, NULL);
+		sip_dialog_bye(d);
+		return;
+	}
+	sip_send_to(d->sip, &d->src, d->ok, d->ok_host, d->ok_port);
+	d->retx_interval = d->retx_interval * 2 > SIP_T2 ? SIP_T2 : d->retx_interval * 2;
+	w->repeat = d->retx_interval;
+	ev_timer_again(loop, w);
+}
+
+/* Our 200: Contact (RFC 3261 12.1.1 requires it), Allow, the body. */
+static osip_message_t *accept_response(struct sip_tx *tx, const char *ctype, const char *body)
+{
+	osip_message_t *r = sip_response_new(tx->req, 200, NULL, tx->tag);
+	char ip[INET6_ADDRSTRLEN], buf[320];
+	bool v6;
+
+	if (!r || sip_local_ip(tx->sip, &tx->src.peer, tx->src.peer_len, ip, sizeof(ip)) < 0)
+		goto fail;
+	v6 = strchr(ip, ':') != NULL;
+	snprintf(buf, sizeof(buf), "<sip:sipsvc@%s%s%s:%d;transport=%s>", v6 ? "[" : "", ip,
+		 v6 ? "]" : "", tx->sip->port, tx->src.is_tcp ? "tcp" : "udp");
+	if (osip_message_set_contact(r, buf) < 0 ||
+	    osip_message_set_header(r, "Allow", SIP_ALLOW) < 0)
+		goto fail;
+	if (ctype) {
+		osip_content_length_free(r->content_length);
+		r->content_length = NULL;
+		if (set_body(r, ctype, body) < 0)
+			goto fail;
+	}
+	return r;
+fail:
+	osip_message_free(r);
+	return NULL;
+}
+
+int sip_dialog_accept(struct sip_tx *tx, const char *ctype, const char *body, sip_dialog_h *h,
+		      void *arg, struct sip_dialog **ret)
+{
+	struct sip *s = tx->sip;
+	osip_message_t *r;
+	struct sip_dialog *d;
+	char *host = NULL;
+
+	if (!tx->tr || tx->dead || tx->final_sent)
+		return -ENOENT;
+	r = accept_response(tx, ctype, body);
+	d = r ? dialog_alloc(s, false, h, arg) : NULL;
+	if (!d || osip_dialog_init_as_uas(&d->od, (osip_message_t *)tx->req, r) < 0 ||
+	    osip_message_clone(r, &d->ok) < 0) {
+		osip_message_free(r);
+		mem_deref(d);
+		return -ENOMEM;
+	}
+	d->src = tx->src;
+	d->tcp = tx->src.is_tcp;
+	d->invite_key = strdup(tx->key);
+	osip_response_get_destination(r, &host, &d->ok_port);
+	snprintf(d->ok_host, sizeof(d->ok_host), "%s", host ? host : tx->src.ip);
+	osip_free(host);
+	sip_tx_send(tx, r);
+	/* RFC 3261 13.3.1.4: the TU resends the 2xx, T1 doubling up to T2, until the ACK. */
+	d->retx_interval = SIP_T1;
+	d->retx_start = s->loop ? ev_now(s->loop) : 0;
+	ev_init(&d->retx, on_retx);
+	d->retx.data = d;
+	d->retx.repeat = SIP_T1;
+	if (s->loop)
+		ev_timer_again(s->loop, &d->retx);
+	*ret = d;
+	return 0;
+}
+
+bool sip_dialog_ack(struct sip *s, const osip_message_t *ack)
+{
+	for (struct sip_dialog *d = s->dialogs; d; d = d->next) {
+		if (d->uac || !d->od || osip_dialog_match_as_uas(d->od, (osip_message_t *)ack) != 0)
+			continue;
+		if (!d->acked) {
+			d->acked = true;
+			if (s->loop)
+				ev_timer_stop(s->loop, &d->retx);
+			emit(d, SIP_DIALOG_ESTABLISHED, 200, NULL);
+		}
+		return true;
+	}
+	return false;
+}
+
+bool sip_dialog_absorb_invite(struct sip *s, const char *key)
+{
+	/* RFC 6026 7.1: libosip2's IST ends with the 2xx; its retransmissions belong to
+	 * the dialog (the "Accepted" state) and get the 2xx again, for 64*T1. */
+	for (struct sip_dialog *d = s->dialogs; d; d = d->next) {
+		if (d->uac || !d->invite_key || strcmp(d->invite_key, key) != 0)
+			continue;
+		if (d->ok && s->loop && ev_now(s->loop) - d->retx_start < 64 * SIP_T1)
+			sip_send_to(s, &d->src, d->ok, d->ok_host, d->ok_port);
+		return true;
+	}
+	return false;
+}
+
+struct sip_dialog *sip_dialog_find_uas(struct sip *s, const osip_message_t *req)
+{
+	/* Bounded by SIP_MAX_DIALOGS; a per-user daemon holds a handful. */
+	for (struct sip_dialog *d = s->dialogs; d; d = d->next)
+		if (d->od && !d->ended && osip_dialog_match_as_uas(d->od, (osip_message_t *)req) == 0)
+			return d;
+	return NULL;
+}
+
+/* RFC 3261 12.2.2: a target refresh request replaces the remote target. */
+static void refresh_target(struct sip_dialog *d, const osip_message_t *req)
+{
+	osip_contact_t *c = osip_list_get(&req->contacts, 0), *copy = NULL;
+
+	if (!c || osip_contact_clone(c, &copy) < 0)
+		return;
+	osip_contact_free(d->od->remote_contact_uri);
+	d->od->remote_contact_uri = copy;
+}
+
+void sip_dialog_request_in(struct sip_dialog *d, struct sip_tx *tx)
+{
+	const char *m = tx->req->sip_method;
+	int cseq = atoi(tx->req->cseq->number);
+
+	/* RFC 3261 12.2.2: lower than the last remote CSeq is out of order. */
+	if (d->od->remote_cseq > 0 && cseq < d->od->remote_cseq) {
+		sip_tx_reply(tx, 500, "CSeq Out of Order");
+		return;
+	}
+	d->od->remote_cseq = cseq;
+	if (strcmp(m, "BYE") == 0) {
+		sip_tx_reply(tx, 200, NULL);
+		/* A BYE before the ACK (lost) also ends the 2xx retransmissions. */
+		if (d->sip->loop)
+			ev_timer_stop(d->sip->loop, &d->retx);
+		d->ended = true;
+		emit(d, SIP_DIALOG_TERMINATED, 0, NULL);
+		return;
+	}
+	if (strcmp(m, "INVITE") == 0 || strcmp(m, "UPDATE") == 0)
+		refresh_target(d, tx->req);
+	if (d->h)
+		emit(d, SIP_DIALOG_REQUEST, 0, tx);
+	else
+		sip_tx_reply(tx, 501, NULL);
+}
+
+static void on_bye_response(struct sip_tx *tx, int status, const osip_message_t *resp,
+			    void *arg)
+{
+	struct sip_dialog *d = arg;
+
+	if (status < 200)
+		return;
+	d->ended = true;
+	emit(d, SIP_DIALOG_TERMINATED, status, NULL);
+	mem_deref(d);
+}
+
+int sip_dialog_bye(struct sip_dialog *d)
+{
+	int r;
+
+	if (d->ended)
+		return -EALREADY;
+	if (d->linked && d->sip->loop)
+		ev_timer_stop(d->sip->loop, &d->retx);
+	r = sip_dialog_request(d, "BYE", NULL, NULL, on_bye_response, mem_ref(d));
+	if (r < 0)
+		mem_deref(d);
+	else
+		d->ended = true; /* no new requests; the answer is reported */
+	return r;
+}
+
+void sip_dialogs_free(struct sip *s)
+{
+	/* Owners keep their references; the dialogs just leave the subsystem. */
+	while (s->dialogs)
+		unlink_dialog(s->dialogs);
+}

@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * @file sip.h
+ * The SIP stack every other subsystem uses: UDP and TCP transports (IPv4 and IPv6),
+ * libosip2's transaction state machines driven by the libev loop, validation of every
+ * message before a state machine sees it, and the service's built-in answers (OPTIONS,
+ * 405, 420, 481, 482, 483, 480 for INVITE while nobody takes calls).
+ *
+ * Everything runs on the loop thread. Requests that a subsystem wants (INVITE today)
+ * reach it as a server transaction (struct sip_tx) that it answers with
+ * sip_tx_reply(); a transaction is refcounted so that a holder may keep it past its
+ * end: replies then fail with -ENOENT.
+ */
+#ifndef SIPSVC_SIP_H
+#define SIPSVC_SIP_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <ev.h>
+
+#include "core/core.h"
+
+struct sip;
+struct sip_tx;
+struct sip_dialog;
+/* libosip2's message, for handlers that read headers. */
+struct osip_message;
+
+/** Counters shown in logs and benchmarks; they only grow. */
+struct sip_stats {
+	uint64_t rx_messages;   /* parsed messages taken in */
+	uint64_t rx_garbage;    /* bytes that did not parse: dropped */
+	uint64_t rx_invalid;    /* parsed but invalid requests (answered 400 when possible) */
+	uint64_t rx_dropped;    /* invalid messages nobody can be answered for */
+	uint64_t rx_retrans;    /* requests absorbed by their transaction */
+	uint64_t rx_stray;      /* responses and ACKs matching nothing */
+	uint64_t tx_messages;   /* messages handed to a transport */
+	uint64_t tx_errors;     /* transport errors on send */
+	uint64_t overload;      /* requests refused with 503: transaction table full */
+	uint64_t tcp_refused;   /* connections refused: too many open */
+	uint64_t tcp_oversize;  /* connections closed: message over the size limit */
+};
+
+/**
+ * Start the SIP service on cfg->sip_addr/cfg->sip_port (UDP and TCP; without an
+ * address IPv4 0.0.0.0 and IPv6 :: are bound, with the port chosen for UDP over IPv4
+ * reused for the others). A NULL @p loop starts no sockets (fuzzing, unit tests).
+ * Registers a status contributor. Returns 0 or -errno (the reason is logged).
+ */
+int sip_new(struct ev_loop *loop, const struct config *cfg, struct sip **ret);
+/** Close every socket and free every transaction; accepts NULL. */
+void sip_free(struct sip *s);
+/** Use @p cfg after a reload; sockets stay as they are (a restart changes them). */
+void sip_set_config(struct sip *s, const struct config *cfg);
+/** The UDP port bound (useful with --sip-port 0), or -1 when nothing is bound. */
+int sip_port(const struct sip *s);
+/** The counters. */
+const struct sip_stats *sip_stats_get(const struct sip *s);
+/** Live server and client transactions. */
+size_t sip_transactions_count(const struct sip *s);
+
+/**
+ * Take bytes as if received from @p peer over UDP (@p is_tcp false) or as one framed
+ * TCP message: parse, validate, match or create a transaction, answer. The fuzzer and
+ * unit tests use it; the transports call it for each datagram or framed message.
+ */
+void sip_input(struct sip *s, bool is_tcp, int fd, const struct sockaddr *peer,
+	       socklen_t peer_len, const char *buf, size_t len);
+/**
+ * Run the transaction state machines now (what the loop's prepare watcher does before
+ * it sleeps): queued events, due timers (@p timers), then free ended transactions.
+ */
+void sip_pump_run(struct sip *s, bool timers);
+
+/** Called with each new INVITE server transaction (after 100 Trying was sent). */
+typedef void(sip_invite_h)(struct sip_tx *tx, void *arg);
+/**
+ * Install (or with NULL remove) the receiver of incoming INVITEs. Without one the
+ * service answers 480 Temporarily Unavailable.
+ */
+void sip_set_invite_handler(struct sip *s, sip_invite_h *h, void *arg);
+/**
+ * Answer a server transaction with @p status and @p reason (NULL: the RFC 3261 phrase).
+ * Returns 0, -ENOENT when the transaction has ended, -EALREADY after a final
+ * response, -ENOMEM.
+ */
+int sip_tx_reply(struct sip_tx *tx, int status, const char *reason);
+/** The request's method ("INVITE"), or NULL once the transaction has ended. */
+const char *sip_tx_method(const struct sip_tx *tx);
+
+/* ---- client transactions -------------------------------------------------------- */
+
+/**
+ * Receives each response of a client transaction: @p resp is NULL for a local 408
+ * (timer B/F fired) or 503 (transport error), RFC 3261 8.1.3.1. @p status >= 200 is
+ * the last call.
+ */
+typedef void(sip_response_h)(struct sip_tx *tx, int status, const struct osip_message *resp,
+			     void *arg);
+/**
+ * Send @p req (libosip2 message, taken) in a new client transaction (ICT for INVITE,
+ * NICT otherwise) over UDP or TCP to its first Route or its Request-URI (numeric
+ * hosts only for now). Our Via is added. Returns 0 (*@p ret, if given, is a weak
+ * handle valid until the last response) or -errno.
+ */
+int sip_request_send(struct sip *s, struct osip_message *req, bool tcp, sip_response_h *h,
+		     void *arg, struct sip_tx **ret);
+
+/**
+ * Credentials for digest challenges (RFC 8760: MD5, SHA-256) to any request we send:
+ * a 401/407 is answered once per challenge, again on stale=true. NULL user: none.
+ * 0 or -ENOMEM.
+ */
+int sip_set_credentials(struct sip *s, const char *user, const char *password);
+
+/* ---- registration (RFC 3261 10) ----------------------------------------------------- */
+
+enum sip_reg_state {
+	SIP_REG_REGISTERING,
+	SIP_REG_REGISTERED,
+	SIP_REG_FAILED,
+	SIP_REG_UNREGISTERING,
+	SIP_REG_UNREGISTERED,
+	_SIP_REG_STATE_MAX,
+	_SIP_REG_STATE_INVALID = -1,
+};
+
+struct sip_reg;
+
+/**
+ * Register @p aor at @p registrar (a sip: URI, numeric host) for @p expires seconds,
+ * refreshed at 90 % of what the registrar grants, retried with back-off after a
+ * failure, removed by sip_unregister_all(). Shown in <Status/> as <Registration>.
+ * At most 8. 0 or -errno.
+ */
+int sip_register_start(struct sip *s, const char *registrar, const char *aor, int expires,
+		       bool tcp, struct sip_reg **ret);
+/** Send Expires: 0 for every binding (before shutdown); run the loop briefly after. */
+void sip_unregister_all(struct sip *s);
+/** The state of @p r. */
+enum sip_reg_state sip_reg_state(const struct sip_reg *r);
+
+/* ---- dialogs (RFC 3261 12) --------------------------------------------------------- */
+
+enum sip_dialog_event {
+	SIP_DIALOG_PROGRESS,    /* a provisional response to our INVITE (status) */
+	SIP_DIALOG_ESTABLISHED, /* 2xx and ACK exchanged */
+	SIP_DIALOG_FAILED,      /* our INVITE failed (status), or no ACK came for our 2xx */
+	SIP_DIALOG_REQUEST,     /* a request inside the dialog; answer it with the tx */
+	SIP_DIALOG_TERMINATED,  /* BYE received, or our BYE answered */
+	_SIP_DIALOG_EVENT_MAX,
+};
+
+/** What happens to a dialog; @p tx is set for SIP_DIALOG_REQUEST only. */
+typedef void(sip_dialog_h)(struct sip_dialog *d, enum sip_dialog_event ev, int status,
+			   struct sip_tx *tx, void *arg);
+
+/**
+ * Call @p to (a sip: URI with a numeric host) from @p from as a UAC: an INVITE with
+ * the body if @p ctype is set, the ACK for the 2xx (resent for retransmitted 2xx),
+ * events to @p h. The caller owns *@p ret (mem_deref) from the start. 0 or -errno.
+ */
+int sip_dialog_invite(struct sip *s, const char *from, const char *to, const char *ctype,
+		      const char *body, bool tcp, sip_dialog_h *h, void *arg,
+		      struct sip_dialog **ret);
+/**
+ * Answer INVITE server transaction @p tx with 200 and a body as a UAS, creating the
+ * dialog; the 200 is resent until the ACK comes (RFC 3261 13.3.1.4). 0 or -errno.
+ */
+int sip_dialog_accept(struct sip_tx *tx, const char *ctype, const char *body, sip_dialog_h *h,
+		      void *arg, struct sip_dialog **ret);
+/**
+ * Send @p method (BYE, INFO, re-INVITE, UPDATE, REFER, NOTIFY...) inside @p d with the
+ * dialog's Request-URI, Route set, tags, Call-ID and next CSeq (RFC 3261 12.2.1.1).
+ * @p h (may be NULL) gets the responses. 0 or -errno.
+ */
+int sip_dialog_request(struct sip_dialog *d, const char *method, const char *ctype,
+		       const char *body, sip_response_h *h, void *arg);
+/** Send BYE; SIP_DIALOG_TERMINATED follows its answer. 0 or -errno. */
+int sip_dialog_bye(struct sip_dialog *d);
+/** Call-ID of the dialog (logs, tests). */
+const char *sip_dialog_call_id(const struct sip_dialog *d);
+
+#endif
