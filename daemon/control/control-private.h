@@ -202,6 +202,7 @@ xmlNodePtr handle_status(struct request *req);
 xmlNodePtr handle_devices(struct request *req);
 xmlNodePtr handle_subscribe(struct request *req);
 xmlNodePtr handle_unsubscribe(struct request *req);
+xmlNodePtr handle_tunnel(struct request *req);
 
 /* ---- control.c ------------------------------------------------------------ */
 
@@ -209,6 +210,7 @@ struct control {
 	struct ev_loop *loop;
 	const struct config *cfg;
 	struct device_table *devices;
+	struct tunnel *tunnel;
 	struct listener ls[CONTROL_MAX_LISTENERS];
 	unsigned n_ls;
 	char *unix_path;     /* the socket we bound, to unlink at exit */

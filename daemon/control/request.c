@@ -35,7 +35,7 @@ static const struct request_def requests[] = {
 	{ "Shares", NULL },
 	{ "Status", handle_status },
 	{ "Subscribe", handle_subscribe },
-	{ "Tunnel", NULL },
+	{ "Tunnel", handle_tunnel },
 	{ "Unshare", NULL },
 	{ "Unsubscribe", handle_unsubscribe },
 };

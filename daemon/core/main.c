@@ -25,6 +25,7 @@
 #include "core/worker.h"
 #include "core/xml.h"
 #include "sip/sip.h"
+#include "tunnel/tunnel.h"
 
 /* Command-line settings; they win over the config file, also after a reload. */
 struct options {
@@ -43,6 +44,7 @@ struct daemon {
 	struct device_table *devices;
 	struct worker_pool *workers; /* blocking work: hashing, directory walks */
 	struct sip *sip;
+	struct tunnel *tunnel;
 	ev_tstamp started;
 	ev_signal sigterm, sigint, sighup;
 	ev_timer watchdog;
@@ -208,6 +210,7 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
 			log_err("reload: out of memory reopening devices");
 		control_set_config(d->control, c);
 		sip_set_config(d->sip, c);
+		tunnel_set_config(d->tunnel, c);
 		config_free(d->cfg);
 		d->cfg = c;
 		log_info("configuration reloaded (%zu devices)", c->n_devices);
@@ -273,6 +276,7 @@ static void daemon_stop(struct daemon *d)
 	ev_signal_stop(d->loop, &d->sighup);
 	ev_timer_stop(d->loop, &d->watchdog);
 	status_unregister(on_status, d);
+	tunnel_free(d->tunnel); /* before the SIP stack, which answers what it left */
 	sip_free(d->sip);
 	control_free(d->control);
 	device_table_free(d->devices);
@@ -323,6 +327,11 @@ static int run(int argc, char **argv)
 		return EX_OSERR;
 	}
 	control_set_devices(d.control, d.devices);
+	if (tunnel_new(d.sip, d.cfg, &d.tunnel) < 0) {
+		daemon_stop(&d);
+		return EX_OSERR;
+	}
+	control_set_tunnel(d.control, d.tunnel);
 	watchdog_start(&d);
 	log_notice("sipsvcd %s ready (control port %d, pid %ld)", PACKAGE_VERSION,
 		   control_tcp_port(d.control), (long)getpid());
