@@ -211,7 +211,9 @@ static int tp_send_peers(void *ctx, const struct overlay_peer *to, const struct 
 	struct node *n = ctx;
 
 	n->sim->ctr.peers++;
-	return send_msg(n, to, SIM_PEERS, m, sizeof(*m), done, arg);
+	/* only the entries in use travel: refreshes are most of the traffic */
+	return send_msg(n, to, SIM_PEERS, m, offsetof(struct overlay_peers, peers) + m->n * sizeof(m->peers[0]),
+			done, arg);
 }
 
 static int tp_send_query(void *ctx, const struct overlay_peer *to, const struct overlay_query *q,

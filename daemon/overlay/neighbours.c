@@ -44,8 +44,8 @@ enum overlay_peers_kind overlay_peers_kind_from_string(const char *s)
 static bool same_peer(const struct overlay_peer *p, const struct overlay_id *id,
 		      const char *contact)
 {
-	if (id && !overlay_id_is_zero(id) && !overlay_id_is_zero(&p->id))
-		return overlay_id_cmp(&p->id, id) == 0;
+	if (id && !id_zero(id) && !id_zero(&p->id))
+		return id_eq(&p->id, id);
 	/* A bootstrap peer is known by contact until its first message names it. */
 	return contact && strcmp(p->contact, contact) == 0;
 }

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "core/core.h"
-#include "overlay/overlay.h"
+#include "overlay/overlay-private.h"
 
 #define NODE_ID_FILE "overlay-node-id"
 
@@ -34,9 +34,7 @@ int overlay_id_random(struct overlay_id *id)
 
 bool overlay_id_is_zero(const struct overlay_id *id)
 {
-	static const struct overlay_id zero;
-
-	return memcmp(id, &zero, sizeof(zero)) == 0;
+	return id_zero(id);
 }
 
 int overlay_id_cmp(const struct overlay_id *a, const struct overlay_id *b)

@@ -86,6 +86,25 @@ struct overlay {
 	struct overlay_stats st;
 };
 
+/* Equality and zero tests on ids are the hot path of every table lookup (the
+ * simulator spends most of its time here): two 64-bit words, no memcmp call. */
+static inline bool id_eq(const struct overlay_id *a, const struct overlay_id *b)
+{
+	uint64_t x[2], y[2];
+
+	__builtin_memcpy(x, a->b, sizeof(x));
+	__builtin_memcpy(y, b->b, sizeof(y));
+	return x[0] == y[0] && x[1] == y[1];
+}
+
+static inline bool id_zero(const struct overlay_id *a)
+{
+	uint64_t x[2];
+
+	__builtin_memcpy(x, a->b, sizeof(x));
+	return (x[0] | x[1]) == 0;
+}
+
 /* overlay.c */
 uint64_t ov_now(const struct overlay *ov);
 uint64_t ov_random(struct overlay *ov);

@@ -51,7 +51,7 @@ void qcache_free(struct qcache *qc)
 struct qentry *qcache_find(struct qcache *qc, const struct overlay_id *qid)
 {
 	for (int32_t i = qc->bucket[qid_hash(qid, qc->nbuckets)]; i >= 0; i = qc->e[i].next)
-		if (overlay_id_cmp(&qc->e[i].qid, qid) == 0)
+		if (id_eq(&qc->e[i].qid, qid))
 			return &qc->e[i];
 	return NULL;
 }
@@ -131,7 +131,7 @@ static size_t forward(struct overlay *ov, const struct overlay_query *q, const s
 	for (unsigned i = 0; i < ov->cfg.max_neighbours; i++) {
 		const struct link *l = &ov->links[i];
 
-		if (l->state != LINK_UP || (except && overlay_id_cmp(&l->peer.id, except) == 0))
+		if (l->state != LINK_UP || (except && id_eq(&l->peer.id, except)))
 			continue;
 		if (ov->tp.send_query(ov->tp.ctx, &l->peer, q, NULL, NULL) == 0)
 			sent++;
