@@ -60,6 +60,13 @@ static void docp(xmlDocPtr *d)
 		xmlFreeDoc(*d);
 }
 
+/* libxml2 strings go back through xmlFree(), whatever allocator it was built with */
+static void xmlcharp(char **s)
+{
+	if (*s)
+		xmlFree(*s);
+}
+
 static void nodep(xmlNodePtr *n)
 {
 	if (*n)
@@ -208,7 +215,7 @@ int overlay_peers_to_xml(const struct overlay_peers *m, char **ret, size_t *ret_
 
 static int peers_from_doc(xmlNodePtr root, struct overlay_peers *m)
 {
-	_cleanup_(freep) char *kind = NULL;
+	_cleanup_(xmlcharp) char *kind = NULL;
 	uint64_t expires;
 
 	kind = (char *)xmlGetProp(root, BAD_CAST "kind");
@@ -272,7 +279,7 @@ int overlay_query_to_xml(const struct overlay_query *q, char **ret, size_t *ret_
 
 static int query_from_doc(xmlNodePtr root, struct overlay_query *q)
 {
-	_cleanup_(freep) char *kw = NULL;
+	_cleanup_(xmlcharp) char *kw = NULL;
 	xmlNodePtr k = root->children;
 	uint64_t ttl, hops;
 

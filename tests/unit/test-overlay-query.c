@@ -287,6 +287,44 @@ START_TEST(searches_are_bounded)
 }
 END_TEST
 
+/* The real clock: libev. A search ends on time without any message. */
+START_TEST(ev_clock_drives_timers)
+{
+	struct ev_loop *loop = ev_loop_new(0);
+	struct overlay_ev_clock clk;
+	struct overlay_config c;
+	struct got g = { 0 };
+	struct overlay_transport t = { tn_send_peers, tn_send_query, tn_send_hit, (void *)(intptr_t)0 };
+	struct overlay_peers m = { .kind = OVERLAY_PEERS_SUBSCRIBE, .expires_s = 60 };
+	double t0;
+
+	tn_setup();
+	overlay_ev_clock_init(&clk, loop);
+	tn_node_cfg(0, &c, 0, 8);
+	ck_assert_int_eq(overlay_new(&c, &t, &clk.clock, tn_match, &tn[0], &tn[0].ov), 0);
+	overlay_start(tn[0].ov);
+	/* a neighbour subscribes, so that there is someone to search */
+	m.from = (struct overlay_peer){ .contact = "t1:5060" };
+	m.from.id.b[15] = 2;
+	ck_assert_int_eq(overlay_recv_peers(tn[0].ov, &m), 0);
+	ck_assert_uint_eq(overlay_neighbour_count(tn[0].ov), 1);
+	/* ev_now() is the loop's cached time: fresh inside callbacks, as the daemon calls us */
+	ev_now_update(loop);
+	t0 = ev_now(loop);
+	ck_assert_int_eq(overlay_search_start(tn[0].ov, "x", 1, 50, 10, on_hit, on_done, &g, NULL), 0);
+	while (!g.done && ev_time() - t0 < 2.0)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert_uint_eq(g.done, 1);
+	ck_assert(ev_time() - t0 >= 0.04);
+	overlay_free(tn[0].ov);
+	tn[0].ov = NULL;
+	overlay_ev_clock_stop(&clk);
+	ck_assert(!ev_is_active(&clk.timer));
+	ev_loop_destroy(loop);
+	tn_teardown();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("overlay-query");
@@ -301,6 +339,7 @@ int main(void)
 	tcase_add_test(tc, rate_limit_per_neighbour);
 	tcase_add_test(tc, results_deduplicated_and_bounded);
 	tcase_add_test(tc, searches_are_bounded);
+	tcase_add_test(tc, ev_clock_drives_timers);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
