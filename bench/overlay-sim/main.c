@@ -189,6 +189,26 @@ static void degree_report(struct sim *s, const char *when)
 	       (double)mem / (double)alive);
 }
 
+/* How far the network reaches: share of nodes within h hops, averaged over a few
+ * random starts. A flood with TTL h can reach no more than this. */
+static void reach_report(struct sim *s)
+{
+	size_t hist[OVERLAY_TTL_MAX + 2], sum[OVERLAY_TTL_MAX + 2] = { 0 }, alive = sim_alive_count(s);
+	const unsigned starts = 10;
+
+	for (unsigned k = 0; k < starts; k++) {
+		sim_hop_histogram(s, sim_random_alive(s, NULL, NULL), hist, OVERLAY_TTL_MAX + 1);
+		for (unsigned h = 0; h <= OVERLAY_TTL_MAX + 1; h++)
+			sum[h] += hist[h];
+	}
+	printf("share of nodes within h hops (mean of %u starts):", starts);
+	for (unsigned h = 1, cum = 0; h <= OVERLAY_TTL_MAX; h++) {
+		cum += (unsigned)(sum[h] + (h == 1 ? sum[0] : 0));
+		printf(" %u:%.3f", h, (double)cum / starts / (double)alive);
+	}
+	printf("\n");
+}
+
 static void run_phase(struct sim *s, const struct opts *o, bool churn)
 {
 	struct acc acc[OVERLAY_TTL_MAX + 1];
@@ -238,6 +258,7 @@ int main(int argc, char **argv)
 	       sc.access_min_ms, sc.access_mean_ms, o.loss * 100, o.queries, o.timeout_ms,
 	       (unsigned long long)o.seed);
 	degree_report(s, "after joining and settling");
+	reach_report(s);
 	place_files(s, &o);
 	printf("-- stable network (recall = holders found / holders; msgs = query messages;"
 	       " analytic = sum d(d-1)^(h-1), capped at d+(N-1)(d-1))\n");

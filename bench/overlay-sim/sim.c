@@ -675,3 +675,19 @@ size_t sim_reachable(struct sim *s, size_t a)
 	free(queue);
 	return n;
 }
+
+void sim_hop_histogram(struct sim *s, size_t a, size_t *hist, unsigned max)
+{
+	int *dist = malloc(s->n_nodes * sizeof(int));
+	size_t *queue = malloc(s->n_nodes * sizeof(size_t));
+
+	memset(hist, 0, (max + 1) * sizeof(*hist));
+	if (dist && queue) {
+		bfs(s, a, dist, queue);
+		for (size_t i = 0; i < s->n_nodes; i++)
+			if (s->nodes[i].alive)
+				hist[dist[i] >= 0 && (unsigned)dist[i] < max ? (unsigned)dist[i] : max]++;
+	}
+	free(dist);
+	free(queue);
+}

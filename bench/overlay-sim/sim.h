@@ -74,6 +74,9 @@ const struct sim_counters *sim_counters(const struct sim *s);
 void sim_counters_reset(struct sim *s);
 /** Number of live nodes reachable from @p a over the current links (a included). */
 size_t sim_reachable(struct sim *s, size_t a);
+/** Count live nodes by hop distance from @p a: @p hist[h] for h < @p max, the rest
+ * (and the unreachable) in hist[max]. */
+void sim_hop_histogram(struct sim *s, size_t a, size_t *hist, unsigned max);
 /** Average degree over live nodes. */
 double sim_mean_degree(struct sim *s);
 
