@@ -36,6 +36,7 @@ struct qentry {
 	struct overlay_id prev; /* the hop it came from; zero if ours */
 	uint32_t route_until_s; /* way back kept until then (clock seconds) */
 	int32_t next;           /* hash chain, -1 ends */
+	uint16_t hits;          /* hit messages relayed for it */
 	bool mine;
 };
 

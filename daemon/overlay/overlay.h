@@ -54,6 +54,7 @@
 #define OVERLAY_KNOWN_MAX 1024
 #define OVERLAY_SEARCHES_MAX 64
 #define OVERLAY_SEARCH_RESULTS_MAX 1000
+#define OVERLAY_HITS_PER_QUERY_MAX 256 /* hit messages a node relays for one query */
 
 /** A node id: 128 random bits (getrandom(2)); all zero means "not known yet". */
 struct overlay_id {
@@ -93,6 +94,9 @@ struct overlay_query {
 	struct overlay_peer origin; /* informative: hits never go to it directly */
 	uint8_t ttl;                /* hops it may still travel; capped at OVERLAY_TTL_MAX */
 	uint8_t hops;               /* hops it travelled */
+	/* Seconds the originator still waits: the SUBSCRIBE's Expires, not in the body.
+	 * A relay keeps the way back no longer than this (nor than route_ttl_s). */
+	uint32_t expires_s;
 	char keywords[OVERLAY_KEYWORDS_MAX + 1];
 };
 
@@ -139,7 +143,8 @@ struct overlay_transport {
 			  overlay_send_done_h *done, void *arg);
 	/**
 	 * Send a query to the neighbour @p to. SIP: SUBSCRIBE sip:ID@CONTACT,
-	 * "Event: sipsvc-query;id=QIDHEX", Expires = search time left, body <query>.
+	 * "Event: sipsvc-query;id=QIDHEX", Expires: q->expires_s, body <query>. The
+	 * receiving side fills expires_s from that header before overlay_recv_query().
 	 */
 	int (*send_query)(void *ctx, const struct overlay_peer *to, const struct overlay_query *q,
 			  overlay_send_done_h *done, void *arg);
@@ -215,6 +220,7 @@ struct overlay_stats {
 	uint64_t queries_limited;   /* dropped by a neighbour's rate limit */
 	uint64_t hits_routed;       /* hit messages relayed towards an originator */
 	uint64_t hits_unroutable;   /* hits whose way back was unknown or gone */
+	uint64_t hits_dropped;      /* over OVERLAY_HITS_PER_QUERY_MAX for one query */
 	uint64_t peers_sent;        /* peer-list messages sent */
 	uint64_t neighbours_dropped;/* links lost to silence or send failure */
 };
@@ -227,7 +233,11 @@ struct overlay_stats {
 int overlay_new(const struct overlay_config *cfg, const struct overlay_transport *tp,
 		const struct overlay_clock *clk, overlay_match_h *match, void *match_arg,
 		struct overlay **ret);
-/** Free @p ov without sending anything; accepts NULL. Persists the known peers. */
+/**
+ * Free @p ov without sending anything; accepts NULL. Persists the known peers.
+ * Sends still out keep a reference to what is left of it: their done callbacks
+ * may come later (the transport must call each exactly once, even -ECANCELED).
+ */
 void overlay_free(struct overlay *ov);
 /** Leave politely: a LEAVE to every neighbour (the caller then frees). */
 void overlay_leave(struct overlay *ov);

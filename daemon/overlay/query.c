@@ -163,6 +163,15 @@ static bool query_valid(const struct overlay_query *q)
 	       memchr(q->keywords, '\0', sizeof(q->keywords)) && q->keywords[0];
 }
 
+/* The way back is kept while the originator waits, never longer than route_ttl_s:
+ * a peer's Expires must not pin our memory. */
+static uint32_t route_keep_s(const struct overlay *ov, const struct overlay_query *q)
+{
+	uint32_t s = q->expires_s ? q->expires_s : ov->cfg.route_ttl_s;
+
+	return s < ov->cfg.route_ttl_s ? s : ov->cfg.route_ttl_s;
+}
+
 int overlay_recv_query(struct overlay *ov, const struct overlay_peer *from,
 		       const struct overlay_query *q)
 {
@@ -189,7 +198,7 @@ int overlay_recv_query(struct overlay *ov, const struct overlay_peer *from,
 	if (!e)
 		return -ENOMEM;
 	e->prev = from->id;
-	e->route_until_s = (uint32_t)(now / 1000) + ov->cfg.route_ttl_s;
+	e->route_until_s = (uint32_t)(now / 1000) + route_keep_s(ov, q);
 	ov->st.queries_seen++;
 	fwd = *q;
 	/* DESIGN.md: TTL capped at 7 whatever a peer sends */
@@ -279,6 +288,12 @@ int overlay_recv_hit(struct overlay *ov, const struct overlay_peer *from,
 		ov->st.hits_unroutable++;
 		return -EHOSTUNREACH;
 	}
+	/* a holder (or a liar) sending hits without end must not use us as an amplifier */
+	if (e->hits >= OVERLAY_HITS_PER_QUERY_MAX) {
+		ov->st.hits_dropped++;
+		return -EBUSY;
+	}
+	e->hits++;
 	ov->st.hits_routed++;
 	return ov->tp.send_hit(ov->tp.ctx, &l->peer, h, NULL, NULL);
 }
@@ -334,7 +349,8 @@ static int search_slot(struct overlay *ov)
 	return -ENOSPC;
 }
 
-static void query_new(struct overlay *ov, const char *keywords, unsigned ttl, struct overlay_query *q)
+static void query_new(struct overlay *ov, const char *keywords, unsigned ttl, unsigned timeout_ms,
+		      struct overlay_query *q)
 {
 	uint64_t a = ov_random(ov), b = ov_random(ov);
 
@@ -345,6 +361,7 @@ static void query_new(struct overlay *ov, const char *keywords, unsigned ttl, st
 	q->origin.id = ov->id;
 	snprintf(q->origin.contact, sizeof(q->origin.contact), "%s", ov->contact);
 	snprintf(q->keywords, sizeof(q->keywords), "%s", keywords);
+	q->expires_s = (timeout_ms + 999) / 1000;
 }
 
 int overlay_search_start(struct overlay *ov, const char *keywords, unsigned ttl,
@@ -369,7 +386,7 @@ int overlay_search_start(struct overlay *ov, const char *keywords, unsigned ttl,
 		free(s);
 		return -ENOMEM;
 	}
-	query_new(ov, keywords, ttl, &q);
+	query_new(ov, keywords, ttl, timeout_ms, &q);
 	e = qcache_add(&ov->qc, &q.qid);
 	if (!e) {
 		free(s->seen);

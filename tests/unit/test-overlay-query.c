@@ -269,6 +269,55 @@ START_TEST(results_deduplicated_and_bounded)
 }
 END_TEST
 
+/* A holder sending hits without end: a relay passes on a bounded number per query. */
+START_TEST(relayed_hits_bounded)
+{
+	struct got g = { 0 };
+	struct overlay_search *s;
+	struct overlay_hit h = { .n = 1 };
+	int ok = 0;
+
+	tn_setup();
+	line3();
+	ck_assert_int_eq(overlay_search_start(tn[0].ov, "x", 2, 5000, 1000, on_hit, on_done, &g, &s), 0);
+	tn_pump();
+	h.qid = *overlay_search_qid(s);
+	h.holder = tn[2].self;
+	for (unsigned i = 0; i < OVERLAY_HITS_PER_QUERY_MAX + 10; i++) {
+		snprintf(h.files[0].name, sizeof(h.files[0].name), "f%u", i);
+		ok += overlay_recv_hit(tn[1].ov, &tn[2].self, &h) == 0;
+	}
+	ck_assert_int_eq(ok, OVERLAY_HITS_PER_QUERY_MAX);
+	ck_assert_uint_eq(overlay_stats(tn[1].ov)->hits_dropped, 10);
+	tn_pump();
+	ck_assert_uint_eq(g.hits, OVERLAY_HITS_PER_QUERY_MAX);
+	tn_teardown();
+}
+END_TEST
+
+/* The way back lasts as long as the originator waits (the query's Expires). */
+START_TEST(route_expires_with_the_search)
+{
+	struct got g = { 0 };
+	struct overlay_search *s;
+	struct overlay_hit h = { .n = 1 };
+
+	tn_setup();
+	line3();
+	ck_assert_int_eq(overlay_search_start(tn[0].ov, "x", 2, 3000, 10, on_hit, on_done, &g, &s), 0);
+	ck_assert_uint_eq(tn_q[tn_head % TN_QUEUE].u.q.expires_s, 3);
+	tn_pump();
+	h.qid = *overlay_search_qid(s);
+	h.holder = tn[2].self;
+	snprintf(h.files[0].name, sizeof(h.files[0].name), "late");
+	tn_now_ms += 5000;
+	ck_assert_int_eq(overlay_recv_hit(tn[1].ov, &tn[2].self, &h), -EHOSTUNREACH);
+	ck_assert_uint_eq(overlay_stats(tn[1].ov)->hits_unroutable, 1);
+	tn_pump();
+	tn_teardown();
+}
+END_TEST
+
 START_TEST(searches_are_bounded)
 {
 	struct got g = { 0 };
@@ -339,6 +388,8 @@ int main(void)
 	tcase_add_test(tc, rate_limit_per_neighbour);
 	tcase_add_test(tc, results_deduplicated_and_bounded);
 	tcase_add_test(tc, searches_are_bounded);
+	tcase_add_test(tc, relayed_hits_bounded);
+	tcase_add_test(tc, route_expires_with_the_search);
 	tcase_add_test(tc, ev_clock_drives_timers);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
