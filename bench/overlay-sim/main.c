@@ -14,7 +14,7 @@
 #include "sim.h"
 
 #define CLASSES 3
-static const unsigned class_holders[CLASSES] = { 1, 10, 100 };
+static const unsigned class_holders[CLASSES] = {1, 10, 100};
 
 struct opts {
 	size_t nodes;
@@ -44,33 +44,53 @@ static double wall(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: overlay-sim [--nodes N] [--queries Q] [--timeout-ms MS] [--loss P]\n"
-			"                   [--churn PCT] [--seed S] [--settle-s S]\n");
+	fprintf(stderr,
+		"usage: overlay-sim [--nodes N] [--queries Q] [--timeout-ms MS] [--loss P]\n"
+		"                   [--churn PCT] [--seed S] [--settle-s S]\n");
 	exit(2);
 }
 
 static void parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
-		{ "nodes", required_argument, NULL, 'n' }, { "queries", required_argument, NULL, 'q' },
-		{ "timeout-ms", required_argument, NULL, 't' }, { "loss", required_argument, NULL, 'l' },
-		{ "churn", required_argument, NULL, 'c' }, { "seed", required_argument, NULL, 's' },
-		{ "settle-s", required_argument, NULL, 'S' }, { NULL, 0, NULL, 0 }
-	};
+	    {"nodes", required_argument, NULL, 'n'},	  {"queries", required_argument, NULL, 'q'},
+	    {"timeout-ms", required_argument, NULL, 't'}, {"loss", required_argument, NULL, 'l'},
+	    {"churn", required_argument, NULL, 'c'},	  {"seed", required_argument, NULL, 's'},
+	    {"settle-s", required_argument, NULL, 'S'},	  {NULL, 0, NULL, 0}};
 	int c;
 
-	*o = (struct opts){ .nodes = 1000, .queries = 10, .timeout_ms = 5000, .churn_pct = 10,
-			    .loss = 0.01, .seed = 1, .settle_ms = 120000 };
+	*o = (struct opts){.nodes = 1000,
+			   .queries = 10,
+			   .timeout_ms = 5000,
+			   .churn_pct = 10,
+			   .loss = 0.01,
+			   .seed = 1,
+			   .settle_ms = 120000};
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'n': o->nodes = strtoul(optarg, NULL, 10); break;
-		case 'q': o->queries = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 't': o->timeout_ms = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'l': o->loss = strtod(optarg, NULL); break;
-		case 'c': o->churn_pct = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 's': o->seed = strtoull(optarg, NULL, 10); break;
-		case 'S': o->settle_ms = strtoull(optarg, NULL, 10) * 1000; break;
-		default: usage();
+		case 'n':
+			o->nodes = strtoul(optarg, NULL, 10);
+			break;
+		case 'q':
+			o->queries = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 't':
+			o->timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'l':
+			o->loss = strtod(optarg, NULL);
+			break;
+		case 'c':
+			o->churn_pct = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 's':
+			o->seed = strtoull(optarg, NULL, 10);
+			break;
+		case 'S':
+			o->settle_ms = strtoull(optarg, NULL, 10) * 1000;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (o->nodes < 200 || o->queries == 0)
@@ -193,7 +213,8 @@ static void degree_report(struct sim *s, const char *when)
  * random starts. A flood with TTL h can reach no more than this. */
 static void reach_report(struct sim *s)
 {
-	size_t hist[OVERLAY_TTL_MAX + 2], sum[OVERLAY_TTL_MAX + 2] = { 0 }, alive = sim_alive_count(s);
+	size_t hist[OVERLAY_TTL_MAX + 2], sum[OVERLAY_TTL_MAX + 2] = {0},
+								alive = sim_alive_count(s);
 	const unsigned starts = 10;
 
 	for (unsigned k = 0; k < starts; k++) {
@@ -252,11 +273,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	t1 = wall();
-	printf("== %zu nodes, min/max neighbours %u/%u, refresh %u s, latency %u+exp(%u) ms per end, "
-	       "loss %.1f%%, %u queries per TTL and class, timeout %u ms, seed %llu\n",
-	       o.nodes, sc.ocfg.min_neighbours, sc.ocfg.max_neighbours, sc.ocfg.refresh_s,
-	       sc.access_min_ms, sc.access_mean_ms, o.loss * 100, o.queries, o.timeout_ms,
-	       (unsigned long long)o.seed);
+	printf(
+	    "== %zu nodes, min/max neighbours %u/%u, refresh %u s, latency %u+exp(%u) ms per end, "
+	    "loss %.1f%%, %u queries per TTL and class, timeout %u ms, seed %llu\n",
+	    o.nodes, sc.ocfg.min_neighbours, sc.ocfg.max_neighbours, sc.ocfg.refresh_s,
+	    sc.access_min_ms, sc.access_mean_ms, o.loss * 100, o.queries, o.timeout_ms,
+	    (unsigned long long)o.seed);
 	degree_report(s, "after joining and settling");
 	reach_report(s);
 	place_files(s, &o);

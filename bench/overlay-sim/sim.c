@@ -14,8 +14,8 @@
 #include "core/core.h"
 #include "sim.h"
 
-#define SIP_T1_MS 500   /* RFC 3261 17.1.2.2: first retransmission */
-#define SIP_TRIES 7     /* Timer F = 64*T1 covers about seven transmissions */
+#define SIP_T1_MS      500 /* RFC 3261 17.1.2.2: first retransmission */
+#define SIP_TRIES      7   /* Timer F = 64*T1 covers about seven transmissions */
 #define SIP_TIMER_F_MS (64 * SIP_T1_MS)
 
 enum ev_type { SIM_TIMER, SIM_PEERS, SIM_QUERY, SIM_HIT, SIM_DONE };
@@ -108,8 +108,12 @@ static int push(struct sim *s, uint64_t t, enum ev_type type, uint32_t node, voi
 		s->cap_ev = cap;
 	}
 	i = s->n_ev++;
-	s->heap[i] = (struct event){ .t = t, .seq = s->seq++, .type = type, .node = node,
-				     .gen = node < s->n_nodes ? s->nodes[node].gen : 0, .p = p };
+	s->heap[i] = (struct event){.t = t,
+				    .seq = s->seq++,
+				    .type = type,
+				    .node = node,
+				    .gen = node < s->n_nodes ? s->nodes[node].gen : 0,
+				    .p = p};
 	while (i > 0 && ev_less(&s->heap[i], &s->heap[(i - 1) / 2])) {
 		struct event tmp = s->heap[i];
 
@@ -212,8 +216,9 @@ static int tp_send_peers(void *ctx, const struct overlay_peer *to, const struct 
 
 	n->sim->ctr.peers++;
 	/* only the entries in use travel: refreshes are most of the traffic */
-	return send_msg(n, to, SIM_PEERS, m, offsetof(struct overlay_peers, peers) + m->n * sizeof(m->peers[0]),
-			done, arg);
+	return send_msg(n, to, SIM_PEERS, m,
+			offsetof(struct overlay_peers, peers) + m->n * sizeof(m->peers[0]), done,
+			arg);
 }
 
 static int tp_send_query(void *ctx, const struct overlay_peer *to, const struct overlay_query *q,
@@ -232,8 +237,9 @@ static int tp_send_hit(void *ctx, const struct overlay_peer *to, const struct ov
 
 	n->sim->ctr.hits++;
 	/* only the files actually in it travel */
-	return send_msg(n, to, SIM_HIT, h, offsetof(struct overlay_hit, files) + h->n * sizeof(h->files[0]),
-			done, arg);
+	return send_msg(n, to, SIM_HIT, h,
+			offsetof(struct overlay_hit, files) + h->n * sizeof(h->files[0]), done,
+			arg);
 }
 
 static uint64_t clk_now(void *ctx)
@@ -354,9 +360,13 @@ uint64_t sim_now(const struct sim *s)
 
 void sim_config_defaults(struct sim_config *c, size_t nodes)
 {
-	*c = (struct sim_config){ .nodes = nodes, .extra = nodes / 5 + 8, .seed = 1,
-				  .access_mean_ms = 20, .access_min_ms = 2, .bootstrap = 3,
-				  .join_gap_ms = 10 };
+	*c = (struct sim_config){.nodes = nodes,
+				 .extra = nodes / 5 + 8,
+				 .seed = 1,
+				 .access_mean_ms = 20,
+				 .access_min_ms = 2,
+				 .bootstrap = 3,
+				 .join_gap_ms = 10};
 	overlay_config_defaults(&c->ocfg);
 	c->ocfg.known_max = 64;
 	c->ocfg.qcache_max = 1024;
@@ -368,7 +378,7 @@ static void node_bootstrap(struct sim *s, struct node *n)
 
 	for (unsigned b = 0; b < s->cfg.bootstrap && alive > 1; b++) {
 		size_t j = (size_t)(sim_random(s) % s->n_nodes);
-		struct overlay_peer p = { 0 };
+		struct overlay_peer p = {0};
 
 		if (j == n->idx || !s->nodes[j].alive)
 			continue;
@@ -380,9 +390,10 @@ static void node_bootstrap(struct sim *s, struct node *n)
 
 int sim_join(struct sim *s)
 {
-	static const struct overlay_transport tp = { tp_send_peers, tp_send_query, tp_send_hit, NULL };
+	static const struct overlay_transport tp = {tp_send_peers, tp_send_query, tp_send_hit,
+						    NULL};
 	struct overlay_transport t = tp;
-	struct overlay_clock clk = { clk_now, clk_arm, NULL };
+	struct overlay_clock clk = {clk_now, clk_arm, NULL};
 	struct overlay_config oc = s->cfg.ocfg;
 	struct node *n;
 	int r;
@@ -390,15 +401,15 @@ int sim_join(struct sim *s)
 	if (s->n_nodes == s->cap_nodes)
 		return -ENOSPC;
 	n = &s->nodes[s->n_nodes];
-	*n = (struct node){ .sim = s, .idx = (uint32_t)s->n_nodes, .gen = 1, .timer_at = UINT64_MAX };
+	*n = (struct node){.sim = s, .idx = (uint32_t)s->n_nodes, .gen = 1, .timer_at = UINT64_MAX};
 	for (size_t i = 0; i < OVERLAY_ID_LEN; i += 8) {
 		uint64_t x = sim_random(s);
 
 		memcpy(n->self.id.b + i, &x, 8);
 	}
 	snprintf(n->self.contact, sizeof(n->self.contact), "h%zu:5060", s->n_nodes);
-	n->access_ms = s->cfg.access_min_ms +
-		       (unsigned)(-log(1.0 - uniform(s)) * s->cfg.access_mean_ms);
+	n->access_ms =
+	    s->cfg.access_min_ms + (unsigned)(-log(1.0 - uniform(s)) * s->cfg.access_mean_ms);
 	oc.contact = n->self.contact;
 	oc.id = &n->self.id;
 	oc.seed = sim_random(s) | 1;
@@ -567,8 +578,8 @@ double sim_mean_degree(struct sim *s)
 
 /* ---- searches ------------------------------------------------------------------------- */
 
-static void on_hit(struct overlay_search *os, const struct overlay_hit *h, const struct overlay_file *f,
-		   void *arg)
+static void on_hit(struct overlay_search *os, const struct overlay_hit *h,
+		   const struct overlay_file *f, void *arg)
 {
 	struct search_ctx *c = arg;
 	struct sim_result *r = c->r;
@@ -601,7 +612,7 @@ static void on_done(struct overlay_search *os, size_t results, void *arg)
 int sim_search(struct sim *s, size_t from, uint32_t file, unsigned ttl, unsigned timeout_ms,
 	       struct sim_result *r)
 {
-	struct search_ctx c = { .s = s, .start = s->now, .file = file, .r = r };
+	struct search_ctx c = {.s = s, .start = s->now, .file = file, .r = r};
 	char kw[32];
 	int ret;
 
@@ -612,8 +623,8 @@ int sim_search(struct sim *s, size_t from, uint32_t file, unsigned ttl, unsigned
 	if (!c.found_nodes)
 		return -ENOMEM;
 	snprintf(kw, sizeof(kw), "f%u", file);
-	ret = overlay_search_start(s->nodes[from].ov, kw, ttl, timeout_ms, OVERLAY_SEARCH_RESULTS_MAX,
-				   on_hit, on_done, &c, NULL);
+	ret = overlay_search_start(s->nodes[from].ov, kw, ttl, timeout_ms,
+				   OVERLAY_SEARCH_RESULTS_MAX, on_hit, on_done, &c, NULL);
 	while (ret == 0 && !c.done && s->n_ev > 0) {
 		step(s);
 		if (!s->nodes[from].alive)
@@ -686,7 +697,8 @@ void sim_hop_histogram(struct sim *s, size_t a, size_t *hist, unsigned max)
 		bfs(s, a, dist, queue);
 		for (size_t i = 0; i < s->n_nodes; i++)
 			if (s->nodes[i].alive)
-				hist[dist[i] >= 0 && (unsigned)dist[i] < max ? (unsigned)dist[i] : max]++;
+				hist[dist[i] >= 0 && (unsigned)dist[i] < max ? (unsigned)dist[i]
+									     : max]++;
 	}
 	free(dist);
 	free(queue);

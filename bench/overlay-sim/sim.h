@@ -14,14 +14,14 @@
 struct sim;
 
 struct sim_config {
-	size_t nodes;             /* initial nodes */
-	size_t extra;             /* room for nodes joining later (churn) */
+	size_t nodes; /* initial nodes */
+	size_t extra; /* room for nodes joining later (churn) */
 	uint64_t seed;
-	unsigned access_mean_ms;  /* mean one-way access delay per node (exponential) */
-	unsigned access_min_ms;   /* plus this floor; link latency = a(i) + a(j) */
-	double loss;              /* per transmission; SIP retransmits (T1 = 500 ms, 7 tries) */
-	unsigned bootstrap;       /* bootstrap peers given to a joining node */
-	unsigned join_gap_ms;     /* time between two initial joins */
+	unsigned access_mean_ms;    /* mean one-way access delay per node (exponential) */
+	unsigned access_min_ms;	    /* plus this floor; link latency = a(i) + a(j) */
+	double loss;		    /* per transmission; SIP retransmits (T1 = 500 ms, 7 tries) */
+	unsigned bootstrap;	    /* bootstrap peers given to a joining node */
+	unsigned join_gap_ms;	    /* time between two initial joins */
 	struct overlay_config ocfg; /* contact, id and seed are set per node */
 };
 

@@ -45,7 +45,7 @@ static void schema_free(struct schema *s)
 		xmlSchemaFreeValidCtxt(s->vctxt);
 	if (s->schema)
 		xmlSchemaFree(s->schema);
-	*s = (struct schema){ 0 };
+	*s = (struct schema){0};
 }
 
 void overlay_body_done(void)
@@ -220,7 +220,8 @@ static int peers_from_doc(xmlNodePtr root, struct overlay_peers *m)
 
 	kind = (char *)xmlGetProp(root, BAD_CAST "kind");
 	m->kind = overlay_peers_kind_from_string(kind);
-	if (m->kind == _OVERLAY_PEERS_KIND_INVALID || peer_from_node(root, "id", "contact", &m->from) < 0 ||
+	if (m->kind == _OVERLAY_PEERS_KIND_INVALID ||
+	    peer_from_node(root, "id", "contact", &m->from) < 0 ||
 	    attr_u64(root, "expires", 86400, &expires) < 0)
 		return -EINVAL;
 	m->expires_s = (uint32_t)expires;
@@ -228,7 +229,8 @@ static int peers_from_doc(xmlNodePtr root, struct overlay_peers *m)
 	for (xmlNodePtr c = root->children; c; c = c->next) {
 		if (c->type != XML_ELEMENT_NODE)
 			continue;
-		if (m->n == OVERLAY_PEERLIST_MAX || peer_from_node(c, "id", "contact", &m->peers[m->n]) < 0)
+		if (m->n == OVERLAY_PEERLIST_MAX ||
+		    peer_from_node(c, "id", "contact", &m->peers[m->n]) < 0)
 			return -EINVAL;
 		m->n++;
 	}

@@ -12,20 +12,20 @@
 #include "core/core.h"
 #include "overlay/overlay-private.h"
 
-#define KNOWN_FILE "overlay-known-peers"
-#define KNOWN_HEADER "# sipsvc overlay known peers v1\n"
-#define RETRY_FAILED_MS 30000   /* a peer that did not answer: not again before */
-#define RETRY_REFUSED_MS 10000  /* a full peer */
-#define CONNECT_IDLE_MS 1000    /* below min with nobody to try: look again */
-#define LIST_COALESCE_MS 200    /* changes within this go out in one NOTIFY */
-#define SAVE_INTERVAL_MS 60000
-#define REJECT_EXTRA_KNOWN 8    /* a refusal also names known peers, to spread joiners */
+#define KNOWN_FILE	   "overlay-known-peers"
+#define KNOWN_HEADER	   "# sipsvc overlay known peers v1\n"
+#define RETRY_FAILED_MS	   30000 /* a peer that did not answer: not again before */
+#define RETRY_REFUSED_MS   10000 /* a full peer */
+#define CONNECT_IDLE_MS	   1000	 /* below min with nobody to try: look again */
+#define LIST_COALESCE_MS   200	 /* changes within this go out in one NOTIFY */
+#define SAVE_INTERVAL_MS   60000
+#define REJECT_EXTRA_KNOWN 8 /* a refusal also names known peers, to spread joiners */
 
 static const char *const peers_kind_table[_OVERLAY_PEERS_KIND_MAX] = {
-	[OVERLAY_PEERS_SUBSCRIBE] = "subscribe",
-	[OVERLAY_PEERS_NOTIFY] = "notify",
-	[OVERLAY_PEERS_REJECT] = "reject",
-	[OVERLAY_PEERS_LEAVE] = "leave",
+    [OVERLAY_PEERS_SUBSCRIBE] = "subscribe",
+    [OVERLAY_PEERS_NOTIFY] = "notify",
+    [OVERLAY_PEERS_REJECT] = "reject",
+    [OVERLAY_PEERS_LEAVE] = "leave",
 };
 
 const char *overlay_peers_kind_to_string(enum overlay_peers_kind k)
@@ -122,7 +122,7 @@ void known_add(struct overlay *ov, const struct overlay_peer *p, bool bootstrap)
 		if (k->bootstrap)
 			return;
 	}
-	*k = (struct known){ .peer = *p, .bootstrap = bootstrap };
+	*k = (struct known){.peer = *p, .bootstrap = bootstrap};
 	ov->known_dirty = true;
 }
 
@@ -155,7 +155,8 @@ int overlay_bootstrap_add(struct overlay *ov, const struct overlay_peer *p)
 
 int known_save(struct overlay *ov)
 {
-	size_t max = sizeof(KNOWN_HEADER) + ov->n_known * (OVERLAY_ID_HEX_LEN + OVERLAY_CONTACT_MAX + 3);
+	size_t max =
+	    sizeof(KNOWN_HEADER) + ov->n_known * (OVERLAY_ID_HEX_LEN + OVERLAY_CONTACT_MAX + 3);
 	_cleanup_(freep) char *buf = malloc(max);
 	size_t len = 0;
 	int r;
@@ -216,7 +217,8 @@ static int known_parse(struct overlay *ov, char *buf)
 int known_load(struct overlay *ov)
 {
 	_cleanup_(freep) char *path = NULL, *buf = NULL;
-	size_t max = sizeof(KNOWN_HEADER) + ov->cfg.known_max * (OVERLAY_ID_HEX_LEN + OVERLAY_CONTACT_MAX + 3);
+	size_t max = sizeof(KNOWN_HEADER) +
+		     ov->cfg.known_max * (OVERLAY_ID_HEX_LEN + OVERLAY_CONTACT_MAX + 3);
 	FILE *f;
 	size_t len;
 	int r;
@@ -292,7 +294,8 @@ static void peers_fill(struct overlay *ov, enum overlay_peers_kind kind, struct 
 			m->peers[m->n++] = ov->links[i].peer;
 	if (kind != OVERLAY_PEERS_REJECT)
 		return;
-	for (unsigned i = 0; i < REJECT_EXTRA_KNOWN && ov->n_known && m->n < OVERLAY_PEERLIST_MAX; i++) {
+	for (unsigned i = 0; i < REJECT_EXTRA_KNOWN && ov->n_known && m->n < OVERLAY_PEERLIST_MAX;
+	     i++) {
 		const struct known *k = &ov->known[ov_random(ov) % ov->n_known];
 
 		if (!overlay_id_is_zero(&k->peer.id))
@@ -300,7 +303,8 @@ static void peers_fill(struct overlay *ov, enum overlay_peers_kind kind, struct 
 	}
 }
 
-static int peers_send(struct overlay *ov, const struct overlay_peer *to, enum overlay_peers_kind kind)
+static int peers_send(struct overlay *ov, const struct overlay_peer *to,
+		      enum overlay_peers_kind kind)
 {
 	struct overlay_peers m;
 	struct send_ctx *c = malloc(sizeof(*c));
@@ -398,7 +402,8 @@ static int on_end(struct overlay *ov, const struct overlay_peers *m)
 	struct known *k;
 
 	if (l)
-		link_drop(ov, l, m->kind == OVERLAY_PEERS_REJECT ? RETRY_REFUSED_MS : RETRY_FAILED_MS);
+		link_drop(ov, l,
+			  m->kind == OVERLAY_PEERS_REJECT ? RETRY_REFUSED_MS : RETRY_FAILED_MS);
 	if (m->kind == OVERLAY_PEERS_LEAVE) {
 		k = known_find(ov, &m->from.id, m->from.contact);
 		if (k)
@@ -440,7 +445,8 @@ static void connect_more(struct overlay *ov, uint64_t now, uint64_t *next)
 	size_t have = links_count(ov, LINK_UP) + links_count(ov, LINK_PENDING);
 	unsigned tries = 0;
 
-	while (have < ov->cfg.min_neighbours && ov->n_known > 0 && tries++ < 4 * ov->cfg.min_neighbours) {
+	while (have < ov->cfg.min_neighbours && ov->n_known > 0 &&
+	       tries++ < 4 * ov->cfg.min_neighbours) {
 		struct known *k = &ov->known[ov_random(ov) % ov->n_known];
 		struct link *l;
 
@@ -449,8 +455,8 @@ static void connect_more(struct overlay *ov, uint64_t now, uint64_t *next)
 		l = link_free_slot(ov);
 		if (!l)
 			break;
-		*l = (struct link){ .peer = k->peer, .state = LINK_PENDING, .we_subscribe = true,
-				    .since_ms = now };
+		*l = (struct link){
+		    .peer = k->peer, .state = LINK_PENDING, .we_subscribe = true, .since_ms = now};
 		/* no retry before the answer or the timeout decides */
 		k->retry_ms = now + ov->cfg.connect_timeout_ms;
 		if (peers_send(ov, &k->peer, OVERLAY_PEERS_SUBSCRIBE) < 0)

@@ -15,11 +15,11 @@ enum link_state {
 struct link {
 	struct overlay_peer peer;
 	enum link_state state;
-	bool we_subscribe;      /* we refresh it; the other side NOTIFYs */
-	uint64_t since_ms;      /* when it went pending */
-	uint64_t heard_ms;      /* last message from the peer */
-	uint64_t refresh_ms;    /* subscriber: next SUBSCRIBE refresh */
-	uint64_t tokens;        /* query token bucket, in thousandths of a query */
+	bool we_subscribe;   /* we refresh it; the other side NOTIFYs */
+	uint64_t since_ms;   /* when it went pending */
+	uint64_t heard_ms;   /* last message from the peer */
+	uint64_t refresh_ms; /* subscriber: next SUBSCRIBE refresh */
+	uint64_t tokens;     /* query token bucket, in thousandths of a query */
 	uint64_t tokens_ms;
 };
 
@@ -35,8 +35,8 @@ struct qentry {
 	struct overlay_id qid;
 	struct overlay_id prev; /* the hop it came from; zero if ours */
 	uint32_t route_until_s; /* way back kept until then (clock seconds) */
-	int32_t next;           /* hash chain, -1 ends */
-	uint16_t hits;          /* hit messages relayed for it */
+	int32_t next;		/* hash chain, -1 ends */
+	uint16_t hits;		/* hit messages relayed for it */
 	bool mine;
 };
 

@@ -13,16 +13,16 @@
 void overlay_config_defaults(struct overlay_config *c)
 {
 	*c = (struct overlay_config){
-		.min_neighbours = 4,
-		.max_neighbours = 8,
-		.refresh_s = 60,
-		.connect_timeout_ms = 5000,
-		.known_max = 256,
-		.qcache_max = 4096,
-		.route_ttl_s = 120,
-		.query_rate = 10,
-		.query_burst = 20,
-		.max_files_per_hit = OVERLAY_HIT_FILES_MAX,
+	    .min_neighbours = 4,
+	    .max_neighbours = 8,
+	    .refresh_s = 60,
+	    .connect_timeout_ms = 5000,
+	    .known_max = 256,
+	    .qcache_max = 4096,
+	    .route_ttl_s = 120,
+	    .query_rate = 10,
+	    .query_burst = 20,
+	    .max_files_per_hit = OVERLAY_HIT_FILES_MAX,
 	};
 }
 
@@ -230,8 +230,8 @@ const struct overlay_stats *overlay_stats(const struct overlay *ov)
 size_t overlay_memory(const struct overlay *ov)
 {
 	size_t n = sizeof(*ov) + ov->cfg.max_neighbours * sizeof(struct link) +
-		   ov->cfg.known_max * sizeof(struct known) +
-		   ov->qc.alloc * sizeof(struct qentry) + ov->qc.nbuckets * sizeof(int32_t);
+		   ov->cfg.known_max * sizeof(struct known) + ov->qc.alloc * sizeof(struct qentry) +
+		   ov->qc.nbuckets * sizeof(int32_t);
 
 	for (size_t i = 0; i < OVERLAY_SEARCHES_MAX; i++)
 		if (ov->searches[i])
@@ -253,8 +253,7 @@ void overlay_status(xmlNodePtr status, void *arg)
 	xml_set_propf(n, "neighbours", "%zu", overlay_neighbour_count(ov));
 	xml_set_propf(n, "known-peers", "%zu", ov->n_known);
 	xml_set_propf(n, "queries-seen", "%llu", (unsigned long long)ov->st.queries_seen);
-	xml_set_propf(n, "queries-forwarded", "%llu",
-		      (unsigned long long)ov->st.queries_forwarded);
+	xml_set_propf(n, "queries-forwarded", "%llu", (unsigned long long)ov->st.queries_forwarded);
 	xml_set_propf(n, "queries-answered", "%llu", (unsigned long long)ov->st.queries_answered);
 }
 
@@ -296,7 +295,7 @@ void overlay_ev_clock_init(struct overlay_ev_clock *c, struct ev_loop *loop)
 	c->loop = loop;
 	ev_timer_init(&c->timer, ev_clock_cb, 0.0, 0.0);
 	c->timer.data = c;
-	c->clock = (struct overlay_clock){ .now_ms = ev_clock_now, .arm = ev_clock_arm, .ctx = c };
+	c->clock = (struct overlay_clock){.now_ms = ev_clock_now, .arm = ev_clock_arm, .ctx = c};
 }
 
 void overlay_ev_clock_stop(struct overlay_ev_clock *c)

@@ -40,19 +40,19 @@
 
 /* ---- limits: every table is bounded ------------------------------------------------ */
 
-#define OVERLAY_ID_LEN 16        /* 128 bits */
-#define OVERLAY_ID_HEX_LEN 32
-#define OVERLAY_CONTACT_MAX 63   /* "host:port"; [v6]:port fits (47) */
-#define OVERLAY_PEERLIST_MAX 32  /* peers in one peer-list body */
-#define OVERLAY_KEYWORDS_MAX 127 /* bytes of keywords in a query */
-#define OVERLAY_NAME_MAX 255     /* bytes of a file name in a hit */
-#define OVERLAY_HIT_FILES_MAX 16 /* files in one hit body */
-#define OVERLAY_BODY_MAX 16384   /* bytes of any body we parse */
-#define OVERLAY_TTL_DEFAULT 4
-#define OVERLAY_TTL_MAX 7        /* DESIGN.md: hard cap whatever a peer sends */
-#define OVERLAY_NEIGHBOURS_MAX 64
-#define OVERLAY_KNOWN_MAX 1024
-#define OVERLAY_SEARCHES_MAX 64
+#define OVERLAY_ID_LEN		   16 /* 128 bits */
+#define OVERLAY_ID_HEX_LEN	   32
+#define OVERLAY_CONTACT_MAX	   63	 /* "host:port"; [v6]:port fits (47) */
+#define OVERLAY_PEERLIST_MAX	   32	 /* peers in one peer-list body */
+#define OVERLAY_KEYWORDS_MAX	   127	 /* bytes of keywords in a query */
+#define OVERLAY_NAME_MAX	   255	 /* bytes of a file name in a hit */
+#define OVERLAY_HIT_FILES_MAX	   16	 /* files in one hit body */
+#define OVERLAY_BODY_MAX	   16384 /* bytes of any body we parse */
+#define OVERLAY_TTL_DEFAULT	   4
+#define OVERLAY_TTL_MAX		   7 /* DESIGN.md: hard cap whatever a peer sends */
+#define OVERLAY_NEIGHBOURS_MAX	   64
+#define OVERLAY_KNOWN_MAX	   1024
+#define OVERLAY_SEARCHES_MAX	   64
 #define OVERLAY_SEARCH_RESULTS_MAX 1000
 #define OVERLAY_HITS_PER_QUERY_MAX 256 /* hit messages a node relays for one query */
 
@@ -69,10 +69,10 @@ struct overlay_peer {
 
 /** What a peer-list message is, and so which SIP message carries it. */
 enum overlay_peers_kind {
-	OVERLAY_PEERS_SUBSCRIBE, /* SUBSCRIBE Event: sipsvc-peers, Expires: expires (new or refresh) */
-	OVERLAY_PEERS_NOTIFY,    /* NOTIFY, Subscription-State: active;expires=… */
-	OVERLAY_PEERS_REJECT,    /* NOTIFY, Subscription-State: terminated;reason=rejected (full) */
-	OVERLAY_PEERS_LEAVE,     /* SUBSCRIBE Expires: 0, or NOTIFY terminated;reason=deactivated */
+	OVERLAY_PEERS_SUBSCRIBE, /* SUBSCRIBE Event: sipsvc-peers, Expires: expires_s */
+	OVERLAY_PEERS_NOTIFY,	 /* NOTIFY, Subscription-State: active;expires=… */
+	OVERLAY_PEERS_REJECT,	 /* NOTIFY, Subscription-State: terminated;reason=rejected (full) */
+	OVERLAY_PEERS_LEAVE,	 /* SUBSCRIBE Expires: 0, or NOTIFY terminated;reason=deactivated */
 	_OVERLAY_PEERS_KIND_MAX,
 	_OVERLAY_PEERS_KIND_INVALID = -1,
 };
@@ -92,8 +92,8 @@ struct overlay_peers {
 struct overlay_query {
 	struct overlay_id qid;
 	struct overlay_peer origin; /* informative: hits never go to it directly */
-	uint8_t ttl;                /* hops it may still travel; capped at OVERLAY_TTL_MAX */
-	uint8_t hops;               /* hops it travelled */
+	uint8_t ttl;		    /* hops it may still travel; capped at OVERLAY_TTL_MAX */
+	uint8_t hops;		    /* hops it travelled */
 	/* Seconds the originator still waits: the SUBSCRIBE's Expires, not in the body.
 	 * A relay keeps the way back no longer than this (nor than route_ttl_s). */
 	uint32_t expires_s;
@@ -110,7 +110,7 @@ struct overlay_file {
 struct overlay_hit {
 	struct overlay_id qid;
 	struct overlay_peer holder; /* where the files are (for the transfer's INVITE) */
-	uint8_t hops;               /* hops the query took to the holder */
+	uint8_t hops;		    /* hops the query took to the holder */
 	size_t n;
 	struct overlay_file files[OVERLAY_HIT_FILES_MAX];
 };
@@ -193,36 +193,36 @@ typedef int(overlay_match_h)(const char *keywords, struct overlay_file *files, s
 
 /** Knobs; overlay_config_defaults() fills the documented defaults. */
 struct overlay_config {
-	unsigned min_neighbours;      /* 4: below it, connect to known peers */
-	unsigned max_neighbours;      /* 8: above it, refuse new links */
-	unsigned refresh_s;           /* 60: subscription refresh = liveness interval */
-	unsigned connect_timeout_ms;  /* 5000: a pending link that hears nothing is dropped */
-	unsigned known_max;           /* 256 known peers kept (<= OVERLAY_KNOWN_MAX) */
-	unsigned qcache_max;          /* 4096 query ids remembered */
-	unsigned route_ttl_s;         /* 120: how long a query's way back is kept */
-	unsigned query_rate;          /* 10 queries/s per neighbour (token bucket rate) */
-	unsigned query_burst;         /* 20 (token bucket depth) */
-	unsigned max_files_per_hit;   /* OVERLAY_HIT_FILES_MAX */
-	const char *state_dir;        /* node id and known peers; NULL: nothing persisted */
-	const char *contact;          /* our own "host:port" */
-	const struct overlay_id *id;  /* NULL: load or make one (tests and the simulator set it) */
-	uint64_t seed;                /* 0: from getrandom(2); else a reproducible run */
+	unsigned min_neighbours;     /* 4: below it, connect to known peers */
+	unsigned max_neighbours;     /* 8: above it, refuse new links */
+	unsigned refresh_s;	     /* 60: subscription refresh = liveness interval */
+	unsigned connect_timeout_ms; /* 5000: a pending link that hears nothing is dropped */
+	unsigned known_max;	     /* 256 known peers kept (<= OVERLAY_KNOWN_MAX) */
+	unsigned qcache_max;	     /* 4096 query ids remembered */
+	unsigned route_ttl_s;	     /* 120: how long a query's way back is kept */
+	unsigned query_rate;	     /* 10 queries/s per neighbour (token bucket rate) */
+	unsigned query_burst;	     /* 20 (token bucket depth) */
+	unsigned max_files_per_hit;  /* OVERLAY_HIT_FILES_MAX */
+	const char *state_dir;	     /* node id and known peers; NULL: nothing persisted */
+	const char *contact;	     /* our own "host:port" */
+	const struct overlay_id *id; /* NULL: load or make one (tests and the simulator set it) */
+	uint64_t seed;		     /* 0: from getrandom(2); else a reproducible run */
 };
 /** Fill @p c with the defaults. */
 void overlay_config_defaults(struct overlay_config *c);
 
 /** Counters for <Status/> and the simulator. */
 struct overlay_stats {
-	uint64_t queries_seen;      /* distinct query ids handled */
-	uint64_t queries_dup;       /* deliveries of an id already handled (dropped) */
-	uint64_t queries_forwarded; /* query messages sent on */
-	uint64_t queries_answered;  /* queries that matched our index */
-	uint64_t queries_limited;   /* dropped by a neighbour's rate limit */
-	uint64_t hits_routed;       /* hit messages relayed towards an originator */
-	uint64_t hits_unroutable;   /* hits whose way back was unknown or gone */
-	uint64_t hits_dropped;      /* over OVERLAY_HITS_PER_QUERY_MAX for one query */
-	uint64_t peers_sent;        /* peer-list messages sent */
-	uint64_t neighbours_dropped;/* links lost to silence or send failure */
+	uint64_t queries_seen;	     /* distinct query ids handled */
+	uint64_t queries_dup;	     /* deliveries of an id already handled (dropped) */
+	uint64_t queries_forwarded;  /* query messages sent on */
+	uint64_t queries_answered;   /* queries that matched our index */
+	uint64_t queries_limited;    /* dropped by a neighbour's rate limit */
+	uint64_t hits_routed;	     /* hit messages relayed towards an originator */
+	uint64_t hits_unroutable;    /* hits whose way back was unknown or gone */
+	uint64_t hits_dropped;	     /* over OVERLAY_HITS_PER_QUERY_MAX for one query */
+	uint64_t peers_sent;	     /* peer-list messages sent */
+	uint64_t neighbours_dropped; /* links lost to silence or send failure */
 };
 
 /**

@@ -30,7 +30,7 @@ int qcache_init(struct qcache *qc, uint32_t cap)
 
 	while (nb < cap / 2)
 		nb <<= 1;
-	*qc = (struct qcache){ .cap = cap, .nbuckets = nb };
+	*qc = (struct qcache){.cap = cap, .nbuckets = nb};
 	qc->bucket = malloc(nb * sizeof(*qc->bucket));
 	if (!qc->bucket)
 		return -ENOMEM;
@@ -99,7 +99,7 @@ struct qentry *qcache_add(struct qcache *qc, const struct overlay_id *qid)
 	if (idx < 0)
 		return NULL;
 	b = qid_hash(qid, qc->nbuckets);
-	qc->e[idx] = (struct qentry){ .qid = *qid, .next = qc->bucket[b] };
+	qc->e[idx] = (struct qentry){.qid = *qid, .next = qc->bucket[b]};
 	qc->bucket[b] = idx;
 	return &qc->e[idx];
 }
@@ -124,7 +124,8 @@ bool link_take_token(struct overlay *ov, struct link *l, uint64_t now)
 
 /* ---- forwarding and answering ------------------------------------------------------- */
 
-static size_t forward(struct overlay *ov, const struct overlay_query *q, const struct overlay_id *except)
+static size_t forward(struct overlay *ov, const struct overlay_query *q,
+		      const struct overlay_id *except)
 {
 	size_t sent = 0;
 
@@ -142,7 +143,7 @@ static size_t forward(struct overlay *ov, const struct overlay_query *q, const s
 
 static void answer(struct overlay *ov, const struct overlay_peer *to, const struct overlay_query *q)
 {
-	struct overlay_hit h = { .qid = q->qid, .hops = q->hops };
+	struct overlay_hit h = {.qid = q->qid, .hops = q->hops};
 	int n;
 
 	if (!ov->match)
@@ -236,7 +237,7 @@ static bool search_seen_add(struct overlay_search *s, const struct overlay_id *h
 	for (size_t i = 0; i < s->results; i++)
 		if (s->seen[i].name_hash == nh && overlay_id_cmp(&s->seen[i].holder, holder) == 0)
 			return false;
-	s->seen[s->results++] = (struct search_seen){ .holder = *holder, .name_hash = nh };
+	s->seen[s->results++] = (struct search_seen){.holder = *holder, .name_hash = nh};
 	return true;
 }
 
@@ -260,7 +261,8 @@ static bool hit_valid(const struct overlay_hit *h)
 	    h->n > OVERLAY_HIT_FILES_MAX || !overlay_contact_valid(h->holder.contact))
 		return false;
 	for (size_t i = 0; i < h->n; i++)
-		if (!memchr(h->files[i].name, '\0', sizeof(h->files[i].name)) || !h->files[i].name[0])
+		if (!memchr(h->files[i].name, '\0', sizeof(h->files[i].name)) ||
+		    !h->files[i].name[0])
 			return false;
 	return true;
 }
@@ -357,7 +359,9 @@ static void query_new(struct overlay *ov, const char *keywords, unsigned ttl, un
 	memset(q, 0, sizeof(*q));
 	memcpy(q->qid.b, &a, sizeof(a));
 	memcpy(q->qid.b + sizeof(a), &b, sizeof(b));
-	q->ttl = (uint8_t)(ttl == 0 ? OVERLAY_TTL_DEFAULT : ttl > OVERLAY_TTL_MAX ? OVERLAY_TTL_MAX : ttl);
+	q->ttl = (uint8_t)(ttl == 0		   ? OVERLAY_TTL_DEFAULT
+			   : ttl > OVERLAY_TTL_MAX ? OVERLAY_TTL_MAX
+						   : ttl);
 	q->origin.id = ov->id;
 	snprintf(q->origin.contact, sizeof(q->origin.contact), "%s", ov->contact);
 	snprintf(q->keywords, sizeof(q->keywords), "%s", keywords);
@@ -394,9 +398,14 @@ int overlay_search_start(struct overlay *ov, const char *keywords, unsigned ttl,
 		return -ENOMEM;
 	}
 	e->mine = true;
-	*s = (struct overlay_search){ .ov = ov, .qid = q.qid, .max_results = max_results,
-				      .seen = s->seen, .hh = hh, .dh = dh, .arg = arg,
-				      .deadline_ms = ov_now(ov) + timeout_ms };
+	*s = (struct overlay_search){.ov = ov,
+				     .qid = q.qid,
+				     .max_results = max_results,
+				     .seen = s->seen,
+				     .hh = hh,
+				     .dh = dh,
+				     .arg = arg,
+				     .deadline_ms = ov_now(ov) + timeout_ms};
 	ov->searches[slot] = s;
 	forward(ov, &q, NULL);
 	ov_arm_at(ov, s->deadline_ms);

@@ -61,7 +61,8 @@ static void check_hit(const struct overlay_hit *h)
 	if (overlay_hit_from_xml(buf, len, back) < 0 || back->n != h->n)
 		abort();
 	for (size_t i = 0; i < h->n; i++)
-		if (strcmp(back->files[i].name, h->files[i].name) != 0 || back->files[i].size != h->files[i].size)
+		if (strcmp(back->files[i].name, h->files[i].name) != 0 ||
+		    back->files[i].size != h->files[i].size)
 			abort();
 	free(back);
 	free(buf);

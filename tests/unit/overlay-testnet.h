@@ -35,10 +35,10 @@ struct tn_msg {
 struct tn_node {
 	struct overlay *ov;
 	struct overlay_peer self;
-	bool dead;                /* sends to it fail, it receives nothing */
-	uint64_t armed;           /* its overlay's deadline */
+	bool dead;	/* sends to it fail, it receives nothing */
+	uint64_t armed; /* its overlay's deadline */
 	unsigned match_calls;
-	const char *holds;        /* keyword it answers, or NULL */
+	const char *holds; /* keyword it answers, or NULL */
 };
 
 static struct tn_node tn[TN_NODES];
@@ -129,8 +129,9 @@ static void tn_node_cfg(int i, struct overlay_config *c, unsigned min, unsigned 
 
 static void tn_node_new_cfg(int i, const struct overlay_config *c)
 {
-	struct overlay_transport t = { tn_send_peers, tn_send_query, tn_send_hit, (void *)(intptr_t)i };
-	struct overlay_clock k = { tn_clock_now, tn_clock_arm, (void *)(intptr_t)i };
+	struct overlay_transport t = {tn_send_peers, tn_send_query, tn_send_hit,
+				      (void *)(intptr_t)i};
+	struct overlay_clock k = {tn_clock_now, tn_clock_arm, (void *)(intptr_t)i};
 
 	tn[i].armed = UINT64_MAX;
 	ck_assert_int_eq(overlay_new(c, &t, &k, tn_match, &tn[i], &tn[i].ov), 0);
@@ -235,7 +236,7 @@ static bool tn_linked(int a, int b)
 /* Give @p a the bootstrap peer @p b (by contact only, like --bootstrap). */
 static void tn_bootstrap(int a, int b)
 {
-	struct overlay_peer p = { 0 };
+	struct overlay_peer p = {0};
 
 	snprintf(p.contact, sizeof(p.contact), "%s", tn[b].self.contact);
 	ck_assert_int_eq(overlay_bootstrap_add(tn[a].ov, &p), 0);

@@ -16,7 +16,7 @@
 
 static struct overlay_peer peer(unsigned n)
 {
-	struct overlay_peer p = { 0 };
+	struct overlay_peer p = {0};
 
 	p.id.b[0] = (uint8_t)n;
 	p.id.b[15] = 0x5a;
@@ -26,7 +26,7 @@ static struct overlay_peer peer(unsigned n)
 
 START_TEST(peers_round_trip)
 {
-	struct overlay_peers m = { .kind = OVERLAY_PEERS_REJECT, .expires_s = 600 }, back;
+	struct overlay_peers m = {.kind = OVERLAY_PEERS_REJECT, .expires_s = 600}, back;
 	char *buf;
 	size_t len;
 
@@ -52,8 +52,8 @@ END_TEST
 
 START_TEST(query_and_hit_round_trip)
 {
-	struct overlay_query q = { .ttl = 4, .hops = 2 }, qb;
-	struct overlay_hit h = { .hops = 3, .n = OVERLAY_HIT_FILES_MAX }, hb;
+	struct overlay_query q = {.ttl = 4, .hops = 2}, qb;
+	struct overlay_hit h = {.hops = 3, .n = OVERLAY_HIT_FILES_MAX}, hb;
 	char *buf;
 	size_t len;
 
@@ -102,25 +102,33 @@ START_TEST(ttl_255_capped)
 	struct overlay_query q;
 
 	ck_assert_int_eq(parse_query("<query id=\"" ID1 "\" ttl=\"255\" hops=\"0\" origin-id=\"" ID2
-				     "\" origin=\"h:1\"><keywords>a</keywords></query>", &q), 0);
+				     "\" origin=\"h:1\"><keywords>a</keywords></query>",
+				     &q),
+			 0);
 	ck_assert_uint_eq(q.ttl, OVERLAY_TTL_MAX);
 	ck_assert_int_eq(parse_query("<query id=\"" ID1 "\" ttl=\"0\" hops=\"0\" origin-id=\"" ID2
-				     "\" origin=\"h:1\"><keywords>a</keywords></query>", &q), -EINVAL);
+				     "\" origin=\"h:1\"><keywords>a</keywords></query>",
+				     &q),
+			 -EINVAL);
 	ck_assert_int_eq(parse_query("<query id=\"" ID1 "\" ttl=\"256\" hops=\"0\" origin-id=\"" ID2
-				     "\" origin=\"h:1\"><keywords>a</keywords></query>", &q), -EINVAL);
+				     "\" origin=\"h:1\"><keywords>a</keywords></query>",
+				     &q),
+			 -EINVAL);
 	ck_assert_int_eq(parse_query("<query id=\"" ID1 "\" ttl=\"-1\" hops=\"0\" origin-id=\"" ID2
-				     "\" origin=\"h:1\"><keywords>a</keywords></query>", &q), -EINVAL);
+				     "\" origin=\"h:1\"><keywords>a</keywords></query>",
+				     &q),
+			 -EINVAL);
 }
 END_TEST
 
 START_TEST(bad_ids_refused)
 {
 	static const char *const bad[] = {
-		"0123456789abcdef0123456789abcde",   /* 31 digits */
-		"0123456789abcdef0123456789abcdef0", /* 33 */
-		"0123456789abcdef0123456789abcdeg",  /* not hex */
-		"00000000000000000000000000000000",  /* zero: "unknown" is not an id */
-		"",
+	    "0123456789abcdef0123456789abcde",	 /* 31 digits */
+	    "0123456789abcdef0123456789abcdef0", /* 33 */
+	    "0123456789abcdef0123456789abcdeg",	 /* not hex */
+	    "00000000000000000000000000000000",	 /* zero: "unknown" is not an id */
+	    "",
 	};
 	struct overlay_query q;
 	struct overlay_peers m;
@@ -128,10 +136,13 @@ START_TEST(bad_ids_refused)
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		char doc[512];
 
-		snprintf(doc, sizeof(doc), "<query id=\"%s\" ttl=\"3\" hops=\"0\" origin-id=\"" ID2
-			 "\" origin=\"h:1\"><keywords>a</keywords></query>", bad[i]);
+		snprintf(doc, sizeof(doc),
+			 "<query id=\"%s\" ttl=\"3\" hops=\"0\" origin-id=\"" ID2
+			 "\" origin=\"h:1\"><keywords>a</keywords></query>",
+			 bad[i]);
 		ck_assert_int_eq(parse_query(doc, &q), -EINVAL);
-		snprintf(doc, sizeof(doc), "<peers kind=\"notify\" id=\"%s\" contact=\"h:1\" expires=\"60\"/>",
+		snprintf(doc, sizeof(doc),
+			 "<peers kind=\"notify\" id=\"%s\" contact=\"h:1\" expires=\"60\"/>",
 			 bad[i]);
 		ck_assert_int_eq(overlay_peers_from_xml(doc, strlen(doc), &m), -EINVAL);
 	}
@@ -141,21 +152,22 @@ END_TEST
 START_TEST(hostile_bodies_refused)
 {
 	static const char *const bad[] = {
-		"",
-		"<peers",
-		"<!DOCTYPE peers [<!ENTITY x \"y\">]><peers kind=\"notify\" id=\"" ID1
-		"\" contact=\"h:1\" expires=\"60\"/>",
-		"<peers kind=\"gossip\" id=\"" ID1 "\" contact=\"h:1\" expires=\"60\"/>",
-		"<peers kind=\"notify\" id=\"" ID1 "\" contact=\"h\" expires=\"60\"/>",
-		"<peers kind=\"notify\" id=\"" ID1 "\" contact=\"h:1\" expires=\"99999999\"/>",
-		"<peers kind=\"notify\" id=\"" ID1 "\" contact=\"u@h:1\" expires=\"60\"/>",
-		"<peers kind=\"notify\" id=\"" ID1 "\" contact=\"h:1\" expires=\"60\"><x/></peers>",
-		"<query id=\"" ID1 "\" ttl=\"3\" hops=\"0\" origin-id=\"" ID2 "\" origin=\"h:1\"/>",
+	    "",
+	    "<peers",
+	    "<!DOCTYPE peers [<!ENTITY x \"y\">]><peers kind=\"notify\" id=\"" ID1
+	    "\" contact=\"h:1\" expires=\"60\"/>",
+	    "<peers kind=\"gossip\" id=\"" ID1 "\" contact=\"h:1\" expires=\"60\"/>",
+	    "<peers kind=\"notify\" id=\"" ID1 "\" contact=\"h\" expires=\"60\"/>",
+	    "<peers kind=\"notify\" id=\"" ID1 "\" contact=\"h:1\" expires=\"99999999\"/>",
+	    "<peers kind=\"notify\" id=\"" ID1 "\" contact=\"u@h:1\" expires=\"60\"/>",
+	    "<peers kind=\"notify\" id=\"" ID1 "\" contact=\"h:1\" expires=\"60\"><x/></peers>",
+	    "<query id=\"" ID1 "\" ttl=\"3\" hops=\"0\" origin-id=\"" ID2 "\" origin=\"h:1\"/>",
 	};
 	struct overlay_peers m;
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
-		ck_assert_msg(overlay_peers_from_xml(bad[i], strlen(bad[i]), &m) < 0, "accepted #%zu", i);
+		ck_assert_msg(overlay_peers_from_xml(bad[i], strlen(bad[i]), &m) < 0,
+			      "accepted #%zu", i);
 }
 END_TEST
 
@@ -177,9 +189,11 @@ START_TEST(oversize_and_deep_refused)
 	p = deep;
 	for (size_t i = 0; i < depth; i++)
 		p += sprintf(p, "<peer>");
-	ck_assert_int_eq(overlay_peers_from_xml(deep, (size_t)(p - deep) > OVERLAY_BODY_MAX ?
-							   OVERLAY_BODY_MAX : (size_t)(p - deep), &m),
-			 -EINVAL);
+	ck_assert_int_eq(
+	    overlay_peers_from_xml(
+		deep, (size_t)(p - deep) > OVERLAY_BODY_MAX ? OVERLAY_BODY_MAX : (size_t)(p - deep),
+		&m),
+	    -EINVAL);
 	free(big);
 	free(deep);
 }
@@ -208,14 +222,16 @@ END_TEST
 
 START_TEST(hit_names_are_names)
 {
-	static const char *const bad[] = { "../etc/passwd", "a/b", "..", "." };
+	static const char *const bad[] = {"../etc/passwd", "a/b", "..", "."};
 	struct overlay_hit h;
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		char doc[512];
 
-		snprintf(doc, sizeof(doc), "<hits query=\"" ID1 "\" hops=\"1\" holder-id=\"" ID2
-			 "\" holder=\"h:1\"><file name=\"%s\" size=\"1\"/></hits>", bad[i]);
+		snprintf(doc, sizeof(doc),
+			 "<hits query=\"" ID1 "\" hops=\"1\" holder-id=\"" ID2
+			 "\" holder=\"h:1\"><file name=\"%s\" size=\"1\"/></hits>",
+			 bad[i]);
 		ck_assert_int_eq(overlay_hit_from_xml(doc, strlen(doc), &h), -EINVAL);
 	}
 }
@@ -223,8 +239,8 @@ END_TEST
 
 START_TEST(serialiser_refuses_what_it_cannot_write)
 {
-	struct overlay_hit h = { 0 };
-	struct overlay_peers m = { .kind = _OVERLAY_PEERS_KIND_MAX };
+	struct overlay_hit h = {0};
+	struct overlay_peers m = {.kind = _OVERLAY_PEERS_KIND_MAX};
 	char *buf = NULL;
 	size_t len;
 

@@ -180,9 +180,11 @@ START_TEST(node_id_persisted)
 	tn_node_cfg(0, &c, 0, 8);
 	c.id = NULL;
 	c.state_dir = d;
-	ck_assert_int_eq(overlay_new(&c, &(struct overlay_transport){ tn_send_peers, tn_send_query, tn_send_hit, NULL },
-				     &(struct overlay_clock){ tn_clock_now, tn_clock_arm, NULL }, NULL, NULL, &ov),
-			 -EBADMSG);
+	ck_assert_int_eq(
+	    overlay_new(
+		&c, &(struct overlay_transport){tn_send_peers, tn_send_query, tn_send_hit, NULL},
+		&(struct overlay_clock){tn_clock_now, tn_clock_arm, NULL}, NULL, NULL, &ov),
+	    -EBADMSG);
 	ck_assert_ptr_null(ov);
 	tn_teardown();
 	rm_dir(d);
@@ -216,9 +218,10 @@ START_TEST(known_peers_persisted)
 	overlay_free(tn[0].ov);
 	tn[0].ov = NULL;
 	/* a damaged file is refused whole: no half-read peers */
-	write_file(d, "overlay-known-peers", "# sipsvc overlay known peers v1\n"
-					     "00000000000000000000000000000002 t1:5060\n"
-					     "zz t2:5060\n");
+	write_file(d, "overlay-known-peers",
+		   "# sipsvc overlay known peers v1\n"
+		   "00000000000000000000000000000002 t1:5060\n"
+		   "zz t2:5060\n");
 	tn_node_new_cfg(0, &c);
 	ck_assert_uint_eq(overlay_known_count(tn[0].ov), 0);
 	overlay_free(tn[0].ov);
@@ -234,7 +237,7 @@ END_TEST
 START_TEST(known_peers_bounded)
 {
 	struct overlay_config c;
-	struct overlay_peers m = { .kind = OVERLAY_PEERS_NOTIFY, .expires_s = 60 };
+	struct overlay_peers m = {.kind = OVERLAY_PEERS_NOTIFY, .expires_s = 60};
 
 	tn_setup();
 	tn_node_cfg(0, &c, 0, 8);
@@ -271,7 +274,7 @@ START_TEST(contacts_and_ids)
 	ck_assert(!overlay_contact_valid("user@host:5060"));
 	ck_assert(!overlay_contact_valid(":5060"));
 	ck_assert(!overlay_contact_valid(
-		"a-very-long-host-name-that-goes-on-and-on-and-on-past-the-limit.example:5060"));
+	    "a-very-long-host-name-that-goes-on-and-on-and-on-past-the-limit.example:5060"));
 	ck_assert_int_eq(overlay_id_random(&id), 0);
 	overlay_id_to_hex(&id, hex);
 	ck_assert_uint_eq(strlen(hex), 32);
@@ -311,8 +314,8 @@ START_TEST(bad_config_refused)
 {
 	struct overlay_config c;
 	struct overlay *ov = NULL;
-	struct overlay_transport t = { tn_send_peers, tn_send_query, tn_send_hit, NULL };
-	struct overlay_clock k = { tn_clock_now, tn_clock_arm, NULL };
+	struct overlay_transport t = {tn_send_peers, tn_send_query, tn_send_hit, NULL};
+	struct overlay_clock k = {tn_clock_now, tn_clock_arm, NULL};
 
 	tn_setup();
 	tn_node_cfg(0, &c, 9, 8);

@@ -11,7 +11,7 @@
 
 static struct overlay_id qid_n(unsigned n)
 {
-	struct overlay_id id = { 0 };
+	struct overlay_id id = {0};
 
 	id.b[0] = (uint8_t)(n * 37 + 1);
 	id.b[1] = (uint8_t)(n >> 8);
@@ -69,8 +69,8 @@ struct got {
 	size_t results;
 };
 
-static void on_hit(struct overlay_search *s, const struct overlay_hit *h, const struct overlay_file *f,
-		   void *arg)
+static void on_hit(struct overlay_search *s, const struct overlay_hit *h,
+		   const struct overlay_file *f, void *arg)
 {
 	struct got *g = arg;
 
@@ -89,12 +89,13 @@ static void on_done(struct overlay_search *s, size_t results, void *arg)
 
 START_TEST(hit_routed_back_along_the_path)
 {
-	struct got g = { 0 };
+	struct got g = {0};
 
 	tn_setup();
 	line3();
 	tn[2].holds = "song";
-	ck_assert_int_eq(overlay_search_start(tn[0].ov, "song", 2, 5000, 10, on_hit, on_done, &g, NULL), 0);
+	ck_assert_int_eq(
+	    overlay_search_start(tn[0].ov, "song", 2, 5000, 10, on_hit, on_done, &g, NULL), 0);
 	tn_pump();
 	/* 2 answered to 1, which relayed to 0: 0 and 2 never exchanged a message */
 	ck_assert_uint_eq(g.hits, 1);
@@ -112,12 +113,13 @@ END_TEST
 
 START_TEST(ttl_too_small_finds_nothing)
 {
-	struct got g = { 0 };
+	struct got g = {0};
 
 	tn_setup();
 	line3();
 	tn[2].holds = "song";
-	ck_assert_int_eq(overlay_search_start(tn[0].ov, "song", 1, 3000, 10, on_hit, on_done, &g, NULL), 0);
+	ck_assert_int_eq(
+	    overlay_search_start(tn[0].ov, "song", 1, 3000, 10, on_hit, on_done, &g, NULL), 0);
 	tn_pump();
 	tn_advance(3000, 1000);
 	ck_assert_uint_eq(g.hits, 0);
@@ -130,7 +132,7 @@ END_TEST
 /* A triangle: every node hears the query twice and handles it once. */
 START_TEST(each_node_handles_a_query_once)
 {
-	struct got g = { 0 };
+	struct got g = {0};
 
 	tn_setup();
 	tn_node_new(0, 0, 8);
@@ -142,7 +144,8 @@ START_TEST(each_node_handles_a_query_once)
 	tn_bootstrap(2, 1);
 	tn_pump();
 	ck_assert(tn_linked(0, 1) && tn_linked(1, 2) && tn_linked(0, 2));
-	ck_assert_int_eq(overlay_search_start(tn[0].ov, "x", 7, 1000, 10, on_hit, on_done, &g, NULL), 0);
+	ck_assert_int_eq(
+	    overlay_search_start(tn[0].ov, "x", 7, 1000, 10, on_hit, on_done, &g, NULL), 0);
 	tn_pump();
 	ck_assert_uint_eq(tn[0].match_calls, 0); /* the originator asks its own index elsewhere */
 	for (int i = 1; i <= 2; i++) {
@@ -159,7 +162,7 @@ END_TEST
 
 static struct overlay_query query_from(int origin, unsigned n, unsigned ttl)
 {
-	struct overlay_query q = { .qid = qid_n(n), .ttl = (uint8_t)ttl };
+	struct overlay_query q = {.qid = qid_n(n), .ttl = (uint8_t)ttl};
 
 	q.origin = tn[origin].self;
 	snprintf(q.keywords, sizeof(q.keywords), "k%u", n);
@@ -236,13 +239,14 @@ END_TEST
 
 START_TEST(results_deduplicated_and_bounded)
 {
-	struct got g = { 0 };
+	struct got g = {0};
 	struct overlay_search *s;
-	struct overlay_hit h = { 0 };
+	struct overlay_hit h = {0};
 
 	tn_setup();
 	line3();
-	ck_assert_int_eq(overlay_search_start(tn[0].ov, "many", 1, 5000, 3, on_hit, on_done, &g, &s), 0);
+	ck_assert_int_eq(
+	    overlay_search_start(tn[0].ov, "many", 1, 5000, 3, on_hit, on_done, &g, &s), 0);
 	tn_pump();
 	h.qid = *overlay_search_qid(s);
 	h.holder = tn[1].self;
@@ -272,14 +276,15 @@ END_TEST
 /* A holder sending hits without end: a relay passes on a bounded number per query. */
 START_TEST(relayed_hits_bounded)
 {
-	struct got g = { 0 };
+	struct got g = {0};
 	struct overlay_search *s;
-	struct overlay_hit h = { .n = 1 };
+	struct overlay_hit h = {.n = 1};
 	int ok = 0;
 
 	tn_setup();
 	line3();
-	ck_assert_int_eq(overlay_search_start(tn[0].ov, "x", 2, 5000, 1000, on_hit, on_done, &g, &s), 0);
+	ck_assert_int_eq(
+	    overlay_search_start(tn[0].ov, "x", 2, 5000, 1000, on_hit, on_done, &g, &s), 0);
 	tn_pump();
 	h.qid = *overlay_search_qid(s);
 	h.holder = tn[2].self;
@@ -298,13 +303,14 @@ END_TEST
 /* The way back lasts as long as the originator waits (the query's Expires). */
 START_TEST(route_expires_with_the_search)
 {
-	struct got g = { 0 };
+	struct got g = {0};
 	struct overlay_search *s;
-	struct overlay_hit h = { .n = 1 };
+	struct overlay_hit h = {.n = 1};
 
 	tn_setup();
 	line3();
-	ck_assert_int_eq(overlay_search_start(tn[0].ov, "x", 2, 3000, 10, on_hit, on_done, &g, &s), 0);
+	ck_assert_int_eq(overlay_search_start(tn[0].ov, "x", 2, 3000, 10, on_hit, on_done, &g, &s),
+			 0);
 	ck_assert_uint_eq(tn_q[tn_head % TN_QUEUE].u.q.expires_s, 3);
 	tn_pump();
 	h.qid = *overlay_search_qid(s);
@@ -320,13 +326,14 @@ END_TEST
 
 START_TEST(searches_are_bounded)
 {
-	struct got g = { 0 };
+	struct got g = {0};
 	int r = 0;
 	unsigned n = 0;
 
 	tn_setup();
 	line3();
-	while ((r = overlay_search_start(tn[0].ov, "x", 1, 5000, 1, on_hit, on_done, &g, NULL)) == 0)
+	while ((r = overlay_search_start(tn[0].ov, "x", 1, 5000, 1, on_hit, on_done, &g, NULL)) ==
+	       0)
 		n++;
 	ck_assert_int_eq(r, -ENOSPC);
 	ck_assert_uint_eq(n, OVERLAY_SEARCHES_MAX);
@@ -342,9 +349,10 @@ START_TEST(ev_clock_drives_timers)
 	struct ev_loop *loop = ev_loop_new(0);
 	struct overlay_ev_clock clk;
 	struct overlay_config c;
-	struct got g = { 0 };
-	struct overlay_transport t = { tn_send_peers, tn_send_query, tn_send_hit, (void *)(intptr_t)0 };
-	struct overlay_peers m = { .kind = OVERLAY_PEERS_SUBSCRIBE, .expires_s = 60 };
+	struct got g = {0};
+	struct overlay_transport t = {tn_send_peers, tn_send_query, tn_send_hit,
+				      (void *)(intptr_t)0};
+	struct overlay_peers m = {.kind = OVERLAY_PEERS_SUBSCRIBE, .expires_s = 60};
 	double t0;
 
 	tn_setup();
@@ -353,14 +361,15 @@ START_TEST(ev_clock_drives_timers)
 	ck_assert_int_eq(overlay_new(&c, &t, &clk.clock, tn_match, &tn[0], &tn[0].ov), 0);
 	overlay_start(tn[0].ov);
 	/* a neighbour subscribes, so that there is someone to search */
-	m.from = (struct overlay_peer){ .contact = "t1:5060" };
+	m.from = (struct overlay_peer){.contact = "t1:5060"};
 	m.from.id.b[15] = 2;
 	ck_assert_int_eq(overlay_recv_peers(tn[0].ov, &m), 0);
 	ck_assert_uint_eq(overlay_neighbour_count(tn[0].ov), 1);
 	/* ev_now() is the loop's cached time: fresh inside callbacks, as the daemon calls us */
 	ev_now_update(loop);
 	t0 = ev_now(loop);
-	ck_assert_int_eq(overlay_search_start(tn[0].ov, "x", 1, 50, 10, on_hit, on_done, &g, NULL), 0);
+	ck_assert_int_eq(overlay_search_start(tn[0].ov, "x", 1, 50, 10, on_hit, on_done, &g, NULL),
+			 0);
 	while (!g.done && ev_time() - t0 < 2.0)
 		ev_run(loop, EVRUN_ONCE);
 	ck_assert_uint_eq(g.done, 1);

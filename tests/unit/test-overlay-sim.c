@@ -79,11 +79,13 @@ START_TEST(each_node_handles_a_query_once)
 	sim_counters_reset(s);
 	ck_assert_int_eq(sim_search(s, 0, 424242, 7, 5000, &r), 0);
 	for (size_t i = 1; i < NODES; i++)
-		ck_assert_msg(sim_match_calls(s, i) - before[i] == 1, "node %zu handled it %llu times", i,
+		ck_assert_msg(sim_match_calls(s, i) - before[i] == 1,
+			      "node %zu handled it %llu times", i,
 			      (unsigned long long)(sim_match_calls(s, i) - before[i]));
 	ck_assert_uint_eq(sim_match_calls(s, 0), before[0]);
 	/* every delivery beyond the first at each node is a duplicate, dropped */
-	ck_assert_uint_eq(sim_counters(s)->query_deliveries - sim_counters(s)->query_dups, NODES - 1);
+	ck_assert_uint_eq(sim_counters(s)->query_deliveries - sim_counters(s)->query_dups,
+			  NODES - 1);
 	sim_free(s);
 }
 END_TEST
