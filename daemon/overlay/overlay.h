@@ -76,7 +76,9 @@ enum overlay_peers_kind {
 	_OVERLAY_PEERS_KIND_MAX,
 	_OVERLAY_PEERS_KIND_INVALID = -1,
 };
+/** The body's kind="" value ("subscribe", …); NULL if out of range. */
 const char *overlay_peers_kind_to_string(enum overlay_peers_kind k);
+/** Parse a kind="" value; _OVERLAY_PEERS_KIND_INVALID if unknown. */
 enum overlay_peers_kind overlay_peers_kind_from_string(const char *s);
 
 /** A peer-list message: the sender's neighbours (application/sipsvc-peers+xml). */
@@ -304,6 +306,7 @@ const struct overlay_stats *overlay_stats(const struct overlay *ov);
 size_t overlay_memory(const struct overlay *ov);
 /** Fill a <Overlay> child of <Status>: node id, neighbours, known peers, counters. */
 void overlay_status(xmlNodePtr status, void *arg);
+/* (a status_h: main.c will register it with status_register(overlay_status, ov)) */
 
 /* ---- node ids (node.c) ----------------------------------------------------------- */
 

@@ -142,6 +142,33 @@ START_TEST(survives_churn)
 }
 END_TEST
 
+/* 5 % of transmissions lost: SIP's retransmissions hide it, the overlay still forms
+ * and still finds a file, only later. */
+START_TEST(lossy_links)
+{
+	struct sim_config c;
+	struct sim *s;
+	struct sim_result r;
+	size_t holder, from;
+
+	sim_config_defaults(&c, NODES);
+	c.seed = 6;
+	c.loss = 0.05;
+	ck_assert_int_eq(sim_new(&c, &s), 0);
+	ck_assert_int_eq(sim_build(s, 120000), 0);
+	for (size_t i = 0; i < NODES; i++)
+		ck_assert_uint_ge(overlay_neighbour_count(sim_overlay(s, i)), 4);
+	holder = sim_random_alive(s, NULL, NULL);
+	from = sim_random_alive(s, not_self, &holder);
+	ck_assert_int_eq(sim_share(s, holder, 5), 0);
+	ck_assert_int_eq(sim_search(s, from, 5, 7, 10000, &r), 0);
+	ck_assert_uint_eq(r.found, 1);
+	ck_assert_uint_gt(sim_counters(s)->lost, 0);
+	sim_free(s);
+	ck_assert_uint_eq(mem_live_objects(), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("overlay-sim");
@@ -153,6 +180,7 @@ int main(void)
 	tcase_add_test(tc, each_node_handles_a_query_once);
 	tcase_add_test(tc, ttl_1_does_not_reach_3_hops);
 	tcase_add_test(tc, survives_churn);
+	tcase_add_test(tc, lossy_links);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
