@@ -32,6 +32,7 @@ struct acc {
 	unsigned nq;
 	double first_ms, last_ms, first_hops, last_hops;
 	unsigned with_hits;
+	double *firsts, *lasts; /* per search with hits: the latency distribution */
 };
 
 static double wall(void)
@@ -146,6 +147,8 @@ static void one_query(struct sim *s, const struct opts *o, unsigned ttl, unsigne
 		a->last_ms += (double)r.last_ms;
 		a->first_hops += r.first_hops;
 		a->last_hops += r.last_hops;
+		a->firsts[a->with_hits] = (double)r.first_ms;
+		a->lasts[a->with_hits] = (double)r.last_ms;
 		a->with_hits++;
 	}
 }
@@ -230,6 +233,39 @@ static void reach_report(struct sim *s)
 	printf("\n");
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The value below which a share @p p of the sorted @p v lies (nearest rank). */
+static double pct(double *v, unsigned n, double p)
+{
+	unsigned i = (unsigned)(p * n + 0.999999);
+
+	return n ? v[i == 0 ? 0 : i - 1] : 0.0;
+}
+
+static void print_latency(struct acc *acc)
+{
+	printf("latency of the first / last hit over the searches with hits (ms): "
+	       "p50 p90 max\n");
+	for (unsigned ttl = 2; ttl <= OVERLAY_TTL_MAX; ttl++) {
+		struct acc *a = &acc[ttl];
+
+		qsort(a->firsts, a->with_hits, sizeof(double), cmp_double);
+		qsort(a->lasts, a->with_hits, sizeof(double), cmp_double);
+		printf(
+		    "  TTL %u (%2u searches): first %5.0f %5.0f %5.0f   last %5.0f %5.0f %5.0f\n",
+		    ttl, a->with_hits, pct(a->firsts, a->with_hits, 0.5),
+		    pct(a->firsts, a->with_hits, 0.9), pct(a->firsts, a->with_hits, 1.0),
+		    pct(a->lasts, a->with_hits, 0.5), pct(a->lasts, a->with_hits, 0.9),
+		    pct(a->lasts, a->with_hits, 1.0));
+	}
+}
+
 static void run_phase(struct sim *s, const struct opts *o, bool churn)
 {
 	struct acc acc[OVERLAY_TTL_MAX + 1];
@@ -239,6 +275,12 @@ static void run_phase(struct sim *s, const struct opts *o, bool churn)
 	double d = sim_mean_degree(s);
 
 	memset(acc, 0, sizeof(acc));
+	for (unsigned ttl = 1; ttl <= OVERLAY_TTL_MAX; ttl++) {
+		acc[ttl].firsts = calloc((size_t)CLASSES * o->queries, sizeof(double));
+		acc[ttl].lasts = calloc((size_t)CLASSES * o->queries, sizeof(double));
+		if (!acc[ttl].firsts || !acc[ttl].lasts)
+			abort();
+	}
 	/* TTLs interleaved so that each sees the same network (and, here, the same churn) */
 	for (unsigned q = 0; q < o->queries; q++)
 		for (unsigned c = 0; c < CLASSES; c++)
@@ -254,6 +296,11 @@ static void run_phase(struct sim *s, const struct opts *o, bool churn)
 	print_header();
 	for (unsigned ttl = 1; ttl <= OVERLAY_TTL_MAX; ttl++)
 		print_row(ttl, &acc[ttl], d, o->nodes);
+	print_latency(acc);
+	for (unsigned ttl = 1; ttl <= OVERLAY_TTL_MAX; ttl++) {
+		free(acc[ttl].firsts);
+		free(acc[ttl].lasts);
+	}
 }
 
 int main(int argc, char **argv)
@@ -290,6 +337,8 @@ int main(int argc, char **argv)
 	       o.churn_pct, o.nodes * o.churn_pct / 100, o.nodes * o.churn_pct / 100);
 	run_phase(s, &o, true);
 	degree_report(s, "after churn");
+	sim_run_until(s, sim_now(s) + 120000);
+	degree_report(s, "2 minutes later");
 	printf("simulated %.0f s in %.1f s wall (build %.1f s)\n", (double)sim_now(s) / 1000.0,
 	       wall() - t0, t1 - t0);
 	sim_free(s);
