@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -103,6 +104,50 @@ bool overlay_contact_valid(const char *s)
 		if (*p < '0' || *p > '9')
 			return false;
 	return atoi(colon + 1) > 0 && atoi(colon + 1) <= 65535;
+}
+
+/* "host" or "[v6]" without a port gets SIP's default one. */
+static bool has_port(const char *hp)
+{
+	const char *colon = strrchr(hp, ':');
+
+	return colon && (hp[0] != '[' || colon > strchr(hp, ']'));
+}
+
+int overlay_peer_from_uri(const char *uri, struct overlay_peer *p)
+{
+	struct overlay_peer t = {0};
+	char hp[OVERLAY_CONTACT_MAX + 1];
+	const char *at, *host;
+	size_t n;
+
+	if (!uri || strncasecmp(uri, "sip:", 4) != 0)
+		return -EINVAL;
+	uri += 4;
+	at = strchr(uri, '@');
+	host = at ? at + 1 : uri;
+	if (at) {
+		char hex[OVERLAY_ID_HEX_LEN + 1];
+
+		if (at - uri != OVERLAY_ID_HEX_LEN)
+			return -EINVAL;
+		memcpy(hex, uri, OVERLAY_ID_HEX_LEN);
+		hex[OVERLAY_ID_HEX_LEN] = '\0';
+		if (overlay_id_from_hex(hex, &t.id) < 0 || overlay_id_is_zero(&t.id))
+			return -EINVAL;
+	}
+	n = strcspn(host, ";?>");
+	if (n == 0 || n >= sizeof(hp))
+		return -EINVAL;
+	memcpy(hp, host, n);
+	hp[n] = '\0';
+	if (snprintf(t.contact, sizeof(t.contact), has_port(hp) ? "%s" : "%s:5060", hp) >=
+	    (int)sizeof(t.contact))
+		return -EINVAL;
+	if (!overlay_contact_valid(t.contact))
+		return -EINVAL;
+	*p = t;
+	return 0;
 }
 
 static int write_all(int fd, const char *buf, size_t len)

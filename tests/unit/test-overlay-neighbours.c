@@ -285,6 +285,32 @@ START_TEST(contacts_and_ids)
 }
 END_TEST
 
+START_TEST(uris_parsed)
+{
+	struct overlay_peer p;
+
+	ck_assert_int_eq(
+	    overlay_peer_from_uri("sip:0123456789abcdef0123456789ABCDEF@10.0.0.1:5070", &p), 0);
+	ck_assert_uint_eq(p.id.b[0], 0x01);
+	ck_assert_uint_eq(p.id.b[15], 0xef);
+	ck_assert_str_eq(p.contact, "10.0.0.1:5070");
+	ck_assert_int_eq(overlay_peer_from_uri("sip:boot.example", &p), 0);
+	ck_assert(overlay_id_is_zero(&p.id));
+	ck_assert_str_eq(p.contact, "boot.example:5060");
+	ck_assert_int_eq(overlay_peer_from_uri("SIP:[::1];transport=tcp", &p), 0);
+	ck_assert_str_eq(p.contact, "[::1]:5060");
+	ck_assert_int_eq(overlay_peer_from_uri("sip:[::1]:5062", &p), 0);
+	ck_assert_str_eq(p.contact, "[::1]:5062");
+	ck_assert_int_eq(overlay_peer_from_uri("sips:h:1", &p), -EINVAL);
+	ck_assert_int_eq(overlay_peer_from_uri("sip:alice@h:1", &p), -EINVAL);
+	ck_assert_int_eq(overlay_peer_from_uri("sip:00000000000000000000000000000000@h:1", &p),
+			 -EINVAL);
+	ck_assert_int_eq(overlay_peer_from_uri("sip:", &p), -EINVAL);
+	ck_assert_int_eq(overlay_peer_from_uri("sip:h:99999", &p), -EINVAL);
+	ck_assert_int_eq(overlay_peer_from_uri(NULL, &p), -EINVAL);
+}
+END_TEST
+
 START_TEST(node_uri_and_status)
 {
 	char uri[128];
@@ -296,6 +322,14 @@ START_TEST(node_uri_and_status)
 	ck_assert_int_eq(overlay_node_uri(tn[0].ov, uri, sizeof(uri)), 0);
 	ck_assert_str_eq(uri, "sip:00000000000000000000000000000001@t0:5060");
 	ck_assert_int_eq(overlay_node_uri(tn[0].ov, uri, 10), -ENOSPC);
+	{
+		struct overlay_peer p;
+
+		ck_assert_int_eq(overlay_node_uri(tn[0].ov, uri, sizeof(uri)), 0);
+		ck_assert_int_eq(overlay_peer_from_uri(uri, &p), 0);
+		ck_assert_int_eq(overlay_id_cmp(&p.id, overlay_node_id(tn[0].ov)), 0);
+		ck_assert_str_eq(p.contact, "t0:5060");
+	}
 	overlay_status(st, tn[0].ov);
 	o = st->children;
 	ck_assert_ptr_nonnull(o);
@@ -344,6 +378,7 @@ int main(void)
 	tcase_add_test(tc, known_peers_persisted);
 	tcase_add_test(tc, known_peers_bounded);
 	tcase_add_test(tc, contacts_and_ids);
+	tcase_add_test(tc, uris_parsed);
 	tcase_add_test(tc, node_uri_and_status);
 	tcase_add_test(tc, bad_config_refused);
 	suite_add_tcase(s, tc);
