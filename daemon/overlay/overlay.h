@@ -27,6 +27,18 @@
  *   (RFC 6665 4.1.3) and a relay forwards a hit as a NOTIFY in the dialog that brought
  *   it the query: the path is the chain of dialogs.
  * - Bodies over a UDP datagram go over TCP (RFC 3261 18.1.1): the binding's business.
+ * - Receiving: the binding parses the body (overlay_*_from_xml()), takes the sender's
+ *   id and contact from the From URI sip:ID@host:port, and answers the request by what
+ *   overlay_recv_*() returns: 0 -> 200 (202 is deprecated, RFC 6665 8.3.1);
+ *   -EINVAL -> 400; -EMSGSIZE -> 413; -EPERM (a query from a non-neighbour) -> 403;
+ *   -EALREADY (a query seen before) -> 482 Loop Detected (RFC 3261 8.2.2.2);
+ *   -EBUSY (rate limit) -> 503 with Retry-After; -ENOENT (no such subscription)
+ *   -> 481. The sipsvc-query dialog needs no NOTIFY of its own besides the hits: the
+ *   binding sends the initial NOTIFY RFC 6665 4.2.1 requires with no body, and a
+ *   final "terminated;reason=timeout" one when Expires runs out.
+ *   A peer-list SUBSCRIBE that overlay_recv_peers() answers with a REJECT still gets
+ *   its 200: the refusal is the NOTIFY "terminated;reason=rejected" that follows,
+ *   carrying the list of peers to try instead.
  */
 #ifndef SIPSVC_OVERLAY_H
 #define SIPSVC_OVERLAY_H
