@@ -32,8 +32,10 @@
  *   overlay_recv_*() returns: 0 -> 200 (202 is deprecated, RFC 6665 8.3.1);
  *   -EINVAL -> 400; -EMSGSIZE -> 413; -EPERM (a query from a non-neighbour) -> 403;
  *   -EALREADY (a query seen before) -> 482 Loop Detected (RFC 3261 8.2.2.2);
- *   -EBUSY (rate limit) -> 503 with Retry-After; -ENOENT (no such subscription)
- *   -> 481. The sipsvc-query dialog needs no NOTIFY of its own besides the hits: the
+ *   -EBUSY (a query over the rate limit, or hits over the relay bound) -> 503 with
+ *   Retry-After; -ENOENT (no such subscription) -> 481; -EHOSTUNREACH (a hit whose
+ *   way back is gone) -> 200, the holder did its part.
+ *   The sipsvc-query dialog needs no NOTIFY of its own besides the hits: the
  *   binding sends the initial NOTIFY RFC 6665 4.2.1 requires with no body, and a
  *   final "terminated;reason=timeout" one when Expires runs out.
  *   A peer-list SUBSCRIBE that overlay_recv_peers() answers with a REJECT still gets
