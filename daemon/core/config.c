@@ -278,6 +278,24 @@ static int validate(xmlDocPtr doc, char *err, size_t errlen)
 	return r;
 }
 
+/*
+ * XSD 1.0 cannot say "any order, at most once" next to the repeatable <device>, so
+ * sipsvc-config.xsd leaves it to us: a second <control> would otherwise silently
+ * override the first.
+ */
+static int check_once(xmlNodePtr n, char *err, size_t errlen)
+{
+	if (xmlStrEqual(n->name, BAD_CAST "device"))
+		return 0;
+	for (xmlNodePtr p = n->prev; p; p = p->prev)
+		if (p->type == XML_ELEMENT_NODE && xmlStrEqual(p->name, n->name)) {
+			snprintf(err, errlen, "%ld: <%s> appears twice (first on line %ld); merge them",
+				 xmlGetLineNo(n), (const char *)n->name, xmlGetLineNo(p));
+			return -EINVAL;
+		}
+	return 0;
+}
+
 static int config_from_doc(xmlDocPtr doc, struct config *c, char *err, size_t errlen)
 {
 	int r = validate(doc, err, errlen);
@@ -287,7 +305,9 @@ static int config_from_doc(xmlDocPtr doc, struct config *c, char *err, size_t er
 	for (xmlNodePtr n = xmlDocGetRootElement(doc)->children; n; n = n->next) {
 		if (n->type != XML_ELEMENT_NODE)
 			continue;
-		r = read_element(c, n, err, errlen);
+		r = check_once(n, err, errlen);
+		if (r == 0)
+			r = read_element(c, n, err, errlen);
 		if (r < 0)
 			return r;
 	}
