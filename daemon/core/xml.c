@@ -8,6 +8,7 @@
 #include <libxml/parser.h>
 #include <libxml/xmlerror.h>
 
+#include "core.h"
 #include "xml.h"
 
 /* Whatever asks for an external entity or DTD gets nothing: no file, no network. */
@@ -39,6 +40,7 @@ static void copy_msg(char *err, size_t errlen, int line, const char *msg)
 	size_t n;
 
 	snprintf(err, errlen, "%d: %s", line, msg ? msg : "parse error");
+	utf8_trim_partial(err); /* messages quote input, and end up in replies */
 	n = strlen(err);
 	while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
 		err[--n] = '\0';
