@@ -79,6 +79,20 @@ static char *replies(void)
 	return buf;
 }
 
+/* Every reply line must be well-formed XML for the client, whatever we were sent. */
+static void assert_lines_parse(const char *text, const char *what)
+{
+	for (const char *p = text, *nl; (nl = strchr(p, '\n')); p = nl + 1) {
+		xmlDocPtr doc = xmlReadMemory(p, (int)(nl - p), NULL, "UTF-8",
+					      XML_PARSE_NONET | XML_PARSE_NOERROR |
+						      XML_PARSE_NOWARNING);
+
+		ck_assert_msg(doc != NULL, "%s: reply is not well-formed: «%.*s»", what,
+			      (int)(nl - p), p);
+		xmlFreeDoc(doc);
+	}
+}
+
 static size_t count_lines(const char *s)
 {
 	size_t n = 0;
@@ -96,6 +110,7 @@ static char *one_reply(const char *text, size_t len)
 	ck_assert_int_eq(conn_input(cn, text, len), 0);
 	r = replies();
 	ck_assert_msg(count_lines(r) == 1, "«%.*s» got «%s»", (int)len, text, r);
+	assert_lines_parse(r, text);
 	return r;
 }
 
@@ -315,6 +330,48 @@ START_TEST(test_reply_is_one_line)
 }
 END_TEST
 
+/* "é" repeated @p n times inside @p before … @p after. */
+static char *repeat_e(const char *before, unsigned n, const char *after)
+{
+	char *m = malloc(strlen(before) + 2 * n + strlen(after) + 1);
+
+	strcpy(m, before);
+	for (unsigned i = 0; i < n; i++)
+		strcat(m, "\xc3\xa9");
+	strcat(m, after);
+	return m;
+}
+
+/* Error texts are cut to a fixed size; never inside a UTF-8 character. */
+START_TEST(test_reply_utf8_cut)
+{
+	for (unsigned n = 300; n < 304; n++) {
+		char *m = repeat_e("<Search query=\"x\" timeout-ms=\"", n, "\"/>");
+		char *r = one_reply(m, strlen(m));
+
+		ck_assert_ptr_nonnull(strstr(r, "code=\"invalid\""));
+		free(m);
+	}
+}
+END_TEST
+
+/* The same for `log` events, whose lines quote element names sent by the client. */
+START_TEST(test_log_event_utf8_cut)
+{
+	static const char sub[] = "<Subscribe events=\"log\"/>";
+	char *r, *m = repeat_e("<", 700, "/>");
+
+	one_reply(sub, sizeof(sub) - 1);
+	log_set_level(LOG_LEVEL_DEBUG);
+	ck_assert_int_eq(conn_input(cn, m, strlen(m)), 0);
+	r = replies();
+	ck_assert_ptr_nonnull(strstr(r, "<Event type=\"log\" level=\"debug\">"));
+	ck_assert_ptr_nonnull(strstr(r, "code=\"unknown-request\""));
+	assert_lines_parse(r, "log event");
+	free(m);
+}
+END_TEST
+
 START_TEST(test_too_large)
 {
 	size_t len = cfg->limits.max_message + 1;
@@ -415,6 +472,8 @@ static Suite *request_suite(void)
 	tcase_add_test(tc, test_not_well_formed);
 	tcase_add_test(tc, test_doctype_refused);
 	tcase_add_test(tc, test_reply_is_one_line);
+	tcase_add_test(tc, test_reply_utf8_cut);
+	tcase_add_test(tc, test_log_event_utf8_cut);
 	tcase_add_test(tc, test_too_large);
 	tcase_add_test(tc, test_too_deep);
 	tcase_add_test(tc, test_not_xml_no_reply);
