@@ -6,14 +6,19 @@
  * One control object (the schema compiles once) lives for the whole run. Every input
  * gets a fresh connection on a fresh socketpair, so a finding always reproduces from
  * its own input file. The first byte chooses how the rest is cut into conn_input()
- * calls, so the fuzzer explores split points as well as content.
+ * calls, so the fuzzer explores split points as well as content. Every reply read
+ * back must be well-formed XML: that makes wrong output a finding, not only crashes.
  */
 #include "config.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <libxml/parser.h>
 
 #include "control/control-private.h"
 #include "core/xml.h"
@@ -38,13 +43,41 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* Read and discard what the daemon wrote; the replies are not judged here. */
+/* What the daemon wrote, up to the last complete line not yet checked. */
+static char out[1 << 20];
+static size_t out_len;
+
+/* The oracle: whatever the input, every reply line is well-formed XML for the client. */
+static void check_lines(void)
+{
+	char *p = out, *nl;
+
+	while ((nl = memchr(p, '\n', out_len - (size_t)(p - out)))) {
+		xmlDocPtr doc = xmlReadMemory(p, (int)(nl - p), NULL, "UTF-8",
+					      XML_PARSE_NONET | XML_PARSE_NOERROR |
+						      XML_PARSE_NOWARNING);
+
+		if (!doc) {
+			fprintf(stderr, "reply is not well-formed XML: %.*s\n", (int)(nl - p), p);
+			abort();
+		}
+		xmlFreeDoc(doc);
+		p = nl + 1;
+	}
+	out_len -= (size_t)(p - out);
+	memmove(out, p, out_len);
+}
+
 static void drain(int fd)
 {
-	char buf[65536];
+	ssize_t n;
 
-	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
-		;
+	while ((n = recv(fd, out + out_len, sizeof(out) - out_len, MSG_DONTWAIT)) > 0) {
+		out_len += (size_t)n;
+		check_lines();
+		if (out_len == sizeof(out)) /* a 1 MiB line: no reply is that long */
+			abort();
+	}
 }
 
 static struct conn *open_conn(int *peer_fd)
@@ -93,8 +126,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		drain(peer);
 	}
+	drain(peer);
 	if (conn_alive(id))
 		conn_free(cn);
 	close(peer);
+	/* A message cut off by the close is not a reply the client could read. */
+	out_len = 0;
 	return 0;
 }
