@@ -50,14 +50,18 @@ static const struct request_def *find_def(const char *name)
 	return bsearch(name, requests, ARRAY_SIZE(requests), sizeof(requests[0]), cmp_def);
 }
 
+/* sipsvc.xsd caps Error/@request at 64 characters; an unknown name may be longer. */
+#define REQUEST_NAME_MAX 64
+
 static xmlNodePtr reply_new(const struct request *req, const char *elem)
 {
 	xmlNodePtr n = xmlNewNode(NULL, BAD_CAST elem);
+	bool echo = req->name && xmlUTF8Strlen(BAD_CAST req->name) <= REQUEST_NAME_MAX;
 
 	if (!n)
 		return NULL;
 	if ((req->origin.ref[0] && !xmlNewProp(n, BAD_CAST "ref", BAD_CAST req->origin.ref)) ||
-	    (req->name && !xmlNewProp(n, BAD_CAST "request", BAD_CAST req->name))) {
+	    (echo && !xmlNewProp(n, BAD_CAST "request", BAD_CAST req->name))) {
 		xmlFreeNode(n);
 		return NULL;
 	}
