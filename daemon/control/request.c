@@ -84,7 +84,7 @@ xmlNodePtr reply_error(const struct request *req, enum control_error code, const
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	utf8_trim_partial(msg);
+	xml_text_sanitize(msg); /* it quotes client input */
 	if (!xmlNewProp(n, BAD_CAST "code", BAD_CAST control_error_to_string(code))) {
 		xmlFreeNode(n);
 		return NULL;

@@ -12,36 +12,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 #include <ev.h>
 #include <libxml/tree.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-/**
- * Cut an incomplete UTF-8 sequence off the end of @p s. snprintf() into a fixed buffer
- * can stop inside a character of quoted client input, and one bad byte makes the
- * whole reply or event not-well-formed XML for the client.
- */
-static inline void utf8_trim_partial(char *s)
-{
-	size_t n = strlen(s), i = n, need;
-	unsigned char lead;
-
-	/* Back over up to three continuation bytes (10xxxxxx) to the lead byte. */
-	while (i > 0 && n - i < 3 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
-		i--;
-	if (i == 0)
-		return;
-	lead = (unsigned char)s[i - 1];
-	if (lead < 0xc0)
-		return;
-	need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
-	if (n - (i - 1) < need)
-		s[i - 1] = '\0';
-}
 
 /* ---- log.c ---------------------------------------------------------------- */
 
