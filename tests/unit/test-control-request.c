@@ -401,6 +401,33 @@ START_TEST(test_log_event_utf8_cut)
 }
 END_TEST
 
+/*
+ * Found by fuzz-control: libxml2's messages quote the raw input, so the
+ * not-well-formed Error carried a stray 0xAC byte and was itself not well-formed.
+ */
+START_TEST(test_error_quoting_bad_bytes)
+{
+	static const char *const reqs[] = {
+		"<\xc3\xa9l\xc3\xa8ve a=\"\xe2" "Bodyun><!--\xac\"/>",
+		"<Status ref=\"\x01\x13\"/>",
+		"<Status>\xff\xfe</Status>",
+		"<Status><!--\xed\xa0\x80 --></Status>",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(reqs); i++) {
+		int ret = conn_input(cn, reqs[i], strlen(reqs[i]));
+		char *r = replies();
+
+		ck_assert_int_lt(ret, 0);
+		ck_assert_uint_eq(count_lines(r), 1);
+		assert_prefix(r, "<Error code=\"not-well-formed\">");
+		assert_lines_parse(r, reqs[i]);
+		close_conn();
+		open_conn();
+	}
+}
+END_TEST
+
 /* Error/@request echoes an unknown name only up to the 64 characters sipsvc.xsd allows. */
 START_TEST(test_unknown_name_echo)
 {
@@ -519,6 +546,7 @@ static Suite *request_suite(void)
 	tcase_add_test(tc, test_reply_is_one_line);
 	tcase_add_test(tc, test_reply_utf8_cut);
 	tcase_add_test(tc, test_log_event_utf8_cut);
+	tcase_add_test(tc, test_error_quoting_bad_bytes);
 	tcase_add_test(tc, test_unknown_name_echo);
 	tcase_add_test(tc, test_too_large);
 	tcase_add_test(tc, test_too_deep);
