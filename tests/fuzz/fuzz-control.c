@@ -7,7 +7,8 @@
  * gets a fresh connection on a fresh socketpair, so a finding always reproduces from
  * its own input file. The first byte chooses how the rest is cut into conn_input()
  * calls, so the fuzzer explores split points as well as content. Every reply read
- * back must be well-formed XML: that makes wrong output a finding, not only crashes.
+ * back must be well-formed XML that matches sipsvc.xsd: that makes wrong output a
+ * finding, not only crashes.
  */
 #include "config.h"
 
@@ -29,6 +30,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct config *cfg;
 static struct control *ctl;
 
+/* What sipsvcd's main.c contributes to <Status>; sipsvc.xsd requires it. */
+static void daemon_facts(xmlNodePtr st, void *arg)
+{
+	xml_set_propf(st, "version", "%s", PACKAGE_VERSION);
+	xml_set_propf(st, "pid", "%d", 1);
+	xml_set_propf(st, "uptime", "%.3f", 0.0);
+	xml_set_propf(st, "log-level", "%s", "debug");
+	xml_set_propf(st, "state-dir", "%s", "/nonexistent/state");
+	xml_set_propf(st, "runtime-dir", "%s", cfg->runtime_dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	cfg = config_new_defaults();
@@ -38,7 +50,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	cfg->limits.max_queue = 8;
 	/* Debug logging runs every log line through the tap into `log` events. */
 	log_set_level(LOG_LEVEL_DEBUG);
-	if (control_new(NULL, cfg, &ctl) < 0)
+	if (control_new(NULL, cfg, &ctl) < 0 || status_register(daemon_facts, NULL) < 0)
 		abort();
 	return 0;
 }
@@ -57,8 +69,15 @@ static void check_lines(void)
 					      XML_PARSE_NONET | XML_PARSE_NOERROR |
 						      XML_PARSE_NOWARNING);
 
+		char err[512];
+
 		if (!doc) {
 			fprintf(stderr, "reply is not well-formed XML: %.*s\n", (int)(nl - p), p);
+			abort();
+		}
+		if (xml_schema_check(ctl->vctxt, doc, err, sizeof(err)) < 0) {
+			fprintf(stderr, "reply does not match sipsvc.xsd (%s): %.*s\n", err,
+				(int)(nl - p), p);
 			abort();
 		}
 		xmlFreeDoc(doc);
