@@ -53,10 +53,21 @@ static const struct request_def *find_def(const char *name)
 /* sipsvc.xsd caps Error/@request at 64 characters; an unknown name may be longer. */
 #define REQUEST_NAME_MAX 64
 
+/*
+ * Whether an unknown name can be echoed in Error/@request (xs:Name, at most 64
+ * characters). The parser accepts names by the XML 1.0 5th edition rules, the schema
+ * checks xs:Name by the older tables, so "élˈve" parses but may not be echoed.
+ */
+static bool echoable(const char *name)
+{
+	return name && xmlUTF8Strlen(BAD_CAST name) <= REQUEST_NAME_MAX &&
+	       xmlValidateName(BAD_CAST name, 0) == 0;
+}
+
 static xmlNodePtr reply_new(const struct request *req, const char *elem)
 {
 	xmlNodePtr n = xmlNewNode(NULL, BAD_CAST elem);
-	bool echo = req->name && xmlUTF8Strlen(BAD_CAST req->name) <= REQUEST_NAME_MAX;
+	bool echo = echoable(req->name);
 
 	if (!n)
 		return NULL;
