@@ -192,6 +192,30 @@ START_TEST(test_duplicate_ids)
 }
 END_TEST
 
+/*
+ * xs:token and xs:boolean values are valid with blanks around them; the loader must
+ * read them as the schema does (" loop " was stored as an invalid mode, -1).
+ */
+START_TEST(test_token_whitespace)
+{
+	char err[256];
+	struct config *c = load_str("<sipsvc><log level=\" debug\n\"/>"
+				    "<device id=\"a\" wrapper=\"sip\" mode=\"\tloop \" default=\" true \"/>"
+				    "<device id=\"b\" wrapper=\"sip\" mode=\" transfer\" default=\" 0\"/>"
+				    "<conference server=\"sip:c@example.com\" method=\" refer-focus \"/>"
+				    "</sipsvc>", 0, err, sizeof(err));
+
+	ck_assert_int_eq(c->log_level, LOG_LEVEL_DEBUG);
+	ck_assert_int_eq(c->devices[0].mode, DEVICE_MODE_LOOP);
+	ck_assert(c->devices[0].is_default);
+	ck_assert_int_eq(c->devices[1].mode, DEVICE_MODE_TRANSFER);
+	ck_assert(!c->devices[1].is_default);
+	ck_assert_str_eq(c->conference_method, "refer-focus");
+	ck_assert_ptr_eq(config_default_device(c), &c->devices[0]);
+	config_free(c);
+}
+END_TEST
+
 /* sipsvc-config.xsd: every element but <device> at most once, checked by the daemon. */
 START_TEST(test_element_twice)
 {
@@ -324,6 +348,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_two_defaults);
 	tcase_add_test(tc, test_duplicate_ids);
 	tcase_add_test(tc, test_element_twice);
+	tcase_add_test(tc, test_token_whitespace);
 	tcase_add_test(tc, test_too_big);
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_xxe_refused);
