@@ -68,8 +68,8 @@ static const char stream[] =
 static const char *const stream_msgs[] = {
 	"<Status ref=\"a>b\"/>",
 	"<Search query=\"x /> y\" ref='q\"1>'><!-- </Search> --></Search>",
-	"<Tunnel><Request method=\"MESSAGE\" uri=\"sip:b@example.com\"><Body type=\"text/plain\">"
-	"<![CDATA[</Body> <x> ]] ]]]]></Body></Request></Tunnel>",
+	("<Tunnel><Request method=\"MESSAGE\" uri=\"sip:b@example.com\"><Body type=\"text/plain\">"
+	 "<![CDATA[</Body> <x> ]] ]]]]></Body></Request></Tunnel>"),
 	"<Status><?pi a > b ?></Status>",
 	"<\xc3\xa9l\xc3\xa8ve nom=\"\xc3\xa9/>\"/>",
 	"<a><b><c/></b>text &amp; more</a>",

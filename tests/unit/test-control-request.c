@@ -408,7 +408,7 @@ END_TEST
 START_TEST(test_error_quoting_bad_bytes)
 {
 	static const char *const reqs[] = {
-		"<\xc3\xa9l\xc3\xa8ve a=\"\xe2" "Bodyun><!--\xac\"/>",
+		"<\xc3\xa9l\xc3\xa8ve a=\"\xe2\x42odyun><!--\xac\"/>", /* \x42: 'B' */
 		"<Status ref=\"\x01\x13\"/>",
 		"<Status>\xff\xfe</Status>",
 		"<Status><!--\xed\xa0\x80 --></Status>",
