@@ -50,14 +50,29 @@ static const struct request_def *find_def(const char *name)
 	return bsearch(name, requests, ARRAY_SIZE(requests), sizeof(requests[0]), cmp_def);
 }
 
+/* sipsvc.xsd caps Error/@request at 64 characters; an unknown name may be longer. */
+#define REQUEST_NAME_MAX 64
+
+/*
+ * Whether an unknown name can be echoed in Error/@request (xs:Name, at most 64
+ * characters). The parser accepts names by the XML 1.0 5th edition rules, the schema
+ * checks xs:Name by the older tables, so "élˈve" parses but may not be echoed.
+ */
+static bool echoable(const char *name)
+{
+	return name && xmlUTF8Strlen(BAD_CAST name) <= REQUEST_NAME_MAX &&
+	       xmlValidateName(BAD_CAST name, 0) == 0;
+}
+
 static xmlNodePtr reply_new(const struct request *req, const char *elem)
 {
 	xmlNodePtr n = xmlNewNode(NULL, BAD_CAST elem);
+	bool echo = echoable(req->name);
 
 	if (!n)
 		return NULL;
 	if ((req->origin.ref[0] && !xmlNewProp(n, BAD_CAST "ref", BAD_CAST req->origin.ref)) ||
-	    (req->name && !xmlNewProp(n, BAD_CAST "request", BAD_CAST req->name))) {
+	    (echo && !xmlNewProp(n, BAD_CAST "request", BAD_CAST req->name))) {
 		xmlFreeNode(n);
 		return NULL;
 	}
@@ -80,6 +95,7 @@ xmlNodePtr reply_error(const struct request *req, enum control_error code, const
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	xml_text_sanitize(msg); /* it quotes client input */
 	if (!xmlNewProp(n, BAD_CAST "code", BAD_CAST control_error_to_string(code))) {
 		xmlFreeNode(n);
 		return NULL;

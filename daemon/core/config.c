@@ -113,6 +113,39 @@ static int take_str(xmlNodePtr n, const char *name, char **dst)
 	return *dst ? 0 : -ENOMEM;
 }
 
+static bool is_xml_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* xs:token whitespace rule, in place: trim, and runs of blanks become one space. */
+static void collapse(char *s)
+{
+	char *out = s;
+
+	for (const char *p = s; *p; p++) {
+		if (!is_xml_blank(*p))
+			*out++ = *p;
+		else if (out > s && !is_xml_blank(p[1]) && p[1])
+			*out++ = ' ';
+	}
+	*out = '\0';
+}
+
+/*
+ * An xs:token (or xs:boolean) attribute as the schema understood it: the schema
+ * collapses whitespace before it checks, so mode=" loop " is valid, but it does not
+ * hand the collapsed value back. Compared as written, it became an invalid mode.
+ */
+static int take_token(xmlNodePtr n, const char *name, char **dst)
+{
+	int r = take_str(n, name, dst);
+
+	if (r == 0 && *dst)
+		collapse(*dst);
+	return r;
+}
+
 /* The schema has already checked ranges; this only converts. */
 static void take_num(xmlNodePtr n, const char *name, long *dst)
 {
@@ -123,13 +156,15 @@ static void take_num(xmlNodePtr n, const char *name, long *dst)
 	xmlFree(v);
 }
 
-static bool take_bool(xmlNodePtr n, const char *name)
+static int take_bool(xmlNodePtr n, const char *name, bool *dst)
 {
-	xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
-	bool b = v && (xmlStrEqual(v, BAD_CAST "true") || xmlStrEqual(v, BAD_CAST "1"));
+	char *v = NULL;
+	int r = take_token(n, name, &v);
 
-	xmlFree(v);
-	return b;
+	if (v)
+		*dst = strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
+	free(v);
+	return r;
 }
 
 static void read_control(struct config *c, xmlNodePtr n)
@@ -182,12 +217,19 @@ static int read_device(struct config *c, xmlNodePtr n, char *err, size_t errlen)
 	d = &c->devices[c->n_devices++];
 	*d = (struct config_device){ .mode = DEVICE_MODE_TRANSFER };
 	if (take_str(n, "id", &d->id) < 0 || take_str(n, "wrapper", &d->wrapper) < 0 ||
-	    take_str(n, "uri", &d->uri) < 0 || take_str(n, "mode", &mode) < 0)
+	    take_str(n, "uri", &d->uri) < 0 || take_token(n, "mode", &mode) < 0 ||
+	    take_bool(n, "default", &d->is_default) < 0) {
+		free(mode);
 		return -ENOMEM;
+	}
 	if (mode)
 		d->mode = device_mode_from_string(mode);
 	free(mode);
-	d->is_default = take_bool(n, "default");
+	/* Never store _INVALID, whatever the schema let through: it reaches replies. */
+	if (d->mode < 0) {
+		snprintf(err, errlen, "%ld: unknown device mode", xmlGetLineNo(n));
+		return -EINVAL;
+	}
 	r = read_params(d, n);
 	if (r < 0)
 		return r;
@@ -200,11 +242,27 @@ static int read_device(struct config *c, xmlNodePtr n, char *err, size_t errlen)
 	return 0;
 }
 
+static int read_log(struct config *c, xmlNodePtr n, char *err, size_t errlen)
+{
+	char *level = NULL;
+
+	if (take_token(n, "level", &level) < 0)
+		return -ENOMEM;
+	if (level)
+		c->log_level = log_level_from_string(level);
+	free(level);
+	/* Never store _INVALID, whatever the schema let through. */
+	if (c->log_level < 0) {
+		snprintf(err, errlen, "%ld: unknown log level", xmlGetLineNo(n));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int read_element(struct config *c, xmlNodePtr n, char *err, size_t errlen)
 {
 	const char *name = (const char *)n->name;
 	long port = c->sip_port;
-	char *level = NULL;
 
 	if (strcmp(name, "control") == 0) {
 		read_control(c, n);
@@ -213,11 +271,7 @@ static int read_element(struct config *c, xmlNodePtr n, char *err, size_t errlen
 		c->sip_port = (int)port;
 		return take_str(n, "addr", &c->sip_addr);
 	} else if (strcmp(name, "log") == 0) {
-		if (take_str(n, "level", &level) < 0)
-			return -ENOMEM;
-		if (level)
-			c->log_level = log_level_from_string(level);
-		free(level);
+		return read_log(c, n, err, errlen);
 	} else if (strcmp(name, "paths") == 0) {
 		if (take_str(n, "state-dir", &c->state_dir) < 0 ||
 		    take_str(n, "runtime-dir", &c->runtime_dir) < 0 ||
@@ -231,7 +285,7 @@ static int read_element(struct config *c, xmlNodePtr n, char *err, size_t errlen
 		return read_device(c, n, err, errlen);
 	} else if (strcmp(name, "conference") == 0) {
 		if (take_str(n, "server", &c->conference_server) < 0 ||
-		    take_str(n, "method", &c->conference_method) < 0)
+		    take_token(n, "method", &c->conference_method) < 0)
 			return -ENOMEM;
 	}
 	/* Other elements the schema admits belong to later subsystems. */
@@ -278,6 +332,24 @@ static int validate(xmlDocPtr doc, char *err, size_t errlen)
 	return r;
 }
 
+/*
+ * XSD 1.0 cannot say "any order, at most once" next to the repeatable <device>, so
+ * sipsvc-config.xsd leaves it to us: a second <control> would otherwise silently
+ * override the first.
+ */
+static int check_once(xmlNodePtr n, char *err, size_t errlen)
+{
+	if (xmlStrEqual(n->name, BAD_CAST "device"))
+		return 0;
+	for (xmlNodePtr p = n->prev; p; p = p->prev)
+		if (p->type == XML_ELEMENT_NODE && xmlStrEqual(p->name, n->name)) {
+			snprintf(err, errlen, "%ld: <%s> appears twice (first on line %ld); merge them",
+				 xmlGetLineNo(n), (const char *)n->name, xmlGetLineNo(p));
+			return -EINVAL;
+		}
+	return 0;
+}
+
 static int config_from_doc(xmlDocPtr doc, struct config *c, char *err, size_t errlen)
 {
 	int r = validate(doc, err, errlen);
@@ -287,7 +359,9 @@ static int config_from_doc(xmlDocPtr doc, struct config *c, char *err, size_t er
 	for (xmlNodePtr n = xmlDocGetRootElement(doc)->children; n; n = n->next) {
 		if (n->type != XML_ELEMENT_NODE)
 			continue;
-		r = read_element(c, n, err, errlen);
+		r = check_once(n, err, errlen);
+		if (r == 0)
+			r = read_element(c, n, err, errlen);
 		if (r < 0)
 			return r;
 	}

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core.h"
+#include "xml.h"
 
 static enum log_level max_level = LOG_LEVEL_INFO;
 static log_tap_h *tap;
@@ -59,6 +60,7 @@ void log_msg(enum log_level l, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	xml_text_sanitize(line); /* the line also goes to clients as a `log` event */
 	/* One line per event: a newline inside would split it in the journal. */
 	for (char *p = line; *p; p++)
 		if (*p == '\n' || *p == '\r')

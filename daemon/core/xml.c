@@ -36,12 +36,57 @@ void xml_guard_init(void)
 	xmlSetStructuredErrorFunc(NULL, silent_structured);
 }
 
+/* Length of the XML character starting at @p s if it is one, else 0. */
+static size_t xml_char_len(const unsigned char *s)
+{
+	uint32_t c;
+	size_t n;
+
+	if (s[0] < 0x80)
+		n = 1, c = s[0];
+	else if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, c = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, c = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, c = s[0] & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80) /* also stops at the terminating NUL */
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	/* Overlong forms, beyond U+10FFFF, surrogates, then XML 1.0 §2.2 Char. */
+	if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+	    (c >= 0xd800 && c <= 0xdfff) || c == 0xfffe || c == 0xffff)
+		return 0;
+	if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+		return 0;
+	return n;
+}
+
+void xml_text_sanitize(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	while (*p) {
+		size_t n = xml_char_len(p);
+
+		if (n)
+			p += n;
+		else
+			*p++ = '?';
+	}
+}
+
 /* Strip the trailing newline libxml2 puts on messages. */
 static void copy_msg(char *err, size_t errlen, int line, const char *msg)
 {
 	size_t n;
 
 	snprintf(err, errlen, "%d: %s", line, msg ? msg : "parse error");
+	xml_text_sanitize(err); /* messages quote raw input, and end up in replies */
 	n = strlen(err);
 	while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
 		err[--n] = '\0';

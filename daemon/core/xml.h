@@ -30,6 +30,13 @@ xmlDocPtr xml_parse_untrusted(const char *buf, size_t len, char *err, size_t err
  * Returns 0 or -ENOMEM.
  */
 int xml_serialise(xmlNodePtr n, size_t head, char **ret, size_t *ret_len);
+/**
+ * Make @p s fit for XML text: every byte that is not part of a character XML 1.0
+ * allows (§2.2: valid UTF-8, no C0 control but tab, LF and CR, no surrogates, no
+ * U+FFFE/U+FFFF) becomes '?'. For text that quotes input (libxml2 messages show raw
+ * bytes) or was cut by snprintf() inside a character.
+ */
+void xml_text_sanitize(char *s);
 /** Compile a schema held in memory; NULL on failure (a bug in our own schema). */
 xmlSchemaPtr xml_schema_compile(const char *xsd, size_t len);
 /**

@@ -10,6 +10,27 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* What a loaded config promises its users, whatever the file said. */
+static void check_config(const struct config *c)
+{
+	if (c->log_level < 0 || c->log_level >= _LOG_LEVEL_MAX ||
+	    c->control_port < 0 || c->control_port > 65535 || c->sip_port < 0 ||
+	    c->sip_port > 65535 || c->limits.max_message < 1024 || c->limits.max_depth < 2 ||
+	    c->limits.max_depth > 256 || c->limits.max_connections < 1 ||
+	    c->limits.max_queue < 16)
+		abort();
+	for (size_t i = 0; i < c->n_devices; i++) {
+		const struct config_device *d = &c->devices[i];
+
+		if (!d->id || !d->wrapper || !device_mode_to_string(d->mode) ||
+		    config_find_device(c, d->id) != d)
+			abort();
+		for (size_t j = 0; j < d->n_params; j++)
+			if (!d->params[j].name || !d->params[j].value)
+				abort();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct config *c = NULL;
@@ -22,8 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (r < 0 && strncmp(err, "fuzz.xml:", 9) != 0)
 		abort();
-	if (c && c->n_devices > 0 && !config_find_device(c, c->devices[0].id))
-		abort();
+	if (c)
+		check_config(c);
 	config_free(c);
 	return 0;
 }

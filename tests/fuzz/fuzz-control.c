@@ -6,14 +6,20 @@
  * One control object (the schema compiles once) lives for the whole run. Every input
  * gets a fresh connection on a fresh socketpair, so a finding always reproduces from
  * its own input file. The first byte chooses how the rest is cut into conn_input()
- * calls, so the fuzzer explores split points as well as content.
+ * calls, so the fuzzer explores split points as well as content. Every reply read
+ * back must be well-formed XML that matches sipsvc.xsd: that makes wrong output a
+ * finding, not only crashes.
  */
 #include "config.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <libxml/parser.h>
 
 #include "control/control-private.h"
 #include "core/xml.h"
@@ -24,6 +30,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct config *cfg;
 static struct control *ctl;
 
+/* What sipsvcd's main.c contributes to <Status>; sipsvc.xsd requires it. */
+static void daemon_facts(xmlNodePtr st, void *arg)
+{
+	xml_set_propf(st, "version", "%s", PACKAGE_VERSION);
+	xml_set_propf(st, "pid", "%d", 1);
+	xml_set_propf(st, "uptime", "%.3f", 0.0);
+	xml_set_propf(st, "log-level", "%s", "debug");
+	xml_set_propf(st, "state-dir", "%s", "/nonexistent/state");
+	xml_set_propf(st, "runtime-dir", "%s", cfg->runtime_dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	cfg = config_new_defaults();
@@ -33,18 +50,53 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	cfg->limits.max_queue = 8;
 	/* Debug logging runs every log line through the tap into `log` events. */
 	log_set_level(LOG_LEVEL_DEBUG);
-	if (control_new(NULL, cfg, &ctl) < 0)
+	if (control_new(NULL, cfg, &ctl) < 0 || status_register(daemon_facts, NULL) < 0)
 		abort();
 	return 0;
 }
 
-/* Read and discard what the daemon wrote; the replies are not judged here. */
+/* What the daemon wrote, up to the last complete line not yet checked. */
+static char out[1 << 20];
+static size_t out_len;
+
+/* The oracle: whatever the input, every reply line is well-formed XML for the client. */
+static void check_lines(void)
+{
+	char *p = out, *nl;
+
+	while ((nl = memchr(p, '\n', out_len - (size_t)(p - out)))) {
+		xmlDocPtr doc = xmlReadMemory(p, (int)(nl - p), NULL, "UTF-8",
+					      XML_PARSE_NONET | XML_PARSE_NOERROR |
+						      XML_PARSE_NOWARNING);
+
+		char err[512];
+
+		if (!doc) {
+			fprintf(stderr, "reply is not well-formed XML: %.*s\n", (int)(nl - p), p);
+			abort();
+		}
+		if (xml_schema_check(ctl->vctxt, doc, err, sizeof(err)) < 0) {
+			fprintf(stderr, "reply does not match sipsvc.xsd (%s): %.*s\n", err,
+				(int)(nl - p), p);
+			abort();
+		}
+		xmlFreeDoc(doc);
+		p = nl + 1;
+	}
+	out_len -= (size_t)(p - out);
+	memmove(out, p, out_len);
+}
+
 static void drain(int fd)
 {
-	char buf[65536];
+	ssize_t n;
 
-	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
-		;
+	while ((n = recv(fd, out + out_len, sizeof(out) - out_len, MSG_DONTWAIT)) > 0) {
+		out_len += (size_t)n;
+		check_lines();
+		if (out_len == sizeof(out)) /* a 1 MiB line: no reply is that long */
+			abort();
+	}
 }
 
 static struct conn *open_conn(int *peer_fd)
@@ -93,8 +145,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		drain(peer);
 	}
+	drain(peer);
 	if (conn_alive(id))
 		conn_free(cn);
 	close(peer);
+	/* A message cut off by the close is not a reply the client could read. */
+	out_len = 0;
 	return 0;
 }

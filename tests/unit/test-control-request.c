@@ -17,6 +17,7 @@
 
 #include "control/control-private.h"
 #include "device/device.h"
+#include "core/xml.h"
 #include "testutil.h"
 
 static const char devices_cfg[] =
@@ -48,6 +49,17 @@ static void close_conn(void)
 	peer = -1;
 }
 
+/* What sipsvcd's main.c contributes to <Status>; sipsvc.xsd requires it. */
+static void daemon_facts(xmlNodePtr st, void *arg)
+{
+	xml_set_propf(st, "version", "%s", PACKAGE_VERSION);
+	xml_set_propf(st, "pid", "%d", 1);
+	xml_set_propf(st, "uptime", "%.3f", 0.0);
+	xml_set_propf(st, "log-level", "%s", "info");
+	xml_set_propf(st, "state-dir", "%s", "/nonexistent/state");
+	xml_set_propf(st, "runtime-dir", "%s", cfg->runtime_dir);
+}
+
 static void setup(void)
 {
 	char err[256];
@@ -59,6 +71,7 @@ static void setup(void)
 	/* The stock wrappers are linked in (libwrappers-static); none starts anything. */
 	ck_assert_int_eq(device_table_new(ev_default_loop(0), cfg, "/nonexistent", &devices), 0);
 	control_set_devices(ctl, devices);
+	ck_assert_int_eq(status_register(daemon_facts, NULL), 0);
 	open_conn();
 }
 
@@ -66,6 +79,7 @@ static void teardown(void)
 {
 	if (cn)
 		close_conn();
+	status_unregister(daemon_facts, NULL);
 	control_free(ctl);
 	device_table_free(devices);
 	config_free(cfg);
@@ -85,6 +99,28 @@ static char *replies(void)
 	return buf;
 }
 
+/*
+ * Every reply line must be well-formed XML for the client, whatever we were sent, and
+ * match sipsvc.xsd: the schema is the contract clients are written against.
+ */
+static void assert_lines_parse(const char *text, const char *what)
+{
+	for (const char *p = text, *nl; (nl = strchr(p, '\n')); p = nl + 1) {
+		xmlDocPtr doc = xmlReadMemory(p, (int)(nl - p), NULL, "UTF-8",
+					      XML_PARSE_NONET | XML_PARSE_NOERROR |
+						      XML_PARSE_NOWARNING);
+		char err[512];
+
+		/* %.300s: check refuses overlong failure messages. */
+		ck_assert_msg(doc != NULL, "%.300s: reply is not well-formed: «%.*s»", what,
+			      (int)(nl - p < 300 ? nl - p : 300), p);
+		ck_assert_msg(xml_schema_check(ctl->vctxt, doc, err, sizeof(err)) == 0,
+			      "%.300s: reply «%.*s» does not match sipsvc.xsd: %.300s", what,
+			      (int)(nl - p < 300 ? nl - p : 300), p, err);
+		xmlFreeDoc(doc);
+	}
+}
+
 static size_t count_lines(const char *s)
 {
 	size_t n = 0;
@@ -102,6 +138,7 @@ static char *one_reply(const char *text, size_t len)
 	ck_assert_int_eq(conn_input(cn, text, len), 0);
 	r = replies();
 	ck_assert_msg(count_lines(r) == 1, "«%.*s» got «%s»", (int)len, text, r);
+	assert_lines_parse(r, text);
 	return r;
 }
 
@@ -130,6 +167,10 @@ static void root_of(const char *buf, size_t len, char *name, size_t nlen, char *
 	xmlFree(r);
 	xmlFreeDoc(doc);
 }
+
+#define assert_prefix(s, p) \
+	ck_assert_msg(strncmp((s), (p), strlen(p)) == 0, "«%.200s» does not start with «%s»", \
+		      (s), (p))
 
 static void assert_contains(const char *hay, const char *needle, const char *file)
 {
@@ -265,13 +306,14 @@ START_TEST(test_replies_in_order)
 	ck_assert_int_eq(conn_input(cn, req, sizeof(req) - 1), 0);
 	r = replies();
 	ck_assert_uint_eq(count_lines(r), 4);
+	assert_lines_parse(r, "in order");
 	ck_assert_ptr_nonnull(strstr(r, "<Ok ref=\"1\" request=\"Status\">"));
 	r = strchr(r, '\n') + 1;
-	ck_assert_int_eq(strncmp(r, "<Error request=\"Dial\" code=\"unknown-request\">", 45), 0);
+	assert_prefix(r, "<Error request=\"Dial\" code=\"unknown-request\">");
 	r = strchr(r, '\n') + 1;
-	ck_assert_int_eq(strncmp(r, "<Ok ref=\"3\" request=\"Devices\">", 30), 0);
+	assert_prefix(r, "<Ok ref=\"3\" request=\"Devices\">");
 	r = strchr(r, '\n') + 1;
-	ck_assert_int_eq(strncmp(r, "<Error request=\"Status\" code=\"invalid\">", 39), 0);
+	assert_prefix(r, "<Error request=\"Status\" code=\"invalid\">");
 }
 END_TEST
 
@@ -286,7 +328,8 @@ START_TEST(test_not_well_formed)
 	ck_assert(cn->closing);
 	r = replies();
 	ck_assert_uint_eq(count_lines(r), 1);
-	ck_assert_int_eq(strncmp(r, "<Error code=\"not-well-formed\">", 30), 0);
+	assert_lines_parse(r, "not-well-formed");
+	assert_prefix(r, "<Error code=\"not-well-formed\">");
 	ck_assert_ptr_null(strstr(r, "after"));
 	/* Nothing more is read. */
 	ck_assert_int_eq(conn_input(cn, "<Status/>", 9), 0);
@@ -301,6 +344,7 @@ static void check_stream_error(const char *text, size_t len, const char *code)
 	ck_assert_int_lt(conn_input(cn, text, len), 0);
 	r = replies();
 	ck_assert_msg(count_lines(r) == 1, "«%s»", r);
+	assert_lines_parse(r, code);
 	ck_assert_ptr_nonnull(strstr(r, code));
 	ck_assert_ptr_nonnull(strstr(r, "the connection is closed"));
 }
@@ -320,8 +364,97 @@ START_TEST(test_reply_is_one_line)
 	static const char req[] = "<Search ref=\"n\" query=\"x\" timeout-ms=\"1&#10;&lt;Ok/&gt;\"/>";
 	char *r = one_reply(req, sizeof(req) - 1);
 
-	ck_assert_int_eq(strncmp(r, "<Error ref=\"n\" request=\"Search\" code=\"invalid\">", 47), 0);
+	assert_prefix(r, "<Error ref=\"n\" request=\"Search\" code=\"invalid\">");
 	ck_assert_ptr_nonnull(strstr(r, "'1&#10;&lt;Ok/&gt;'"));
+}
+END_TEST
+
+/* "é" repeated @p n times inside @p before … @p after. */
+static char *repeat_e(const char *before, unsigned n, const char *after)
+{
+	char *m = malloc(strlen(before) + 2 * n + strlen(after) + 1);
+
+	strcpy(m, before);
+	for (unsigned i = 0; i < n; i++)
+		strcat(m, "\xc3\xa9");
+	strcat(m, after);
+	return m;
+}
+
+/* Error texts are cut to a fixed size; never inside a UTF-8 character. */
+START_TEST(test_reply_utf8_cut)
+{
+	for (unsigned n = 300; n < 304; n++) {
+		char *m = repeat_e("<Search query=\"x\" timeout-ms=\"", n, "\"/>");
+		char *r = one_reply(m, strlen(m));
+
+		ck_assert_ptr_nonnull(strstr(r, "code=\"invalid\""));
+		free(m);
+	}
+}
+END_TEST
+
+/* The same for `log` events, whose lines quote element names sent by the client. */
+START_TEST(test_log_event_utf8_cut)
+{
+	static const char sub[] = "<Subscribe events=\"log\"/>";
+	char *r, *m = repeat_e("<", 700, "/>");
+
+	one_reply(sub, sizeof(sub) - 1);
+	log_set_level(LOG_LEVEL_DEBUG);
+	ck_assert_int_eq(conn_input(cn, m, strlen(m)), 0);
+	r = replies();
+	ck_assert_ptr_nonnull(strstr(r, "<Event type=\"log\" level=\"debug\">"));
+	ck_assert_ptr_nonnull(strstr(r, "code=\"unknown-request\""));
+	assert_lines_parse(r, "log event");
+	free(m);
+}
+END_TEST
+
+/*
+ * Found by fuzz-control: libxml2's messages quote the raw input, so the
+ * not-well-formed Error carried a stray 0xAC byte and was itself not well-formed.
+ */
+START_TEST(test_error_quoting_bad_bytes)
+{
+	static const char *const reqs[] = {
+		"<\xc3\xa9l\xc3\xa8ve a=\"\xe2\x42odyun><!--\xac\"/>", /* \x42: 'B' */
+		"<Status ref=\"\x01\x13\"/>",
+		"<Status>\xff\xfe</Status>",
+		"<Status><!--\xed\xa0\x80 --></Status>",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(reqs); i++) {
+		int ret = conn_input(cn, reqs[i], strlen(reqs[i]));
+		char *r = replies();
+
+		ck_assert_int_lt(ret, 0);
+		ck_assert_uint_eq(count_lines(r), 1);
+		assert_prefix(r, "<Error code=\"not-well-formed\">");
+		assert_lines_parse(r, reqs[i]);
+		close_conn();
+		open_conn();
+	}
+}
+END_TEST
+
+/* Error/@request echoes an unknown name only up to the 64 characters sipsvc.xsd allows. */
+START_TEST(test_unknown_name_echo)
+{
+	static const char odd[] = "<\xc3\xa9l\xcb\xa8ve/>";
+	char *m64 = repeat_e("<", 64, "/>"), *m65 = repeat_e("<", 65, "/>"), *r;
+
+	r = one_reply(m64, strlen(m64));
+	/* The serialiser writes UTF-8 as it is (xmlNodeDump would write &#xE9;). */
+	ck_assert_ptr_nonnull(strstr(r, "<Error request=\"\xc3\xa9"));
+	ck_assert_ptr_nonnull(strstr(r, "code=\"unknown-request\""));
+	r = one_reply(m65, strlen(m65));
+	assert_prefix(r, "<Error code=\"unknown-request\">");
+	/* Found by fuzz-control: a name libxml2 parses but xs:Name refuses (U+02E8). */
+	r = one_reply(odd, sizeof(odd) - 1);
+	assert_prefix(r, "<Error code=\"unknown-request\">");
+	free(m64);
+	free(m65);
 }
 END_TEST
 
@@ -376,6 +509,7 @@ START_TEST(test_subscribed_events)
 	peer = subscriber_peer;
 	r = replies();
 	ck_assert_str_eq(r, "<Event type=\"call\" call=\"c1\"/>\n");
+	assert_lines_parse(r, "event");
 	one_reply("<Unsubscribe events=\"call\"/>", 28);
 	event_emit(EVENT_CALL, NULL, event_new(EVENT_CALL, NULL));
 	ck_assert_str_eq(replies(), "");
@@ -425,6 +559,10 @@ static Suite *request_suite(void)
 	tcase_add_test(tc, test_not_well_formed);
 	tcase_add_test(tc, test_doctype_refused);
 	tcase_add_test(tc, test_reply_is_one_line);
+	tcase_add_test(tc, test_reply_utf8_cut);
+	tcase_add_test(tc, test_log_event_utf8_cut);
+	tcase_add_test(tc, test_error_quoting_bad_bytes);
+	tcase_add_test(tc, test_unknown_name_echo);
 	tcase_add_test(tc, test_too_large);
 	tcase_add_test(tc, test_too_deep);
 	tcase_add_test(tc, test_not_xml_no_reply);
