@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * @file transfer.h
+ * File transfer (DESIGN.md "File transfer"): the RFC 5547 SDP that an INVITE carries,
+ * MSRP framing (RFC 4975), and sender/receiver sessions over one TCP connection,
+ * independent of SIP. The SIP layer negotiates with transfer_sdp_*() and hands the
+ * connected (or listening) socket to a sender or receiver; the share index hands the
+ * sender the file descriptor of content it serves by hash.
+ *
+ * Receivers hash in the worker pool (core/worker.h), never on the loop.
+ */
+#ifndef SIPSVC_TRANSFER_H
+#define SIPSVC_TRANSFER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <ev.h>
+
+struct worker_pool;
+
+/* ---- common --------------------------------------------------------------------- */
+
+#define TRANSFER_SHA256_LEN 32
+#define TRANSFER_SHA1_LEN 20
+/** Bytes of a decoded file name (before ".part" or " (N)" are added). */
+#define TRANSFER_NAME_MAX 200
+#define TRANSFER_TYPE_MAX 127
+/** An MSRP URI list (a=path, To-Path, From-Path). */
+#define TRANSFER_PATH_MAX 511
+#define TRANSFER_ID_MAX 64
+/** A range end or total that is "*" (unknown). */
+#define TRANSFER_RANGE_UNKNOWN UINT64_MAX
+
+/* ---- sdp.c: RFC 5547 offer/answer ------------------------------------------------ */
+
+/** Bound on an SDP body we parse: an INVITE body is never trusted to be small. */
+#define TRANSFER_SDP_MAX 8192
+
+/** RFC 4145 §4 a=setup. */
+enum transfer_setup {
+	TRANSFER_SETUP_ACTIVE,
+	TRANSFER_SETUP_PASSIVE,
+	TRANSFER_SETUP_ACTPASS,
+	TRANSFER_SETUP_HOLDCONN,
+	_TRANSFER_SETUP_MAX,
+	_TRANSFER_SETUP_INVALID = -1,
+};
+const char *transfer_setup_to_string(enum transfer_setup s);
+enum transfer_setup transfer_setup_from_string(const char *s, size_t n);
+
+/** RFC 4566 §6 direction attributes; RFC 5547 §6 gives them the file's direction. */
+enum transfer_direction {
+	TRANSFER_DIRECTION_SENDRECV,
+	TRANSFER_DIRECTION_SENDONLY,
+	TRANSFER_DIRECTION_RECVONLY,
+	TRANSFER_DIRECTION_INACTIVE,
+	_TRANSFER_DIRECTION_MAX,
+	_TRANSFER_DIRECTION_INVALID = -1,
+};
+const char *transfer_direction_to_string(enum transfer_direction d);
+
+enum {
+	TRANSFER_SEL_NAME = 1 << 0,
+	TRANSFER_SEL_TYPE = 1 << 1,
+	TRANSFER_SEL_SIZE = 1 << 2,
+	TRANSFER_SEL_SHA256 = 1 << 3,
+	TRANSFER_SEL_SHA1 = 1 << 4,
+};
+
+/** RFC 5547 §5 a=file-selector, decoded. @c has is a mask of TRANSFER_SEL_*. */
+struct transfer_file_selector {
+	unsigned has;
+	char name[TRANSFER_NAME_MAX + 1]; /* percent-decoded bytes, no NUL inside */
+	char type[TRANSFER_TYPE_MAX + 1];
+	uint64_t size;
+	uint8_t sha256[TRANSFER_SHA256_LEN];
+	uint8_t sha1[TRANSFER_SHA1_LEN];
+};
+
+/** The one m=message stream of a file transfer offer or answer. */
+struct transfer_sdp {
+	char origin_user[32];
+	uint64_t session_id, session_version;
+	char addr[64]; /* c= address */
+	bool ipv6;
+	uint16_t port; /* 0: rejected stream (RFC 3264 §6) */
+	char path[TRANSFER_PATH_MAX + 1];
+	enum transfer_setup setup; /* ACTPASS when absent (RFC 4145 §4 default is active) */
+	bool has_setup;
+	enum transfer_direction direction;
+	char accept_types[128];
+	struct transfer_file_selector sel;
+	char transfer_id[TRANSFER_ID_MAX + 1];
+	bool has_range;
+	uint64_t range_start, range_stop; /* 1-based, inclusive; stop may be UNKNOWN ("*") */
+	char disposition[32];
+};
+
+/**
+ * Parse a file-selector value (what follows "a=file-selector:"). Refuses unknown
+ * hash lengths, malformed quoting or percent escapes, names with NUL/CR/LF.
+ * Returns 0, -EBADMSG or -EMSGSIZE.
+ */
+int transfer_file_selector_parse(const char *s, size_t n, struct transfer_file_selector *ret);
+/** Write a file-selector value; returns its length or -ENOSPC. */
+int transfer_file_selector_format(char *buf, size_t size, const struct transfer_file_selector *sel);
+/**
+ * Parse an SDP body (at most TRANSFER_SDP_MAX bytes) holding an m=message TCP/MSRP
+ * stream; the first such stream is taken. Returns 0, -EBADMSG, -EMSGSIZE or -ENOMSG
+ * (no MSRP stream).
+ */
+int transfer_sdp_parse(const char *buf, size_t len, struct transfer_sdp *ret);
+/** Write a complete SDP body for @p s; returns its length or -ENOSPC. */
+int transfer_sdp_format(char *buf, size_t size, const struct transfer_sdp *s);
+/**
+ * Fill the answer's negotiated fields from @p offer (RFC 5547 §8: the selector and
+ * transfer id are echoed, the direction reversed; RFC 6135 §4: an actpass offer is
+ * answered active). The caller has filled addr, port, path and origin of @p ans.
+ * Returns 0 or -EPROTO when the setup roles cannot agree.
+ */
+int transfer_sdp_answer(const struct transfer_sdp *offer, struct transfer_sdp *ans);
+
+/* ---- msrp.c: RFC 4975 framing ---------------------------------------------------- */
+
+/** Bytes of start line and header fields a peer may send before its body. */
+#define TRANSFER_MSRP_HEAD_MAX 4096
+#define TRANSFER_MSRP_TXID_MAX 32
+/** Length of the transaction ids we make. */
+#define TRANSFER_TXID_LEN 16
+
+/** A Byte-Range header; end and total may be TRANSFER_RANGE_UNKNOWN. */
+struct transfer_byte_range {
+	uint64_t start, end, total;
+};
+
+enum transfer_msrp_report {
+	TRANSFER_MSRP_REPORT_DEFAULT, /* header absent */
+	TRANSFER_MSRP_REPORT_YES,
+	TRANSFER_MSRP_REPORT_NO,
+	TRANSFER_MSRP_REPORT_PARTIAL,
+};
+
+/** Start line and the header fields this implementation uses. */
+struct transfer_msrp_head {
+	bool is_response, has_body, has_range;
+	unsigned seen; /* header fields present (internal) */
+	char txid[TRANSFER_MSRP_TXID_MAX + 1];
+	char method[16];
+	int status;	   /* responses */
+	int report_status; /* REPORT's Status: 000 NNN */
+	char to_path[TRANSFER_PATH_MAX + 1], from_path[TRANSFER_PATH_MAX + 1];
+	char message_id[TRANSFER_ID_MAX + 1];
+	char content_type[TRANSFER_TYPE_MAX + 1];
+	struct transfer_byte_range range;
+	enum transfer_msrp_report success_report, failure_report;
+};
+
+enum transfer_msrp_state {
+	TRANSFER_MSRP_STATE_HEAD,
+	TRANSFER_MSRP_STATE_BODY,
+	TRANSFER_MSRP_STATE_END,
+	TRANSFER_MSRP_STATE_DONE,
+};
+
+/** Incremental parser of one message after another; holds no bytes itself. */
+struct transfer_msrp_parser {
+	enum transfer_msrp_state state;
+	struct transfer_msrp_head head;
+	size_t head_bytes;
+	unsigned lines;
+	uint64_t body_len;
+	char needle[2 + 7 + TRANSFER_MSRP_TXID_MAX + 1];
+	size_t needle_len;
+};
+
+enum transfer_msrp_event_type {
+	TRANSFER_MSRP_EV_NONE, /* nothing yet: give more bytes */
+	TRANSFER_MSRP_EV_HEAD, /* parser.head is complete */
+	TRANSFER_MSRP_EV_DATA, /* body bytes at data/len */
+	TRANSFER_MSRP_EV_END,  /* end-line; flag is '$', '+' or '#' */
+};
+
+struct transfer_msrp_event {
+	enum transfer_msrp_event_type type;
+	const uint8_t *data;
+	size_t len;
+	char flag;
+};
+
+/** Reset @p p to expect a new message. */
+void transfer_msrp_parser_init(struct transfer_msrp_parser *p);
+/**
+ * Feed @p len bytes; returns how many were consumed and at most one event in @p ev.
+ * Unconsumed bytes must be offered again with more appended (a possible end-line
+ * prefix at the edge of the buffer is held back this way). 0 consumed with no event:
+ * more bytes are needed. -EBADMSG on a syntax error, -EMSGSIZE on oversize headers.
+ */
+ssize_t transfer_msrp_parse(struct transfer_msrp_parser *p, const uint8_t *data, size_t len,
+			    struct transfer_msrp_event *ev);
+/** Parse a Byte-Range value. Returns 0 or -EBADMSG. */
+int transfer_msrp_parse_byte_range(const char *s, size_t n, struct transfer_byte_range *ret);
+/** A new random transaction id of TRANSFER_TXID_LEN characters. Returns 0 or -errno. */
+int transfer_msrp_txid_new(char txid[TRANSFER_MSRP_TXID_MAX + 1]);
+/** Whether an end-line for @p txid occurs in @p body (RFC 4975 §7.1 forbids it). */
+bool transfer_msrp_txid_in(const char *txid, const void *body, size_t len);
+/** Write a SEND start line and header fields up to the blank line; length or -ENOSPC. */
+int transfer_msrp_format_send(char *buf, size_t size, const struct transfer_msrp_head *h);
+/** Write CRLF and the end-line with @p flag; length or -ENOSPC. */
+int transfer_msrp_format_endline(char *buf, size_t size, const char *txid, char flag);
+/** Write a complete response; length or -ENOSPC. */
+int transfer_msrp_format_response(char *buf, size_t size, const char *txid, int status,
+				  const char *comment, const char *to_path, const char *from_path);
+/** Write a complete REPORT request (RFC 4975 §7.1.2); length or -ENOSPC. */
+int transfer_msrp_format_report(char *buf, size_t size, const char *txid,
+				const char *to_path, const char *from_path,
+				const char *message_id, const struct transfer_byte_range *br,
+				int status, const char *reason);
+
+#endif
