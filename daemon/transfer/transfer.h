@@ -88,7 +88,7 @@ struct transfer_sdp {
 	bool ipv6;
 	uint16_t port; /* 0: rejected stream (RFC 3264 §6) */
 	char path[TRANSFER_PATH_MAX + 1];
-	enum transfer_setup setup; /* ACTPASS when absent (RFC 4145 §4 default is active) */
+	enum transfer_setup setup; /* ACTIVE when absent (RFC 4145 §4) */
 	bool has_setup;
 	enum transfer_direction direction;
 	char accept_types[128];
