@@ -219,4 +219,138 @@ int transfer_msrp_format_report(char *buf, size_t size, const char *txid,
 				const char *message_id, const struct transfer_byte_range *br,
 				int status, const char *reason);
 
+/* ---- store.c ---------------------------------------------------------------------- */
+
+/**
+ * Make one safe file name of a name from the network: '/', '\\', control characters
+ * and broken UTF-8 become '_', a leading '.' becomes '_' (no "..", no hidden files),
+ * valid UTF-8 is kept, the length is bounded (TRANSFER_NAME_MAX, at a character
+ * boundary). An empty result is "download". Returns 0 or -EINVAL (@p size < 16).
+ */
+int transfer_name_sanitize(const char *in, char *out, size_t size);
+
+/* ---- session.c: limits shared by sessions ---------------------------------------- */
+
+/** A token bucket (the upload rate limit), shared by the senders it is given to. */
+struct transfer_bucket;
+
+/**
+ * A bucket of @p rate bytes per second holding at most @p burst bytes (full at start).
+ * Refcounted (mem_deref). Returns 0, -EINVAL or -ENOMEM.
+ */
+int transfer_bucket_new(double rate, double burst, struct transfer_bucket **ret);
+/** Change the rate (a reloaded config); 0 means unlimited. */
+void transfer_bucket_set_rate(struct transfer_bucket *b, double rate, double burst);
+/** Take up to @p want bytes at time @p now; returns how many were granted. */
+size_t transfer_bucket_take(struct transfer_bucket *b, ev_tstamp now, size_t want);
+/** Seconds until @p want bytes (at most the burst) will be available. */
+ev_tstamp transfer_bucket_wait(const struct transfer_bucket *b, ev_tstamp now, size_t want);
+
+/** Counts running transfers, in total and per peer (DESIGN.md: bounded everything). */
+struct transfer_limits;
+
+/** Allow @p max_total transfers, @p max_per_peer of them with one peer. Refcounted. */
+int transfer_limits_new(unsigned max_total, unsigned max_per_peer, struct transfer_limits **ret);
+/** Admit one transfer with @p peer (a node id or URI): 0, or -EBUSY over a limit. */
+int transfer_limits_acquire(struct transfer_limits *l, const char *peer);
+/** End a transfer admitted with transfer_limits_acquire(). */
+void transfer_limits_release(struct transfer_limits *l, const char *peer);
+/** Transfers running now. */
+unsigned transfer_limits_running(const struct transfer_limits *l);
+
+/* ---- sender.c and receiver.c: one transfer over one TCP connection --------------- */
+
+/** What the socket handed to a session is (RFC 4145 §4: the a=setup outcome). */
+enum transfer_sock {
+	TRANSFER_SOCK_CONNECTED,  /* we are active, the connection is up */
+	TRANSFER_SOCK_CONNECTING, /* we are active, a non-blocking connect() is under way */
+	TRANSFER_SOCK_LISTENING,  /* we are passive: accept one connection, then close it */
+};
+
+/** Bytes moved so far of @p total (at most every 250 ms, and once at the end). */
+typedef void(transfer_progress_h)(uint64_t done, uint64_t total, void *arg);
+/**
+ * The session ended: 0, or -ECANCELED, -ETIMEDOUT (stall), -ECONNRESET (peer went
+ * away), -EPROTO (peer broke RFC 4975/5547), -EBADMSG (SHA-256 mismatch),
+ * -ENOSPC/-EACCES/-EIO… (local file). @p detail: the final file name on a receiver's
+ * success, else a short reason. Called once; the session may be freed in it.
+ */
+typedef void(transfer_done_h)(int status, const char *detail, void *arg);
+/**
+ * Receiver: @p have bytes of the part were re-hashed; offer a=file-range:have+1-size.
+ * When @p have equals a non-zero size nothing is left to fetch: the receiver verifies
+ * the part and reports done without a connection.
+ */
+typedef void(transfer_ready_h)(uint64_t have, void *arg);
+
+struct transfer_handlers {
+	transfer_ready_h *ready; /* receivers */
+	transfer_progress_h *progress;
+	transfer_done_h *done;
+};
+
+#define TRANSFER_CHUNK_DEFAULT (1024 * 1024)
+#define TRANSFER_QUEUE_DEFAULT (8 * 1024 * 1024)
+#define TRANSFER_TIMEOUT_DEFAULT 30.0
+
+struct transfer_sender;
+
+struct transfer_sender_params {
+	int fd;		   /* the file; the sender owns it from now on */
+	uint64_t size;	   /* of the file, as offered */
+	uint64_t start;	   /* RFC 5547 §8 a=file-range: first byte, 1-based (0: 1) */
+	uint64_t stop;	   /* last byte, inclusive (0 or UNKNOWN: the end) */
+	const char *to_path, *from_path; /* the peer's and our a=path */
+	const char *message_id;		 /* e.g. the file-transfer-id */
+	const char *content_type;	 /* NULL: application/octet-stream */
+	size_t chunk_size;		 /* 0: TRANSFER_CHUNK_DEFAULT */
+	struct transfer_bucket *bucket;	 /* upload rate limit, or NULL */
+	ev_tstamp timeout;		 /* stall timeout, 0: TRANSFER_TIMEOUT_DEFAULT */
+};
+
+/**
+ * A sender of @p p's file range. Nothing moves before transfer_sender_attach().
+ * Returns 0, -EINVAL (bad range) or -ENOMEM; the fd is closed on failure too.
+ */
+int transfer_sender_new(struct ev_loop *loop, const struct transfer_sender_params *p,
+			const struct transfer_handlers *h, void *arg,
+			struct transfer_sender **ret);
+/** Give it the TCP socket (ownership passes; made non-blocking). Returns 0 or -errno. */
+int transfer_sender_attach(struct transfer_sender *s, int sock, enum transfer_sock how);
+/** Stop now; the done handler gets -ECANCELED. */
+void transfer_sender_cancel(struct transfer_sender *s);
+/** Body bytes written to the socket by this sender. */
+uint64_t transfer_sender_sent(const struct transfer_sender *s);
+/** Release (mem_deref); a running sender stops without calling its handlers. */
+void transfer_sender_free(struct transfer_sender *s);
+
+struct transfer_receiver;
+
+struct transfer_receiver_params {
+	const char *download_dir;
+	const char *name; /* as offered; sanitised here */
+	uint64_t size;
+	uint8_t sha256[TRANSFER_SHA256_LEN];
+	const char *local_path, *remote_path; /* our and the peer's a=path */
+	struct worker_pool *pool;	       /* hashing and writing run here */
+	size_t max_queued;  /* bytes waiting for the pool before reading stops; 0: default */
+	ev_tstamp timeout;  /* stall timeout, 0: TRANSFER_TIMEOUT_DEFAULT */
+};
+
+/**
+ * A receiver: opens or creates NAME.part and re-hashes what it holds in the pool; the
+ * ready handler then says where to resume. Returns 0 or -errno (the download dir).
+ */
+int transfer_receiver_new(struct ev_loop *loop, const struct transfer_receiver_params *p,
+			  const struct transfer_handlers *h, void *arg,
+			  struct transfer_receiver **ret);
+/** Give it the TCP socket (ownership passes). Returns 0 or -errno. */
+int transfer_receiver_attach(struct transfer_receiver *r, int sock, enum transfer_sock how);
+/** Stop; what was received is kept in the part; the done handler gets -ECANCELED. */
+void transfer_receiver_cancel(struct transfer_receiver *r);
+/** Body bytes received from the network by this receiver. */
+uint64_t transfer_receiver_received(const struct transfer_receiver *r);
+/** Release (mem_deref); a running receiver stops without calling its handlers. */
+void transfer_receiver_free(struct transfer_receiver *r);
+
 #endif
