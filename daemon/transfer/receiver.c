@@ -577,6 +577,10 @@ static void conn_error(void *arg, int err)
 {
 	struct transfer_receiver *r = arg;
 
+	/* every byte is in: a peer that hangs up or goes quiet while the pool verifies
+	 * changes nothing (the success REPORT then simply finds no one) */
+	if (r->complete)
+		return;
 	fail(r, err, err == -ETIMEDOUT	 ? "the connection stalled"
 		     : err == -ECONNRESET ? "the sender closed the connection"
 		     : err == -EPROTO	  ? "the peer broke RFC 4975"
