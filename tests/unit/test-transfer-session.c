@@ -586,6 +586,133 @@ START_TEST(sanitize)
 }
 END_TEST
 
+
+/* The other a=setup outcome (RFC 4145 §4): the receiver connects (active) and binds the
+ * connection with an empty SEND (RFC 4975 §5.4); the sender listens (passive) and sends
+ * nothing before that SEND. */
+START_TEST(active_receiver_passive_sender)
+{
+	struct run run = { 0 };
+	uint8_t sha[32], got[32];
+	struct transfer_sender_params sp = { .size = 3 * 1024 * 1024 + 5, .to_path = RX_PATH,
+					     .from_path = TX_PATH, .message_id = "ft2",
+					     .chunk_size = 256 * 1024 };
+	uint16_t port;
+	int lfd;
+
+	make_file(srcfile, sp.size, 11, sha);
+	new_receiver(&run, "p.bin", sp.size, sha);
+	sp.fd = open(srcfile, O_RDONLY | O_CLOEXEC);
+	lfd = listen_any(&port);
+	ck_assert_int_eq(transfer_sender_new(loop, &sp, &handlers, &run.tx, &run.s), 0);
+	ck_assert_int_eq(transfer_sender_attach(run.s, lfd, TRANSFER_SOCK_LISTENING), 0);
+	ck_assert_int_eq(transfer_receiver_attach(run.r, connect_nb(port), TRANSFER_SOCK_CONNECTING),
+			 0);
+	run_until(&run.rx.done, &run.tx.done, 30);
+	ck_assert_msg(run.rx.status == 0, "%d %s", run.rx.status, run.rx.detail);
+	ck_assert_msg(run.tx.status == 0, "%d %s", run.tx.status, run.tx.detail);
+	finish_run(&run);
+	file_sha256(run.final, got);
+	ck_assert(memcmp(sha, got, 32) == 0);
+}
+END_TEST
+
+/* A receiver that never reads: the sender's stall timer ends it. */
+START_TEST(sender_stalls_out)
+{
+	struct side tx = { 0 };
+	struct transfer_sender *s;
+	struct transfer_sender_params sp = { .size = 32 * 1024 * 1024, .to_path = RX_PATH,
+					     .from_path = TX_PATH, .message_id = "m",
+					     .timeout = 0.3 };
+	uint8_t sha[32];
+	int sv[2];
+
+	make_file(srcfile, sp.size, 12, sha);
+	sp.fd = open(srcfile, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(transfer_sender_new(loop, &sp, &handlers, &tx, &s), 0);
+	ck_assert_int_eq(transfer_sender_attach(s, sv[0], TRANSFER_SOCK_CONNECTED), 0);
+	run_until(&tx.done, NULL, 10);
+	ck_assert_int_eq(tx.status, -ETIMEDOUT);
+	ck_assert_uint_lt(transfer_sender_sent(s), sp.size);
+	transfer_sender_free(s);
+	close(sv[1]);
+	ck_assert_uint_eq(mem_live_objects(), 0);
+}
+END_TEST
+
+START_TEST(bad_ranges_and_dirs)
+{
+	struct transfer_sender_params sp = { .size = 10, .to_path = RX_PATH, .from_path = TX_PATH,
+					     .message_id = "m" };
+	struct transfer_receiver_params rp = { .download_dir = dldir, .name = "x", .size = 1,
+					       .local_path = RX_PATH, .remote_path = TX_PATH,
+					       .pool = pool };
+	struct transfer_receiver *r;
+	struct transfer_sender *s;
+	struct side side = { 0 };
+
+	/* RFC 5547 §8: a range outside the file is refused */
+	sp.fd = open("/dev/null", O_RDONLY), sp.start = 12;
+	ck_assert_int_eq(transfer_sender_new(loop, &sp, &handlers, &side, &s), -EINVAL);
+	sp.fd = open("/dev/null", O_RDONLY), sp.start = 5, sp.stop = 11;
+	ck_assert_int_eq(transfer_sender_new(loop, &sp, &handlers, &side, &s), -EINVAL);
+	sp.fd = open("/dev/null", O_RDONLY), sp.start = 6, sp.stop = 4;
+	ck_assert_int_eq(transfer_sender_new(loop, &sp, &handlers, &side, &s), -EINVAL);
+	/* a download dir that is missing, or read-only: said at once */
+	rp.download_dir = "/nonexistent/dir";
+	ck_assert_int_eq(transfer_receiver_new(loop, &rp, &handlers, &side, &r), -ENOENT);
+	rp.download_dir = dldir;
+	if (mount("tmpfs", dldir, "tmpfs", MS_RDONLY, "size=1m") == 0) {
+		ck_assert_int_eq(transfer_receiver_new(loop, &rp, &handlers, &side, &r), -EROFS);
+		ck_assert_int_eq(umount2(dldir, MNT_DETACH), 0);
+	} else
+		fprintf(stderr, "bad_ranges_and_dirs: no read-only mount here: %s\n",
+			strerror(errno));
+	ck_assert_uint_eq(mem_live_objects(), 0);
+}
+END_TEST
+
+/* Progress comes at most every 250 ms (issue 7), and at least once at the end. */
+static ev_tstamp progress_last;
+static int progress_too_soon, progress_calls;
+
+static void on_progress_timed(uint64_t done, uint64_t total, void *arg)
+{
+	ev_tstamp now = ev_time();
+
+	if (progress_calls++ > 0 && now - progress_last < 0.24)
+		progress_too_soon++;
+	progress_last = now;
+}
+
+START_TEST(progress_is_rate_limited)
+{
+	static const struct transfer_handlers h = { on_ready, on_progress_timed, on_done };
+	struct transfer_receiver_params rp = { .download_dir = dldir, .name = "pr.bin",
+					       .size = 3 * 1024 * 1024, .local_path = RX_PATH,
+					       .remote_path = TX_PATH, .pool = pool };
+	struct transfer_bucket *b;
+	struct run run = { 0 };
+
+	make_file(srcfile, rp.size, 13, rp.sha256);
+	ck_assert_int_eq(transfer_receiver_new(loop, &rp, &h, &run.rx, &run.r), 0);
+	run_until(&run.rx.ready, NULL, 10);
+	/* 3 MiB at 3 MiB/s: about a second, so a handful of progress calls */
+	ck_assert_int_eq(transfer_bucket_new(3.0 * 1024 * 1024, 64 * 1024, &b), 0);
+	start_sender(&run, rp.size, b);
+	run_until(&run.rx.done, &run.tx.done, 30);
+	ck_assert_int_eq(run.rx.status, 0);
+	/* the last call is the final one, which may follow the previous closely */
+	ck_assert_int_le(progress_too_soon, 1);
+	ck_assert_int_ge(progress_calls, 3);
+	ck_assert_int_le(progress_calls, 8);
+	finish_run(&run);
+	mem_deref(b);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("transfer-session");
@@ -605,6 +732,10 @@ int main(void)
 	tcase_add_test(tc, cancel_keeps_part);
 	tcase_add_test(tc, hostile_peers);
 	tcase_add_test(tc, rate_limited_upload);
+	tcase_add_test(tc, active_receiver_passive_sender);
+	tcase_add_test(tc, sender_stalls_out);
+	tcase_add_test(tc, bad_ranges_and_dirs);
+	tcase_add_test(tc, progress_is_rate_limited);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
