@@ -90,7 +90,7 @@ static int unhex(const char *s, uint8_t *out)
 int main(int argc, char **argv)
 {
 	struct transfer_handlers h = { .done = on_done };
-	struct transfer_receiver_params rp = { .local_path = RX_PATH, .remote_path = TX_PATH };
+	struct transfer_receiver_params rp = { .local_path = RX_PATH };
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t alen = sizeof(a);
 	struct transfer_receiver *r;
@@ -119,7 +119,7 @@ int main(int argc, char **argv)
 	rp.size = (uint64_t)st.st_size;
 	rp.pool = pool;
 	if (transfer_receiver_new(loop, &rp, &h, NULL, &r) < 0 ||
-	    transfer_receiver_attach(r, lfd, TRANSFER_SOCK_LISTENING) < 0)
+	    transfer_receiver_attach(r, lfd, TRANSFER_SOCK_LISTENING, TX_PATH) < 0)
 		return 2;
 	t0 = ev_time();
 	child = fork();

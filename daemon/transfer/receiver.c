@@ -293,11 +293,15 @@ static void job_done(void *arg, int status)
 	if (r->job_kind == JOB_REHASH) {
 		r->ready = true;
 		r->next = r->job_bytes;
-		if (r->h.ready)
-			r->h.ready(r->next, r->arg);
 		/* all there already (a crash before the rename): verify, fetch nothing; an
 		 * empty file still comes over the wire, as its one empty chunk */
 		r->complete = r->size > 0 && r->next == r->size;
+		if (r->h.ready)
+			r->h.ready(r->next, r->arg); /* may attach, or free (our ref holds r) */
+		if (r->owner_gone || r->delivered) {
+			mem_deref(r);
+			return;
+		}
 		if (r->attached && !r->status && !r->complete)
 			transfer_conn_pause(&r->conn, false);
 	} else if (r->job_kind == JOB_FINAL) {
@@ -628,8 +632,6 @@ int transfer_receiver_new(struct ev_loop *loop, const struct transfer_receiver_p
 	r->md = EVP_MD_CTX_new();
 	e = !r->md ? -ENOMEM : copy_path(r->local_path, sizeof(r->local_path), p->local_path);
 	if (e == 0)
-		e = copy_path(r->peer_path, sizeof(r->peer_path), p->remote_path);
-	if (e == 0)
 		e = transfer_part_open(p->download_dir, p->name, p->sha256, &r->part);
 	if (e < 0) {
 		mem_deref(r);
@@ -640,13 +642,15 @@ int transfer_receiver_new(struct ev_loop *loop, const struct transfer_receiver_p
 	return 0;
 }
 
-int transfer_receiver_attach(struct transfer_receiver *r, int sock, enum transfer_sock how)
+int transfer_receiver_attach(struct transfer_receiver *r, int sock, enum transfer_sock how,
+			     const char *peer_path)
 {
 	int e;
 
-	if (r->attached || r->delivered) {
+	if (r->attached || r->delivered || copy_path(r->peer_path, sizeof(r->peer_path),
+						     peer_path) < 0) {
 		close(sock);
-		return -EALREADY;
+		return r->attached || r->delivered ? -EALREADY : -EINVAL;
 	}
 	r->active = how != TRANSFER_SOCK_LISTENING;
 	e = transfer_conn_init(&r->conn, r->loop, sock, how, r->timeout, &conn_ops, r);

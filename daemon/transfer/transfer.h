@@ -8,6 +8,25 @@
  * sender the file descriptor of content it serves by hash.
  *
  * Receivers hash in the worker pool (core/worker.h), never on the loop.
+ *
+ * Fetch, on the receiving side (the INVITE's offerer):
+ *   1. transfer_limits_acquire(limits, peer), -EBUSY: refuse the Fetch.
+ *   2. transfer_receiver_new(): opens or resumes NAME.part; ready(have) follows.
+ *   3. Offer (transfer_sdp_format): recvonly, setup actpass with a listening socket's port
+ *      in m=, our path, the selector (name, type, size, sha-256, sha-1), a transfer id,
+ *      and a=file-range:have+1-size when have > 0.
+ *   4. Answer (transfer_sdp_parse): setup active → transfer_receiver_attach(listening
+ *      socket, TRANSFER_SOCK_LISTENING, answer.path); passive → connect to the answer's
+ *      c=/m= and attach the socket as TRANSFER_SOCK_CONNECTING.
+ *   5. done(status, name): BYE, transfer_limits_release(), transfer_receiver_free().
+ * Serving, on the holder's side (the answerer):
+ *   1. transfer_sdp_parse() the offer; refuse unless it is recvonly with a sha-256
+ *      selector the share index holds (it opens the file, re-hashed if it changed).
+ *   2. transfer_limits_acquire(), transfer_sdp_answer() (addr, port, path filled in first),
+ *      transfer_sender_new() with the fd, size, offer's range, offer's path as to_path,
+ *      the transfer id as message id, the upload bucket.
+ *   3. transfer_sender_attach(): answer active → a connecting socket; passive → listening.
+ *   4. done(0) once the receiver's REPORT says the hash matched: BYE, release, free.
  */
 #ifndef SIPSVC_TRANSFER_H
 #define SIPSVC_TRANSFER_H
@@ -331,7 +350,7 @@ struct transfer_receiver_params {
 	const char *name; /* as offered; sanitised here */
 	uint64_t size;
 	uint8_t sha256[TRANSFER_SHA256_LEN];
-	const char *local_path, *remote_path; /* our and the peer's a=path */
+	const char *local_path;		       /* our a=path (MSRP URI) */
 	struct worker_pool *pool;	       /* hashing and writing run here */
 	size_t max_queued;  /* bytes waiting for the pool before reading stops; 0: default */
 	ev_tstamp timeout;  /* stall timeout, 0: TRANSFER_TIMEOUT_DEFAULT */
@@ -344,8 +363,12 @@ struct transfer_receiver_params {
 int transfer_receiver_new(struct ev_loop *loop, const struct transfer_receiver_params *p,
 			  const struct transfer_handlers *h, void *arg,
 			  struct transfer_receiver **ret);
-/** Give it the TCP socket (ownership passes). Returns 0 or -errno. */
-int transfer_receiver_attach(struct transfer_receiver *r, int sock, enum transfer_sock how);
+/**
+ * Give it the TCP socket (ownership passes) and the peer's a=path from the answer,
+ * which an active receiver's binding SEND is addressed to. Returns 0 or -errno.
+ */
+int transfer_receiver_attach(struct transfer_receiver *r, int sock, enum transfer_sock how,
+			     const char *peer_path);
 /** Stop; what was received is kept in the part; the done handler gets -ECANCELED. */
 void transfer_receiver_cancel(struct transfer_receiver *r);
 /** Body bytes received from the network by this receiver. */

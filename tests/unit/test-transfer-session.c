@@ -175,7 +175,7 @@ struct run {
 static void new_receiver(struct run *run, const char *name, uint64_t size, const uint8_t *sha)
 {
 	struct transfer_receiver_params rp = { .download_dir = dldir, .name = name, .size = size,
-					       .local_path = RX_PATH, .remote_path = TX_PATH,
+					       .local_path = RX_PATH,
 					       .pool = pool };
 
 	memcpy(rp.sha256, sha, 32);
@@ -194,7 +194,7 @@ static void start_sender(struct run *run, uint64_t size, struct transfer_bucket 
 	int lfd = listen_any(&port);
 
 	ck_assert_int_ge(sp.fd, 0);
-	ck_assert_int_eq(transfer_receiver_attach(run->r, lfd, TRANSFER_SOCK_LISTENING), 0);
+	ck_assert_int_eq(transfer_receiver_attach(run->r, lfd, TRANSFER_SOCK_LISTENING, TX_PATH), 0);
 	ck_assert_int_eq(transfer_sender_new(loop, &sp, &handlers, &run->tx, &run->s), 0);
 	ck_assert_int_eq(transfer_sender_attach(run->s, connect_nb(port), TRANSFER_SOCK_CONNECTING),
 			 0);
@@ -449,7 +449,7 @@ static int hostile(const char *wire, uint64_t size, double timeout)
 {
 	struct transfer_receiver_params rp = { .download_dir = dldir, .name = "h.bin",
 					       .size = size, .local_path = RX_PATH,
-					       .remote_path = TX_PATH, .pool = pool,
+					       .pool = pool,
 					       .timeout = timeout };
 	struct run run = { 0 };
 	uint8_t sha[32] = { 0 };
@@ -459,7 +459,7 @@ static int hostile(const char *wire, uint64_t size, double timeout)
 	ck_assert_int_eq(transfer_receiver_new(loop, &rp, &handlers, &run.rx, &run.r), 0);
 	run_until(&run.rx.ready, NULL, 10);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	ck_assert_int_eq(transfer_receiver_attach(run.r, sv[0], TRANSFER_SOCK_CONNECTED), 0);
+	ck_assert_int_eq(transfer_receiver_attach(run.r, sv[0], TRANSFER_SOCK_CONNECTED, TX_PATH), 0);
 	ck_assert_int_eq(write(sv[1], wire, strlen(wire)), (ssize_t)strlen(wire));
 	run_until(&run.rx.done, NULL, 10);
 	close(sv[1]);
@@ -606,7 +606,7 @@ START_TEST(active_receiver_passive_sender)
 	lfd = listen_any(&port);
 	ck_assert_int_eq(transfer_sender_new(loop, &sp, &handlers, &run.tx, &run.s), 0);
 	ck_assert_int_eq(transfer_sender_attach(run.s, lfd, TRANSFER_SOCK_LISTENING), 0);
-	ck_assert_int_eq(transfer_receiver_attach(run.r, connect_nb(port), TRANSFER_SOCK_CONNECTING),
+	ck_assert_int_eq(transfer_receiver_attach(run.r, connect_nb(port), TRANSFER_SOCK_CONNECTING, TX_PATH),
 			 0);
 	run_until(&run.rx.done, &run.tx.done, 30);
 	ck_assert_msg(run.rx.status == 0, "%d %s", run.rx.status, run.rx.detail);
@@ -647,7 +647,7 @@ START_TEST(bad_ranges_and_dirs)
 	struct transfer_sender_params sp = { .size = 10, .to_path = RX_PATH, .from_path = TX_PATH,
 					     .message_id = "m" };
 	struct transfer_receiver_params rp = { .download_dir = dldir, .name = "x", .size = 1,
-					       .local_path = RX_PATH, .remote_path = TX_PATH,
+					       .local_path = RX_PATH,
 					       .pool = pool };
 	struct transfer_receiver *r;
 	struct transfer_sender *s;
@@ -692,7 +692,7 @@ START_TEST(progress_is_rate_limited)
 	static const struct transfer_handlers h = { on_ready, on_progress_timed, on_done };
 	struct transfer_receiver_params rp = { .download_dir = dldir, .name = "pr.bin",
 					       .size = 3 * 1024 * 1024, .local_path = RX_PATH,
-					       .remote_path = TX_PATH, .pool = pool };
+					       .pool = pool };
 	struct transfer_bucket *b;
 	struct run run = { 0 };
 
