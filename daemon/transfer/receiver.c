@@ -63,9 +63,9 @@ struct transfer_receiver {
 	uint64_t job_bytes;
 	int job_err;
 	uint8_t digest[TRANSFER_SHA256_LEN];
-	/* blocks waiting for the pool */
-	struct block *qhead, *qtail, *cur;
-	size_t queued;
+	/* blocks waiting for the pool, and spare ones kept for reuse */
+	struct block *qhead, *qtail, *cur, *spare;
+	size_t queued, n_spare;
 	/* the chunk being received */
 	enum chunk_kind chunk;
 	uint64_t chunk_end;
@@ -81,20 +81,51 @@ struct transfer_receiver {
 
 static void kick(struct transfer_receiver *r);
 
+/* Blocks are reused: a fresh 1 MiB allocation is a fresh mapping whose page faults and
+ * zeroing cost as much as the copy into it. At most a queue's worth is kept. */
+static struct block *block_get(struct transfer_receiver *r)
+{
+	struct block *b = r->spare;
+
+	if (b) {
+		r->spare = b->next;
+		r->n_spare--;
+	} else
+		b = malloc(sizeof(*b) + BLOCK_SIZE);
+	return b;
+}
+
+static void block_put(struct transfer_receiver *r, struct block *b)
+{
+	if (r->n_spare * BLOCK_SIZE >= r->max_queued + BLOCK_SIZE) {
+		free(b);
+		return;
+	}
+	b->next = r->spare;
+	r->spare = b;
+	r->n_spare++;
+}
+
+static void free_list(struct block *b)
+{
+	while (b) {
+		struct block *next = b->next;
+
+		free(b);
+		b = next;
+	}
+}
+
 static void receiver_destroy(void *data)
 {
 	struct transfer_receiver *r = data;
-	struct block *b;
 
 	transfer_conn_close(&r->conn);
 	ev_timer_stop(r->loop, &r->retry);
 	ev_timer_stop(r->loop, &r->deliver);
-	if (r->cur)
-		free(r->cur);
-	while ((b = r->qhead)) {
-		r->qhead = b->next;
-		free(b);
-	}
+	free(r->cur);
+	free_list(r->qhead);
+	free_list(r->spare);
 	transfer_part_close(&r->part);
 	EVP_MD_CTX_free(r->md);
 }
@@ -264,7 +295,7 @@ static void job_done(void *arg, int status)
 	while ((b = r->job_blocks)) {
 		r->job_blocks = b->next;
 		bytes += b->len;
-		free(b);
+		block_put(r, b);
 	}
 	r->queued -= bytes;
 	if (r->owner_gone || r->delivered) {
@@ -275,11 +306,8 @@ static void job_done(void *arg, int status)
 		r->job_err = status;
 	if (r->job_err) {
 		/* disk full, permission, I/O: the part keeps what was written */
-		while ((b = r->qhead)) {
-			r->qhead = b->next;
-			free(b);
-		}
-		r->qtail = NULL;
+		free_list(r->qhead);
+		r->qhead = r->qtail = NULL;
 		r->queued = 0;
 		free(r->cur);
 		r->cur = NULL;
@@ -480,7 +508,7 @@ static int on_data(struct transfer_receiver *r, const uint8_t *p, size_t len)
 		size_t take;
 
 		if (!r->cur) {
-			r->cur = malloc(sizeof(*r->cur) + BLOCK_SIZE);
+			r->cur = block_get(r);
 			if (!r->cur)
 				return -ENOMEM;
 			r->cur->len = 0;
