@@ -128,8 +128,10 @@ int main(int argc, char **argv)
 	while (!done)
 		ev_run(loop, EVRUN_ONCE);
 	waitpid(child, &wst, 0);
-	printf("bytes=%lld wall=%.3f receiver_cpu=%.3f status=%d final=%s\n", (long long)st.st_size,
-	       ev_time() - t0, cpu(RUSAGE_SELF), status, detail);
+	/* the loop thread (network, parsing, copying) apart from the pool (write, SHA-256) */
+	printf("bytes=%lld wall=%.3f receiver_cpu=%.3f receiver_loop_cpu=%.3f status=%d final=%s\n",
+	       (long long)st.st_size, ev_time() - t0, cpu(RUSAGE_SELF), cpu(RUSAGE_THREAD), status,
+	       detail);
 	transfer_receiver_free(r);
 	worker_pool_free(pool);
 	return status || !WIFEXITED(wst) || WEXITSTATUS(wst) ? 1 : 0;
