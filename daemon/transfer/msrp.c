@@ -69,7 +69,8 @@ int transfer_msrp_parse_byte_range(const char *s, size_t n, struct transfer_byte
 	struct transfer_byte_range br = { 0 };
 	int r;
 
-	/* RFC 4975 §9: Byte-Range = range-start "-" range-end "/" total; end and total may be "*" */
+	/* RFC 4975 §9: Byte-Range = range-start "-" range-end "/" total; end and total may be "*"
+	 */
 	if (!dash)
 		return -EBADMSG;
 	slash = memchr(dash, '/', n - (size_t)(dash - s));
@@ -428,12 +429,12 @@ int transfer_msrp_format_report(char *buf, size_t size, const char *txid,
 				int status, const char *reason)
 {
 	/* RFC 4975 §7.1.2: a REPORT names the message, the bytes it covers, and a Status. */
-	return fmt_end(snprintf(buf, size,
-				"MSRP %s REPORT\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: %s\r\n"
-				"Byte-Range: %llu-%llu/%llu\r\nStatus: 000 %03d %s\r\n" DASHES
-				"%s$\r\n",
-				txid, to_path, from_path, message_id,
-				(unsigned long long)br->start, (unsigned long long)br->end,
-				(unsigned long long)br->total, status, reason, txid),
-		       size);
+	return fmt_end(
+	    snprintf(buf, size,
+		     "MSRP %s REPORT\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: %s\r\n"
+		     "Byte-Range: %llu-%llu/%llu\r\nStatus: 000 %03d %s\r\n" DASHES "%s$\r\n",
+		     txid, to_path, from_path, message_id, (unsigned long long)br->start,
+		     (unsigned long long)br->end, (unsigned long long)br->total, status, reason,
+		     txid),
+	    size);
 }

@@ -285,62 +285,63 @@ static void fail(struct transfer_receiver *r, int status, const char *detail)
 
 static void finish_verified(struct transfer_receiver *r);
 
+/* Disk full, permission, I/O: what is queued cannot be written; the part keeps the rest. */
+static void job_failed(struct transfer_receiver *r)
+{
+	free_list(r->qhead);
+	r->qhead = r->qtail = NULL;
+	r->queued = 0;
+	free(r->cur);
+	r->cur = NULL;
+	snprintf(r->detail, sizeof(r->detail), "%s: %s (kept)", r->part.part_name,
+		 strerror(-r->job_err));
+	deliver(r, r->job_err, NULL);
+}
+
+/* The part is re-hashed: say where to resume; false if the handler ended us. */
+static bool rehash_done(struct transfer_receiver *r)
+{
+	r->ready = true;
+	r->next = r->job_bytes;
+	/* all there already (a crash before the rename): verify, fetch nothing; an
+	 * empty file still comes over the wire, as its one empty chunk */
+	r->complete = r->size > 0 && r->next == r->size;
+	if (r->h.ready)
+		r->h.ready(r->next, r->arg); /* may attach, or free (our ref holds r) */
+	if (r->owner_gone || r->delivered)
+		return false;
+	if (r->attached && !r->status && !r->complete)
+		transfer_conn_pause(&r->conn, false);
+	return true;
+}
+
+/* On the loop: the job's blocks go back to the spares, then the next step. */
 static void job_done(void *arg, int status)
 {
 	struct transfer_receiver *r = arg;
 	struct block *b;
-	size_t bytes = 0;
 
 	r->job_running = false;
 	while ((b = r->job_blocks)) {
 		r->job_blocks = b->next;
-		bytes += b->len;
+		r->queued -= b->len;
 		block_put(r, b);
-	}
-	r->queued -= bytes;
-	if (r->owner_gone || r->delivered) {
-		mem_deref(r);
-		return;
 	}
 	if (status < 0 && !r->job_err)
 		r->job_err = status;
-	if (r->job_err) {
-		/* disk full, permission, I/O: the part keeps what was written */
-		free_list(r->qhead);
-		r->qhead = r->qtail = NULL;
-		r->queued = 0;
-		free(r->cur);
-		r->cur = NULL;
-		snprintf(r->detail, sizeof(r->detail), "%s: %s (kept)", r->part.part_name,
-			 strerror(-r->job_err));
-		deliver(r, r->job_err, NULL);
-		mem_deref(r);
-		return;
-	}
-	transfer_conn_touch(&r->conn);
-	if (r->job_kind == JOB_REHASH) {
-		r->ready = true;
-		r->next = r->job_bytes;
-		/* all there already (a crash before the rename): verify, fetch nothing; an
-		 * empty file still comes over the wire, as its one empty chunk */
-		r->complete = r->size > 0 && r->next == r->size;
-		if (r->h.ready)
-			r->h.ready(r->next, r->arg); /* may attach, or free (our ref holds r) */
-		if (r->owner_gone || r->delivered) {
-			mem_deref(r);
-			return;
-		}
-		if (r->attached && !r->status && !r->complete)
-			transfer_conn_pause(&r->conn, false);
-	} else if (r->job_kind == JOB_FINAL) {
+	if (r->owner_gone || r->delivered)
+		; /* nobody listens any more */
+	else if (r->job_err)
+		job_failed(r);
+	else if (r->job_kind == JOB_FINAL)
 		finish_verified(r);
-		mem_deref(r);
-		return;
+	else if (r->job_kind == JOB_WRITE || rehash_done(r)) {
+		transfer_conn_touch(&r->conn);
+		if (r->conn.paused && r->queued < r->max_queued && !r->status && r->attached &&
+		    !r->complete)
+			transfer_conn_pause(&r->conn, false);
+		kick(r);
 	}
-	if (r->conn.paused && r->queued < r->max_queued && !r->status && r->attached &&
-	    !r->complete)
-		transfer_conn_pause(&r->conn, false);
-	kick(r);
 	mem_deref(r);
 }
 

@@ -197,7 +197,8 @@ static int write_body(struct transfer_sender *s, size_t *budget)
 			grant = transfer_bucket_take(s->bucket, ev_now(s->loop), want);
 			if (grant == 0) { /* over the upload rate: wait for tokens */
 				transfer_conn_want_write(&s->conn, false);
-				ev_timer_set(&s->rate, transfer_bucket_wait(s->bucket, ev_now(s->loop), want),
+				ev_timer_set(&s->rate,
+					     transfer_bucket_wait(s->bucket, ev_now(s->loop), want),
 					     0);
 				ev_timer_start(s->loop, &s->rate);
 				return 0;
@@ -302,7 +303,8 @@ static int on_head(struct transfer_sender *s, const struct transfer_msrp_head *h
 	s->ignored = 0;
 	if (h->is_response) {
 		if (h->status != 200) {
-			snprintf(s->detail, sizeof(s->detail), "the receiver answered %d", h->status);
+			snprintf(s->detail, sizeof(s->detail), "the receiver answered %d",
+				 h->status);
 			return -EPROTO;
 		}
 		if (s->unacked > 0)

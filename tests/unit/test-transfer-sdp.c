@@ -178,10 +178,11 @@ START_TEST(file_selector_edges)
 	ck_assert_int_eq(sel("", &f), 0);
 	ck_assert_uint_eq(f.has, 0);
 	/* lower-case hex accepted on input; unknown algorithms parsed and ignored */
-	ck_assert_int_eq(sel("hash:sha-1:72:24:5f:e8:65:3d:da:f3:71:36:2f:86:d4:71:91:3e:e4:a2:ce:2e "
-			     "hash:md5:00:11",
-			     &f),
-			 0);
+	ck_assert_int_eq(
+	    sel("hash:sha-1:72:24:5f:e8:65:3d:da:f3:71:36:2f:86:d4:71:91:3e:e4:a2:ce:2e "
+		"hash:md5:00:11",
+		&f),
+	    0);
 	ck_assert_uint_eq(f.has, TRANSFER_SEL_SHA1);
 	/* refused: */
 	ck_assert_int_eq(sel("name:\"unterminated", &f), -EBADMSG);
@@ -235,8 +236,9 @@ START_TEST(hostile_sdp)
 	ck_assert_int_eq(transfer_sdp_parse(big, sizeof(big), &s), -EMSGSIZE);
 	/* an audio stream first, then ours: its attributes do not leak into ours */
 	{
-		static const char two[] = "v=0\r\nc=IN IP4 h\r\nm=audio 5 RTP/AVP 0\r\na=sendonly\r\n"
-					  "a=path:wrong\r\nm=message 9 TCP/MSRP *\r\na=path:right\r\n";
+		static const char two[] =
+		    "v=0\r\nc=IN IP4 h\r\nm=audio 5 RTP/AVP 0\r\na=sendonly\r\n"
+		    "a=path:wrong\r\nm=message 9 TCP/MSRP *\r\na=path:right\r\n";
 
 		ck_assert_int_eq(transfer_sdp_parse(two, strlen(two), &s), 0);
 		ck_assert_str_eq(s.path, "right");

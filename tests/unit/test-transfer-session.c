@@ -194,7 +194,8 @@ static void start_sender(struct run *run, uint64_t size, struct transfer_bucket 
 	int lfd = listen_any(&port);
 
 	ck_assert_int_ge(sp.fd, 0);
-	ck_assert_int_eq(transfer_receiver_attach(run->r, lfd, TRANSFER_SOCK_LISTENING, TX_PATH), 0);
+	ck_assert_int_eq(transfer_receiver_attach(run->r, lfd, TRANSFER_SOCK_LISTENING, TX_PATH),
+			 0);
 	ck_assert_int_eq(transfer_sender_new(loop, &sp, &handlers, &run->tx, &run->s), 0);
 	ck_assert_int_eq(transfer_sender_attach(run->s, connect_nb(port), TRANSFER_SOCK_CONNECTING),
 			 0);
@@ -459,7 +460,8 @@ static int hostile(const char *wire, uint64_t size, double timeout)
 	ck_assert_int_eq(transfer_receiver_new(loop, &rp, &handlers, &run.rx, &run.r), 0);
 	run_until(&run.rx.ready, NULL, 10);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	ck_assert_int_eq(transfer_receiver_attach(run.r, sv[0], TRANSFER_SOCK_CONNECTED, TX_PATH), 0);
+	ck_assert_int_eq(transfer_receiver_attach(run.r, sv[0], TRANSFER_SOCK_CONNECTED, TX_PATH),
+			 0);
 	ck_assert_int_eq(write(sv[1], wire, strlen(wire)), (ssize_t)strlen(wire));
 	run_until(&run.rx.done, NULL, 10);
 	close(sv[1]);
@@ -606,8 +608,9 @@ START_TEST(active_receiver_passive_sender)
 	lfd = listen_any(&port);
 	ck_assert_int_eq(transfer_sender_new(loop, &sp, &handlers, &run.tx, &run.s), 0);
 	ck_assert_int_eq(transfer_sender_attach(run.s, lfd, TRANSFER_SOCK_LISTENING), 0);
-	ck_assert_int_eq(transfer_receiver_attach(run.r, connect_nb(port), TRANSFER_SOCK_CONNECTING, TX_PATH),
-			 0);
+	ck_assert_int_eq(
+	    transfer_receiver_attach(run.r, connect_nb(port), TRANSFER_SOCK_CONNECTING, TX_PATH),
+	    0);
 	run_until(&run.rx.done, &run.tx.done, 30);
 	ck_assert_msg(run.rx.status == 0, "%d %s", run.rx.status, run.rx.detail);
 	ck_assert_msg(run.tx.status == 0, "%d %s", run.tx.status, run.tx.detail);
