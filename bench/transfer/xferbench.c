@@ -61,10 +61,13 @@ static int run_sender(const char *file, uint64_t size, uint16_t port)
 					    .to_path = RX_PATH, .from_path = TX_PATH,
 					    .message_id = "bench" };
 	struct transfer_sender *s;
+	struct worker_pool *pool;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	if (p.fd < 0 || fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+	if (p.fd < 0 || fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    worker_pool_new(loop, 1, 16, &pool) < 0)
 		return 2;
+	p.pool = pool;
 	if (transfer_sender_new(loop, &p, &h, NULL, &s) < 0 ||
 	    transfer_sender_attach(s, fd, TRANSFER_SOCK_CONNECTED) < 0)
 		return 2;
@@ -73,6 +76,7 @@ static int run_sender(const char *file, uint64_t size, uint16_t port)
 	if (status)
 		fprintf(stderr, "sender: %s (%s)\n", strerror(-status), detail);
 	transfer_sender_free(s);
+	worker_pool_free(pool);
 	ev_loop_destroy(loop);
 	printf("sender_cpu=%.3f\n", cpu(RUSAGE_SELF));
 	fflush(stdout);

@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "core/core.h"
+#include "core/worker.h"
 #include "transfer/transfer-private.h"
 
 #define WRITE_BUDGET (4 * 1024 * 1024) /* per writable callback: fairness between sessions */
@@ -30,7 +32,7 @@
 #define TXID_TRIES 8
 #define NON_SEND_BODY_MAX 10240
 
-enum send_state { ST_IDLE, ST_HEAD, ST_BODY, ST_END, ST_ALL_SENT };
+enum send_state { ST_IDLE, ST_PREPARING, ST_HEAD, ST_BODY, ST_END, ST_ALL_SENT };
 
 struct transfer_sender {
 	struct ev_loop *loop;
@@ -42,9 +44,12 @@ struct transfer_sender {
 	char message_id[TRANSFER_ID_MAX + 1], content_type[TRANSFER_TYPE_MAX + 1];
 	size_t chunk_size;
 	struct transfer_bucket *bucket;
+	struct worker_pool *pool;
 	ev_tstamp timeout;
 	struct transfer_conn conn;
-	bool attached, bound, delivered, report_ok;
+	bool attached, bound, delivered, report_ok, owner_gone;
+	int job_err;	  /* the chunk scan in the pool: its result */
+	uint64_t job_len; /* and the chunk's length */
 	enum send_state st;
 	char head[2 * TRANSFER_PATH_MAX + 512], endl[64];
 	size_t head_len, head_off, endl_len, endl_off;
@@ -129,16 +134,12 @@ static int pick_txid(struct transfer_sender *s, uint64_t off, size_t len)
 	return r;
 }
 
-static int prepare_chunk(struct transfer_sender *s)
+static int format_chunk(struct transfer_sender *s, uint64_t len)
 {
 	struct transfer_msrp_head h = { .success_report = TRANSFER_MSRP_REPORT_YES,
 					.failure_report = TRANSFER_MSRP_REPORT_YES };
-	uint64_t len = s->end - s->pos < s->chunk_size ? s->end - s->pos : s->chunk_size;
-	int n, r;
+	int n;
 
-	r = pick_txid(s, s->pos, (size_t)len);
-	if (r < 0)
-		return r;
 	s->chunk_end = s->pos + len;
 	memcpy(h.txid, s->txid, sizeof(h.txid));
 	memcpy(h.to_path, s->to_path, sizeof(h.to_path));
@@ -162,6 +163,52 @@ static int prepare_chunk(struct transfer_sender *s)
 	s->conn.mid_message = true;
 	s->st = ST_HEAD;
 	return 0;
+}
+
+/* On a pool thread: touches only the file, the txid and job_err. */
+static void scan_work(void *arg)
+{
+	struct transfer_sender *s = arg;
+
+	s->job_err = pick_txid(s, s->pos, (size_t)s->job_len);
+}
+
+static void scan_done(void *arg, int status)
+{
+	struct transfer_sender *s = arg;
+	int r = status < 0 ? status : s->job_err;
+
+	if (!s->owner_gone && !s->delivered) {
+		if (r == 0)
+			r = format_chunk(s, s->job_len);
+		if (r < 0)
+			finish(s, r, "reading the file failed");
+		else
+			transfer_conn_want_write(&s->conn, true);
+	}
+	mem_deref(s);
+}
+
+static int prepare_chunk(struct transfer_sender *s)
+{
+	uint64_t len = s->end - s->pos < s->chunk_size ? s->end - s->pos : s->chunk_size;
+	int r;
+
+	/* let the kernel read the chunk after this one ahead, asynchronously */
+	posix_fadvise(s->fd, (off_t)(s->pos + len), (off_t)s->chunk_size, POSIX_FADV_WILLNEED);
+	/* DESIGN.md "Work off the event loop": a cold file's pages are disk reads; with a
+	 * pool the scan runs there and leaves the chunk in the page cache for sendfile */
+	if (s->pool && len > 0) {
+		s->job_len = len;
+		s->st = ST_PREPARING;
+		mem_ref(s);
+		if (worker_submit(s->pool, scan_work, scan_done, s) == 0)
+			return 0;
+		mem_deref(s); /* the pool's queue is full: scan here this once */
+		s->st = ST_IDLE;
+	}
+	r = pick_txid(s, s->pos, (size_t)len);
+	return r < 0 ? r : format_chunk(s, len);
 }
 
 /* Write from memory; 1 when all is out, 0 when the socket is full. */
@@ -241,7 +288,11 @@ static int step(struct transfer_sender *s, size_t *budget)
 			maybe_done(s);
 			return 0;
 		}
-		return prepare_chunk(s) < 0 ? -EIO : 1;
+		if (prepare_chunk(s) < 0)
+			return -EIO;
+		return s->st == ST_PREPARING ? 0 : 1;
+	case ST_PREPARING:
+		return 0;
 	case ST_HEAD:
 		r = write_mem(s, s->head, s->head_len, &s->head_off);
 		if (r > 0)
@@ -285,7 +336,8 @@ static void conn_writable(void *arg)
 	transfer_conn_touch(&s->conn);
 	progress(s);
 	if (s->st != ST_ALL_SENT && !s->delivered)
-		transfer_conn_want_write(&s->conn, !ev_is_active(&s->rate));
+		transfer_conn_want_write(&s->conn,
+					 !ev_is_active(&s->rate) && s->st != ST_PREPARING);
 }
 
 static int respond(struct transfer_sender *s, const struct transfer_msrp_head *h, int code,
@@ -420,6 +472,7 @@ int transfer_sender_new(struct ev_loop *loop, const struct transfer_sender_param
 	s->fd = p->fd;
 	s->timeout = p->timeout;
 	s->bucket = mem_ref(p->bucket);
+	s->pool = p->pool;
 	ev_timer_init(&s->rate, on_rate, 0, 0);
 	ev_timer_init(&s->deliver, on_deliver, 0, 0);
 	s->rate.data = s->deliver.data = s;
@@ -461,6 +514,7 @@ void transfer_sender_free(struct transfer_sender *s)
 {
 	if (!s)
 		return;
+	s->owner_gone = true;
 	transfer_conn_close(&s->conn);
 	ev_timer_stop(s->loop, &s->rate);
 	ev_timer_stop(s->loop, &s->deliver);

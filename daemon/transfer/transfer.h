@@ -324,6 +324,7 @@ struct transfer_sender_params {
 	const char *content_type;	 /* NULL: application/octet-stream */
 	size_t chunk_size;		 /* 0: TRANSFER_CHUNK_DEFAULT */
 	struct transfer_bucket *bucket;	 /* upload rate limit, or NULL */
+	struct worker_pool *pool; /* NULL: chunks are scanned (and read) on the loop */
 	ev_tstamp timeout;		 /* stall timeout, 0: TRANSFER_TIMEOUT_DEFAULT */
 };
 

@@ -189,7 +189,7 @@ static void start_sender(struct run *run, uint64_t size, struct transfer_bucket 
 	struct transfer_sender_params sp = { .fd = open(srcfile, O_RDONLY | O_CLOEXEC),
 					     .size = size, .start = run->rx.have + 1,
 					     .to_path = RX_PATH, .from_path = TX_PATH,
-					     .message_id = "ft1", .bucket = bucket };
+					     .message_id = "ft1", .bucket = bucket, .pool = pool };
 	uint16_t port;
 	int lfd = listen_any(&port);
 
