@@ -247,6 +247,51 @@ START_TEST(hostile_sdp)
 }
 END_TEST
 
+
+START_TEST(setup_levels_ipv6_and_open_range)
+{
+	static const char sdp[] = "v=0\r\n"
+				  "o=- 7 8 IN IP6 ::1\r\n"
+				  "s=-\r\n"
+				  "a=setup:passive\r\n" /* session level (RFC 4145 §4) */
+				  "c=IN IP6 ::1\r\n"
+				  "t=0 0\r\n"
+				  "m=message 9 TCP/MSRP *\r\n"
+				  "a=recvonly\r\n"
+				  "a=path:msrp://[::1]:9/x;tcp\r\n"
+				  "a=file-selector:type:text/plain;charset=\"utf-8\" size:10\r\n"
+				  "a=file-range:4-*\r\n";
+	struct transfer_sdp s, ans = { 0 };
+	char buf[1024];
+
+	ck_assert_int_eq(transfer_sdp_parse(sdp, strlen(sdp), &s), 0);
+	ck_assert(s.ipv6);
+	ck_assert_str_eq(s.addr, "::1");
+	ck_assert_int_eq(s.setup, TRANSFER_SETUP_PASSIVE);
+	ck_assert_str_eq(s.sel.type, "text/plain;charset=\"utf-8\"");
+	ck_assert_uint_eq(s.range_start, 4);
+	ck_assert_uint_eq(s.range_stop, TRANSFER_RANGE_UNKNOWN);
+	ck_assert_int_gt(transfer_sdp_format(buf, sizeof(buf), &s), 0);
+	ck_assert_ptr_nonnull(strstr(buf, "a=file-range:4-*\r\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "c=IN IP6 ::1\r\n"));
+	/* a passive offerer gets an active answerer; holdconn and sendrecv are no transfer */
+	ck_assert_int_eq(transfer_sdp_answer(&s, &ans), 0);
+	ck_assert_int_eq(ans.setup, TRANSFER_SETUP_ACTIVE);
+	s.setup = TRANSFER_SETUP_HOLDCONN;
+	ck_assert_int_eq(transfer_sdp_answer(&s, &ans), -EPROTO);
+	s.setup = TRANSFER_SETUP_ACTPASS;
+	s.direction = TRANSFER_DIRECTION_SENDRECV;
+	ck_assert_int_eq(transfer_sdp_answer(&s, &ans), -EPROTO);
+	/* LF-only line ends are taken too (RFC 4566 §5 recommends tolerating them) */
+	{
+		static const char lf[] = "v=0\nc=IN IP4 h\nm=message 1 TCP/MSRP *\na=sendonly\n";
+
+		ck_assert_int_eq(transfer_sdp_parse(lf, strlen(lf), &s), 0);
+		ck_assert_int_eq(s.direction, TRANSFER_DIRECTION_SENDONLY);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("transfer-sdp");
@@ -257,6 +302,7 @@ int main(void)
 	tcase_add_test(tc, build_offer_exactly);
 	tcase_add_test(tc, file_selector_edges);
 	tcase_add_test(tc, hostile_sdp);
+	tcase_add_test(tc, setup_levels_ipv6_and_open_range);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
