@@ -438,3 +438,18 @@ int transfer_msrp_format_report(char *buf, size_t size, const char *txid,
 		     txid),
 	    size);
 }
+
+int transfer_msrp_path_new(char *buf, size_t size, const char *host, uint16_t port)
+{
+	char id[TRANSFER_MSRP_TXID_MAX + 1];
+	bool v6 = strchr(host, ':') != NULL;
+	int r = transfer_msrp_txid_new(id);
+
+	if (r < 0)
+		return r;
+	/* RFC 4975 §6 and §14.1: msrp://host:port/session-id;tcp, the session id hard to
+	 * guess (80 bits at least: 16 of 62 symbols are 95); an IPv6 literal in brackets */
+	return fmt_end(snprintf(buf, size, "msrp://%s%s%s:%u/%s;tcp", v6 ? "[" : "", host,
+				v6 ? "]" : "", port, id),
+		       size);
+}

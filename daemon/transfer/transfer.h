@@ -13,7 +13,7 @@
  *   1. transfer_limits_acquire(limits, peer), -EBUSY: refuse the Fetch.
  *   2. transfer_receiver_new(): opens or resumes NAME.part; ready(have) follows.
  *   3. Offer (transfer_sdp_format): recvonly, setup actpass with a listening socket's port
- *      in m=, our path, the selector (name, type, size, sha-256, sha-1), a transfer id,
+ *      in m=, our path (transfer_msrp_path_new()), the selector (name, type, size, sha-256, sha-1), a transfer id,
  *      and a=file-range:have+1-size when have > 0.
  *   4. Answer (transfer_sdp_parse): setup active → transfer_receiver_attach(listening
  *      socket, TRANSFER_SOCK_LISTENING, answer.path); passive → connect to the answer's
@@ -223,6 +223,11 @@ ssize_t transfer_msrp_parse(struct transfer_msrp_parser *p, const uint8_t *data,
 int transfer_msrp_parse_byte_range(const char *s, size_t n, struct transfer_byte_range *ret);
 /** A new random transaction id of TRANSFER_TXID_LEN characters. Returns 0 or -errno. */
 int transfer_msrp_txid_new(char txid[TRANSFER_MSRP_TXID_MAX + 1]);
+/**
+ * A new MSRP URI for a=path (RFC 4975 §6): msrp://HOST:PORT/SESSION;tcp with a random
+ * session id. Returns its length, -ENOSPC or -errno.
+ */
+int transfer_msrp_path_new(char *buf, size_t size, const char *host, uint16_t port);
 /** Whether an end-line for @p txid occurs in @p body (RFC 4975 §7.1 forbids it). */
 bool transfer_msrp_txid_in(const char *txid, const void *body, size_t len);
 /** Write a SEND start line and header fields up to the blank line; length or -ENOSPC. */

@@ -298,6 +298,22 @@ START_TEST(format_round_trip)
 }
 END_TEST
 
+START_TEST(session_paths)
+{
+	char a[128], b[128];
+
+	ck_assert_int_gt(transfer_msrp_path_new(a, sizeof(a), "192.0.2.1", 7654), 0);
+	ck_assert_int_gt(transfer_msrp_path_new(b, sizeof(b), "192.0.2.1", 7654), 0);
+	ck_assert(strncmp(a, "msrp://192.0.2.1:7654/", 22) == 0);
+	ck_assert_uint_eq(strlen(a), 22 + TRANSFER_TXID_LEN + 4);
+	ck_assert_str_eq(a + strlen(a) - 4, ";tcp");
+	ck_assert_str_ne(a, b);
+	ck_assert_int_gt(transfer_msrp_path_new(a, sizeof(a), "::1", 9), 0);
+	ck_assert(strncmp(a, "msrp://[::1]:9/", 15) == 0);
+	ck_assert_int_eq(transfer_msrp_path_new(a, 20, "192.0.2.1", 7654), -ENOSPC);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("transfer-msrp");
@@ -310,6 +326,7 @@ int main(void)
 	tcase_add_test(tc, hostile_heads);
 	tcase_add_test(tc, byte_ranges);
 	tcase_add_test(tc, format_round_trip);
+	tcase_add_test(tc, session_paths);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
