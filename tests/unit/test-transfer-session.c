@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,7 @@ struct side {
 
 static struct ev_loop *loop;
 static struct worker_pool *pool;
+static bool sender_pool_off; /* the sender scans its chunks on the loop */
 static char tmpdir[256], dldir[300], srcfile[300];
 
 static void setup(void)
@@ -189,7 +191,8 @@ static void start_sender(struct run *run, uint64_t size, struct transfer_bucket 
 	struct transfer_sender_params sp = { .fd = open(srcfile, O_RDONLY | O_CLOEXEC),
 					     .size = size, .start = run->rx.have + 1,
 					     .to_path = RX_PATH, .from_path = TX_PATH,
-					     .message_id = "ft1", .bucket = bucket, .pool = pool };
+					     .message_id = "ft1", .bucket = bucket,
+					     .pool = sender_pool_off ? NULL : pool };
 	uint16_t port;
 	int lfd = listen_any(&port);
 
@@ -716,6 +719,62 @@ START_TEST(progress_is_rate_limited)
 }
 END_TEST
 
+
+/* The bound on memory (STYLE.md "Limits"): with the pool held up, the receiver stops
+ * reading once max_queued bytes wait for it, and goes on when the pool frees up. */
+static sem_t hold;
+
+static void hold_work(void *arg)
+{
+	sem_wait(&hold);
+}
+
+static void hold_done(void *arg, int status)
+{
+}
+
+START_TEST(back_pressure_bounds_memory)
+{
+	const uint64_t size = 32 * 1024 * 1024, max_queued = 2 * 1024 * 1024;
+	struct transfer_receiver_params rp = { .download_dir = dldir, .name = "bp.bin",
+					       .size = size, .local_path = RX_PATH, .pool = pool,
+					       .max_queued = max_queued };
+	struct run run = { 0 };
+	uint64_t got, later;
+	ev_tstamp end;
+	uint8_t sha[32];
+
+	make_file(srcfile, size, 21, rp.sha256);
+	memcpy(sha, rp.sha256, 32);
+	ck_assert_int_eq(transfer_receiver_new(loop, &rp, &handlers, &run.rx, &run.r), 0);
+	run_until(&run.rx.ready, NULL, 10);
+	/* both pool threads busy until sem_post */
+	sem_init(&hold, 0, 0);
+	ck_assert_int_eq(worker_submit(pool, hold_work, hold_done, NULL), 0);
+	ck_assert_int_eq(worker_submit(pool, hold_work, hold_done, NULL), 0);
+	sender_pool_off = true; /* the held pool would hold the sender too */
+	start_sender(&run, size, NULL);
+	for (end = ev_time() + 0.5; ev_time() < end;)
+		ev_run(loop, EVRUN_ONCE | EVRUN_NOWAIT);
+	got = transfer_receiver_received(run.r);
+	for (end = ev_time() + 0.2; ev_time() < end;)
+		ev_run(loop, EVRUN_ONCE | EVRUN_NOWAIT);
+	later = transfer_receiver_received(run.r);
+	/* queued + the block being filled + one read buffer, no more */
+	ck_assert_uint_ge(got, max_queued); /* it did read up to the bound */
+	ck_assert_uint_le(got, max_queued + 1024 * 1024 + 2 * 256 * 1024);
+	ck_assert_uint_eq(later, got);
+	ck_assert(!run.rx.done);
+	sem_post(&hold);
+	sem_post(&hold);
+	run_until(&run.rx.done, &run.tx.done, 30);
+	ck_assert_msg(run.rx.status == 0, "%d %s", run.rx.status, run.rx.detail);
+	ck_assert_int_eq(run.tx.status, 0);
+	finish_run(&run);
+	sem_destroy(&hold);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("transfer-session");
@@ -739,6 +798,7 @@ int main(void)
 	tcase_add_test(tc, sender_stalls_out);
 	tcase_add_test(tc, bad_ranges_and_dirs);
 	tcase_add_test(tc, progress_is_rate_limited);
+	tcase_add_test(tc, back_pressure_bounds_memory);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
