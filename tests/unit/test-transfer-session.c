@@ -311,10 +311,8 @@ START_TEST(never_over_a_complete_file)
 }
 END_TEST
 
-static void on_cut(struct ev_loop *l, ev_timer *w, int revents)
+static void cut(struct run *run)
 {
-	struct run *run = w->data;
-
 	/* the holder goes away mid-transfer */
 	run->sent = transfer_sender_sent(run->s);
 	transfer_sender_free(run->s);
@@ -328,7 +326,6 @@ START_TEST(interrupted_then_resumed)
 	struct transfer_bucket *slow;
 	struct run run = { 0 };
 	uint8_t sha[32], got[32];
-	ev_timer cut;
 	uint64_t have;
 	char part[600];
 	struct stat st;
@@ -336,12 +333,12 @@ START_TEST(interrupted_then_resumed)
 	make_file(srcfile, size, 99, sha);
 	new_receiver(&run, "big.iso", size, sha);
 	ck_assert_uint_eq(run.rx.have, 0);
-	/* 16 MiB/s: the cut after 0.25 s lands in the middle */
+	/* 16 MiB/s: slow enough that the cut after 3 MiB lands in the middle */
 	ck_assert_int_eq(transfer_bucket_new(16.0 * 1024 * 1024, 256 * 1024, &slow), 0);
 	start_sender(&run, size, slow);
-	ev_timer_init(&cut, on_cut, 0.25, 0);
-	cut.data = &run;
-	ev_timer_start(loop, &cut);
+	while (transfer_receiver_received(run.r) < 3 * 1024 * 1024 && !run.rx.done)
+		ev_run(loop, EVRUN_ONCE);
+	cut(&run);
 	run_until(&run.rx.done, &run.tx.done, 30);
 	ck_assert_int_eq(run.rx.status, -ECONNRESET);
 	transfer_receiver_free(run.r);
@@ -563,7 +560,7 @@ START_TEST(rate_limited_upload)
 	run_until(&run.rx.done, &run.tx.done, 30);
 	ck_assert_int_eq(run.rx.status, 0);
 	ck_assert(ev_time() - t0 > 0.4);
-	ck_assert(ev_time() - t0 < 3.0);
+	ck_assert(ev_time() - t0 < 20.0); /* a loaded machine is slower, never faster */
 	finish_run(&run);
 	mem_deref(b);
 }
@@ -701,19 +698,21 @@ START_TEST(progress_is_rate_limited)
 					       .pool = pool };
 	struct transfer_bucket *b;
 	struct run run = { 0 };
+	ev_tstamp t0;
 
 	make_file(srcfile, rp.size, 13, rp.sha256);
 	ck_assert_int_eq(transfer_receiver_new(loop, &rp, &h, &run.rx, &run.r), 0);
 	run_until(&run.rx.ready, NULL, 10);
 	/* 3 MiB at 3 MiB/s: about a second, so a handful of progress calls */
 	ck_assert_int_eq(transfer_bucket_new(3.0 * 1024 * 1024, 64 * 1024, &b), 0);
+	t0 = ev_time();
 	start_sender(&run, rp.size, b);
 	run_until(&run.rx.done, &run.tx.done, 30);
 	ck_assert_int_eq(run.rx.status, 0);
 	/* the last call is the final one, which may follow the previous closely */
 	ck_assert_int_le(progress_too_soon, 1);
 	ck_assert_int_ge(progress_calls, 3);
-	ck_assert_int_le(progress_calls, 8);
+	ck_assert_int_le(progress_calls, (ev_time() - t0) / 0.25 + 2);
 	finish_run(&run);
 	mem_deref(b);
 }
@@ -754,7 +753,10 @@ START_TEST(back_pressure_bounds_memory)
 	ck_assert_int_eq(worker_submit(pool, hold_work, hold_done, NULL), 0);
 	sender_pool_off = true; /* the held pool would hold the sender too */
 	start_sender(&run, size, NULL);
-	for (end = ev_time() + 0.5; ev_time() < end;)
+	for (end = ev_time() + 10;
+	     ev_time() < end && transfer_receiver_received(run.r) < max_queued;)
+		ev_run(loop, EVRUN_ONCE | EVRUN_NOWAIT);
+	for (end = ev_time() + 0.2; ev_time() < end;) /* let it overshoot if it would */
 		ev_run(loop, EVRUN_ONCE | EVRUN_NOWAIT);
 	got = transfer_receiver_received(run.r);
 	for (end = ev_time() + 0.2; ev_time() < end;)
