@@ -127,28 +127,49 @@ static int mark_part(int fd, const uint8_t sha256[TRANSFER_SHA256_LEN])
 	return 0;
 }
 
-/* Open or create one candidate; 1 if it is ours, 0 if it belongs to something else. */
-static int try_part(struct transfer_part *p, const char *pname, const uint8_t *sha256)
+/* Open an existing candidate; the fd if it is a part of this content, 0 if not ours. */
+static int adopt_part(struct transfer_part *p, const char *pname, const uint8_t *sha256)
 {
 	struct stat st;
 	int fd, r;
 
 	/* O_NONBLOCK: a FIFO planted under the name must not hang the loop */
-	fd = openat(p->dirfd, pname, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	fd = openat(p->dirfd, pname, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ELOOP || errno == EISDIR || errno == ENXIO ? 0 : -errno;
+		return errno == ELOOP || errno == EISDIR || errno == ENXIO || errno == ENOENT
+			       ? 0
+			       : -errno;
 	if (fstat(fd, &st) < 0) {
 		r = -errno;
 		close(fd);
 		return r;
 	}
-	if (!S_ISREG(st.st_mode) || (st.st_size > 0 && !part_matches(fd, sha256))) {
+	if (!S_ISREG(st.st_mode) || !part_matches(fd, sha256)) {
 		close(fd);
 		return 0;
 	}
+	return fd;
+}
+
+/* Create one candidate, or resume it if it is ours; 1 if it is, 0 if the name is taken. */
+static int try_part(struct transfer_part *p, const char *pname, const uint8_t *sha256)
+{
+	struct stat st;
+	int fd, r;
+
+	/* a file we did not create is never taken over: only a part marked with this hash */
+	fd = openat(p->dirfd, pname, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 && errno != EEXIST)
+		return -errno;
+	if (fd < 0) {
+		fd = adopt_part(p, pname, sha256);
+		if (fd <= 0)
+			return fd;
+	}
 	r = mark_part(fd, sha256);
-	if (r < 0 || fcntl(fd, F_SETFL, 0) < 0) {
-		r = r < 0 ? r : -errno;
+	if (r == 0 && (fcntl(fd, F_SETFL, 0) < 0 || fstat(fd, &st) < 0))
+		r = -errno;
+	if (r < 0) {
 		close(fd);
 		return r;
 	}

@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -777,6 +778,47 @@ START_TEST(back_pressure_bounds_memory)
 }
 END_TEST
 
+
+/* Files the receiver did not make are never taken over: a user's "x.part", a symlink, a
+ * FIFO under the part's name; the part goes to the next free name instead. */
+START_TEST(foreign_parts_left_alone)
+{
+	char path[700], target[700];
+	struct run run;
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/x.bin.part", dldir);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	ck_assert_int_ge(fd, 0);
+	/* empty, no mark: not ours (where user xattrs exist: without them parts are
+	 * trusted by name, and the final hash check is what stands) */
+	if (fsetxattr(fd, "user.test", "1", 1, 0) < 0 && errno == ENOTSUP) {
+		close(fd);
+		unlink(path);
+		fprintf(stderr, "foreign_parts_left_alone: no user xattrs here\n");
+	} else {
+		fremovexattr(fd, "user.test");
+		close(fd);
+	}
+	snprintf(path, sizeof(path), "%s/x (1).bin.part", dldir);
+	snprintf(target, sizeof(target), "%s/../src", dldir);
+	ck_assert_int_eq(symlink(target, path), 0);
+	snprintf(path, sizeof(path), "%s/x (2).bin.part", dldir);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	transfer(&run, "x.bin", 4096, 31);
+	ck_assert_str_eq(strrchr(run.final, '/') + 1, "x.bin");
+	snprintf(path, sizeof(path), "%s/x.bin.part", dldir);
+	ck_assert(stat(path, &st) < 0 || st.st_size == 0);
+	snprintf(path, sizeof(path), "%s/x (1).bin.part", dldir);
+	ck_assert_int_eq(lstat(path, &st), 0);
+	ck_assert(S_ISLNK(st.st_mode));
+	snprintf(path, sizeof(path), "%s/x (2).bin.part", dldir);
+	ck_assert_int_eq(lstat(path, &st), 0);
+	ck_assert(S_ISFIFO(st.st_mode));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("transfer-session");
@@ -801,6 +843,7 @@ int main(void)
 	tcase_add_test(tc, bad_ranges_and_dirs);
 	tcase_add_test(tc, progress_is_rate_limited);
 	tcase_add_test(tc, back_pressure_bounds_memory);
+	tcase_add_test(tc, foreign_parts_left_alone);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
