@@ -38,6 +38,8 @@
 
 #include <ev.h>
 
+#include "core/core.h"
+
 struct worker_pool;
 
 /* ---- common --------------------------------------------------------------------- */
@@ -381,5 +383,44 @@ void transfer_receiver_cancel(struct transfer_receiver *r);
 uint64_t transfer_receiver_received(const struct transfer_receiver *r);
 /** Release (mem_deref); a running receiver stops without calling its handlers. */
 void transfer_receiver_free(struct transfer_receiver *r);
+
+/* ---- event.c: what clients hear (PROTOCOL.md "Events") ---------------------------- */
+
+/** PROTOCOL.md transfer states (xml-schema/sipsvc.xsd TransferState). */
+enum transfer_state {
+	TRANSFER_STATE_STARTED,
+	TRANSFER_STATE_PROGRESS,
+	TRANSFER_STATE_PAUSED,
+	TRANSFER_STATE_DONE,
+	TRANSFER_STATE_FAILED,
+	TRANSFER_STATE_CANCELLED,
+	_TRANSFER_STATE_MAX,
+	_TRANSFER_STATE_INVALID = -1,
+};
+const char *transfer_state_to_string(enum transfer_state s);
+/**
+ * The state a session's done status stands for: 0 done, -ECANCELED cancelled; a peer
+ * that went away or stalled leaves a resumable part: paused; anything else failed.
+ */
+enum transfer_state transfer_state_of(int status);
+/** A short reason for a done status, for the event's reason= and the log. */
+const char *transfer_status_reason(int status);
+
+/** One transfer event; NULL/unset members are left out. */
+struct transfer_event {
+	const char *transfer; /* "tN", the daemon-wide id */
+	enum transfer_state state;
+	uint64_t bytes, total;
+	const uint8_t *file;   /* content hash: file="sha256:…" */
+	const char *peer;      /* overlay node id */
+	const char *name;      /* the file's name in the download dir */
+	const uint8_t *sha256; /* verified hash, on done */
+	const char *reason;    /* on failed/paused/cancelled */
+};
+
+/** Build the <Event type="transfer"> element (NULL on out-of-memory or a bad event). */
+xmlNodePtr transfer_event_new(const struct origin *o, const struct transfer_event *e);
+/** Build and deliver it through the core event sink. Returns 0 or -ENOMEM. */
+int transfer_event_emit(const struct origin *o, const struct transfer_event *e);
 
 #endif
