@@ -569,8 +569,8 @@ int transfer_sdp_format(char *buf, size_t size, const struct transfer_sdp *s)
 
 int transfer_sdp_answer(const struct transfer_sdp *offer, struct transfer_sdp *ans)
 {
-	/* RFC 6135 §4 (RFC 4145 §4.1): actpass offered → the answerer is active; an active
-	 * offerer gets passive and vice versa; holdconn is not a transfer. */
+	/* RFC 4145 §4.1 as RFC 6135 applies it to MSRP: actpass offered → the answerer is
+	 * active; an active offerer gets passive and vice versa; holdconn is no transfer. */
 	switch (offer->has_setup ? offer->setup : TRANSFER_SETUP_ACTIVE) {
 	case TRANSFER_SETUP_ACTPASS:
 	case TRANSFER_SETUP_PASSIVE:

@@ -138,8 +138,9 @@ int transfer_sdp_parse(const char *buf, size_t len, struct transfer_sdp *ret);
 int transfer_sdp_format(char *buf, size_t size, const struct transfer_sdp *s);
 /**
  * Fill the answer's negotiated fields from @p offer (RFC 5547 §8: the selector and
- * transfer id are echoed, the direction reversed; RFC 6135 §4: an actpass offer is
- * answered active). The caller has filled addr, port, path and origin of @p ans.
+ * transfer id are echoed, the direction reversed; RFC 4145 §4.1 as RFC 6135 uses it:
+ * an actpass offer is answered active). The caller has filled addr, port, path and
+ * origin of @p ans.
  * Returns 0 or -EPROTO when the setup roles cannot agree.
  */
 int transfer_sdp_answer(const struct transfer_sdp *offer, struct transfer_sdp *ans);

@@ -155,7 +155,7 @@ START_TEST(build_offer_exactly)
 	ck_assert_uint_eq(back.range_start, 2);
 	ck_assert_int_eq(transfer_sdp_format(buf, 100, &s), -ENOSPC);
 	ck_assert_int_eq(transfer_sdp_answer(&back, &s), 0);
-	ck_assert_int_eq(s.setup, TRANSFER_SETUP_ACTIVE); /* RFC 6135 §4 */
+	ck_assert_int_eq(s.setup, TRANSFER_SETUP_ACTIVE); /* RFC 4145 §4.1, RFC 6135 */
 	ck_assert_int_eq(s.direction, TRANSFER_DIRECTION_SENDONLY);
 }
 END_TEST
