@@ -13,8 +13,8 @@
  *   1. transfer_limits_acquire(limits, peer), -EBUSY: refuse the Fetch.
  *   2. transfer_receiver_new(): opens or resumes NAME.part; ready(have) follows.
  *   3. Offer (transfer_sdp_format): recvonly, setup actpass with a listening socket's port
- *      in m=, our path (transfer_msrp_path_new()), the selector (name, type, size, sha-256, sha-1), a transfer id,
- *      and a=file-range:have+1-size when have > 0.
+ *      in m=, our path (transfer_msrp_path_new()), the selector (name, type, size,
+ *      sha-256, sha-1), a transfer id, and a=file-range:have+1-size when have > 0.
  *   4. Answer (transfer_sdp_parse): setup active → transfer_receiver_attach(listening
  *      socket, TRANSFER_SOCK_LISTENING, answer.path); passive → connect to the answer's
  *      c=/m= and attach the socket as TRANSFER_SOCK_CONNECTING.

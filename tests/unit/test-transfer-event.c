@@ -66,10 +66,11 @@ END_TEST
 START_TEST(every_state_valid)
 {
 	for (int s = 0; s < _TRANSFER_STATE_MAX; s++) {
-		struct transfer_event e = { .transfer = "t99", .state = s, .bytes = 5, .total = 10,
-					    .file = empty_sha, .peer = "0123456789abcdef0123456789abcdef",
-					    .name = "my file \xc3\xa9.txt", .sha256 = empty_sha,
-					    .reason = transfer_status_reason(-ENOSPC) };
+		struct transfer_event e = {
+			.transfer = "t99", .state = s, .bytes = 5, .total = 10, .file = empty_sha,
+			.peer = "0123456789abcdef0123456789abcdef", .name = "my file \xc3\xa9.txt",
+			.sha256 = empty_sha, .reason = transfer_status_reason(-ENOSPC),
+		};
 
 		free(check_valid(transfer_event_new(NULL, &e)));
 	}
