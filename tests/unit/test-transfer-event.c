@@ -42,12 +42,14 @@ START_TEST(protocol_examples)
 	struct origin o = { .conn = 1, .ref = "r5" };
 	struct transfer_event e = { .transfer = "t2", .state = TRANSFER_STATE_PROGRESS,
 				    .bytes = 1048576, .total = 658505728 };
-	char *line, *want;
+	char *line, *want, *path;
 	size_t n;
 
 	xml_guard_init();
 	line = check_valid(transfer_event_new(&o, &e));
-	want = tu_read(tu_data_path("control/replies/event-transfer-progress.xml"), &n);
+	path = tu_data_path("control/replies/event-transfer-progress.xml");
+	want = tu_read(path, &n);
+	free(path);
 	want[strcspn(want, "\n")] = '\0';
 	ck_assert_str_eq(line, want);
 	free(line);
@@ -55,7 +57,9 @@ START_TEST(protocol_examples)
 	e = (struct transfer_event){ .transfer = "t2", .state = TRANSFER_STATE_DONE,
 				     .bytes = 658505728, .total = 658505728, .sha256 = empty_sha };
 	line = check_valid(transfer_event_new(&o, &e));
-	want = tu_read(tu_data_path("control/replies/event-transfer-done.xml"), &n);
+	path = tu_data_path("control/replies/event-transfer-done.xml");
+	want = tu_read(path, &n);
+	free(path);
 	want[strcspn(want, "\n")] = '\0';
 	ck_assert_str_eq(line, want);
 	free(line);
