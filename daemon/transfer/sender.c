@@ -329,6 +329,10 @@ static void conn_writable(void *arg)
 	do
 		r = step(s, &budget);
 	while (r > 0 && budget > 0);
+	if (r == -EPIPE || r == -ECONNRESET) {
+		finish(s, -ECONNRESET, "the receiver closed the connection");
+		return;
+	}
 	if (r < 0) {
 		finish(s, r, r == -ESTALE ? "the file changed while sending" : "sending failed");
 		return;
