@@ -25,6 +25,7 @@ struct outmsg {
 static void on_read(struct ev_loop *loop, ev_io *w, int revents);
 static void on_write(struct ev_loop *loop, ev_io *w, int revents);
 static void on_reap(struct ev_loop *loop, ev_timer *w, int revents);
+static void on_stall(struct ev_loop *loop, ev_timer *w, int revents);
 
 int conn_new(struct control *ctl, int fd, bool is_unix, const char *peer, struct conn **ret)
 {
@@ -48,6 +49,8 @@ int conn_new(struct control *ctl, int fd, bool is_unix, const char *peer, struct
 	ev_io_init(&cn->rio, on_read, fd, EV_READ);
 	ev_io_init(&cn->wio, on_write, fd, EV_WRITE);
 	ev_timer_init(&cn->reap, on_reap, 0., 0.);
+	ev_timer_init(&cn->stall, on_stall, 0., CONN_STALL_SECS);
+	cn->stall.data = cn;
 	cn->rio.data = cn->wio.data = cn->reap.data = cn;
 	/* Without a loop (unit tests, fuzzers) the caller drives conn_input() itself. */
 	if (fd >= 0 && ctl->loop)
@@ -71,6 +74,9 @@ static void drop_queue(struct conn *cn)
 	}
 	cn->q_tail = NULL;
 	cn->q_len = cn->q_off = 0;
+	free(cn->held); /* nothing more of it will be answered */
+	cn->held = NULL;
+	cn->held_len = 0;
 }
 
 void conn_free(struct conn *cn)
@@ -84,6 +90,7 @@ void conn_free(struct conn *cn)
 		ev_io_stop(ctl->loop, &cn->rio);
 		ev_io_stop(ctl->loop, &cn->wio);
 		ev_timer_stop(ctl->loop, &cn->reap);
+		ev_timer_stop(ctl->loop, &cn->stall);
 	}
 	if (cn->fd >= 0)
 		close(cn->fd);
@@ -111,6 +118,8 @@ static int flush(struct conn *cn)
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
 		cn->q_off += (size_t)n;
+		if (n > 0 && cn->ctl->loop)
+			ev_timer_again(cn->ctl->loop, &cn->stall); /* progress: the clock restarts */
 		if (cn->q_off < m->len)
 			return 0;
 		cn->q_head = m->next;
@@ -128,14 +137,18 @@ static int flush(struct conn *cn)
 static void update_watchers(struct conn *cn)
 {
 	struct ev_loop *loop = cn->ctl->loop;
-	bool pause = cn->closing || cn->q_len >= cn->ctl->cfg->limits.max_queue / 2;
+	bool pause = cn->closing || cn->held_len || cn->q_len >= cn->ctl->cfg->limits.max_queue / 2;
 
 	if (cn->fd < 0 || !loop)
 		return;
-	if (cn->q_head)
+	if (cn->q_head) {
 		ev_io_start(loop, &cn->wio);
-	else
+		if (!ev_is_active(&cn->stall))
+			ev_timer_again(loop, &cn->stall);
+	} else {
 		ev_io_stop(loop, &cn->wio);
+		ev_timer_stop(loop, &cn->stall);
+	}
 	if (pause && !cn->read_paused)
 		ev_io_stop(loop, &cn->rio);
 	else if (!pause && cn->read_paused)
@@ -177,7 +190,21 @@ static void conn_doom(struct conn *cn)
 		return;
 	ev_io_stop(loop, &cn->rio);
 	ev_io_stop(loop, &cn->wio);
+	ev_timer_stop(loop, &cn->stall);
 	ev_timer_start(loop, &cn->reap);
+}
+
+/* PROTOCOL.md "Framing": a client that does not read is disconnected. Events overflow
+ * its queue sooner; a client that only sends requests stops being read at half the
+ * queue, and this ends it. */
+static void on_stall(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn *cn = w->data;
+
+	log_warn("control: %s has read none of its %zu queued replies for %.0f s; "
+		 "disconnecting", cn->peer, cn->q_len, CONN_STALL_SECS);
+	cn->ctl->stats.dropped_slow++;
+	conn_doom(cn);
 }
 
 static void on_reap(struct ev_loop *loop, ev_timer *w, int revents)
@@ -229,7 +256,11 @@ static int on_message(const char *msg, size_t len, void *arg)
 
 	/* After a not-well-formed message the stream cannot be trusted: nothing after it
 	 * is handled (PROTOCOL.md "Framing": one Error, then the connection is closed). */
-	return request_handle(cn, msg, len) < 0 || cn->closing ? -1 : 0;
+	if (request_handle(cn, msg, len) < 0 || cn->closing)
+		return -1;
+	/* Many small requests in one read must not queue replies without bound: stop
+	 * scanning once half the queue is used, and go on as it drains. */
+	return cn->q_len >= cn->ctl->cfg->limits.max_queue / 2 ? 1 : 0;
 }
 
 /* Stream-level failures: one Error (none for cross-protocol bytes), then close. */
@@ -254,20 +285,60 @@ static int stream_error(struct conn *cn, int r)
 	return cn->q_head ? 0 : -EPROTO;
 }
 
+/* Keep @p data for later; the read buffer is at most 64 KiB, so is this. */
+static int hold(struct conn *cn, const char *data, size_t len)
+{
+	char *b;
+
+	if (cn->held_len + len > CONN_HELD_MAX)
+		return -ENOBUFS;
+	b = realloc(cn->held, cn->held_len + len);
+	if (!b)
+		return -ENOMEM;
+	memcpy(b + cn->held_len, data, len);
+	cn->held = b;
+	cn->held_len += len;
+	return 0;
+}
+
 int conn_input(struct conn *cn, const char *data, size_t len)
 {
+	size_t used;
 	int r;
 
 	if (cn->doomed)
 		return -ECONNRESET;
 	if (cn->closing)
 		return 0;
-	r = frame_feed(&cn->frame, data, len, on_message, cn);
+	if (cn->held_len) /* order is kept: this goes after what waits already */
+		return hold(cn, data, len);
+	r = frame_feed_some(&cn->frame, data, len, on_message, cn, &used);
+	if (r == FRAME_PAUSED) {
+		r = hold(cn, data + used, len - used);
+		update_watchers(cn);
+		return r;
+	}
 	if (r < 0 && !cn->doomed)
 		return stream_error(cn, r);
 	if (cn->doomed)
 		return -ECONNRESET;
 	return cn->closing && !cn->q_head ? -EPROTO : 0;
+}
+
+/* The queue has room again: scan what was held back. */
+static int resume_held(struct conn *cn)
+{
+	char *buf = cn->held;
+	size_t len = cn->held_len;
+	int r;
+
+	if (!len || cn->q_len >= cn->ctl->cfg->limits.max_queue / 2)
+		return 0;
+	cn->held = NULL;
+	cn->held_len = 0;
+	r = conn_input(cn, buf, len);
+	free(buf);
+	return r;
 }
 
 static void on_read(struct ev_loop *loop, ev_io *w, int revents)
@@ -292,7 +363,7 @@ static void on_write(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct conn *cn = w->data;
 
-	if (flush(cn) < 0 || (cn->closing && !cn->q_head)) {
+	if (flush(cn) < 0 || resume_held(cn) < 0 || (cn->closing && !cn->q_head)) {
 		conn_free(cn);
 		return;
 	}

@@ -55,6 +55,7 @@ enum frame_state {
 
 /** Why a stream was given up; the first two close without a reply. */
 enum frame_result {
+	FRAME_PAUSED = 1,          /* the handler asked for a pause: see frame_feed_some() */
 	FRAME_OK = 0,
 	FRAME_NOT_XML = -1,        /* cross-protocol: first byte is not '<' */
 	FRAME_STOPPED = -2,        /* the message handler asked to stop */
@@ -63,7 +64,8 @@ enum frame_result {
 	FRAME_TOO_DEEP = -5,
 };
 
-/** Called with each complete top-level element; return <0 to stop the stream. */
+/** Called with each complete top-level element; return <0 to stop the stream, 1 to
+ * pause it after this message (frame_feed_some()), 0 to go on. */
 typedef int(frame_msg_h)(const char *msg, size_t len, void *arg);
 
 /**
@@ -99,6 +101,13 @@ void frame_done(struct frame *f);
  * negative frame_result; f->err then says what was wrong.
  */
 int frame_feed(struct frame *f, const char *data, size_t len, frame_msg_h *h, void *arg);
+/**
+ * The same, but a handler returning 1 stops the scan right after its message:
+ * FRAME_PAUSED is returned and *@p used says how many bytes were taken; the caller
+ * feeds the rest later. Otherwise *@p used is @p len.
+ */
+int frame_feed_some(struct frame *f, const char *data, size_t len, frame_msg_h *h, void *arg,
+		    size_t *used);
 
 /* ---- conn.c --------------------------------------------------------------- */
 
@@ -116,12 +125,20 @@ struct conn {
 	bool read_paused;      /* back-pressure: too many replies queued */
 	ev_io rio, wio;
 	ev_timer reap;         /* frees a doomed connection on the next loop turn */
+	ev_timer stall;        /* no byte written for CONN_STALL_SECS while replies wait */
 	struct frame frame;
+	char *held;            /* input not scanned yet: paused for a full reply queue */
+	size_t held_len;
 	struct outmsg *q_head, *q_tail;
 	size_t q_len, q_off;   /* messages queued; bytes of the head already written */
 	uint32_t subs;         /* bit per enum event_type */
 	char peer[80];         /* for logs */
 };
+
+/* Input held back while the reply queue is full: one read's worth and a bit. */
+#define CONN_HELD_MAX (128 * 1024)
+/* A client that takes no byte of its replies for this long is not reading at all. */
+#define CONN_STALL_SECS 10.0
 
 /** Adopt an accepted socket. Returns 0 or -errno; the fd is closed on failure. */
 int conn_new(struct control *ctl, int fd, bool is_unix, const char *peer, struct conn **ret);

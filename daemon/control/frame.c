@@ -228,11 +228,13 @@ static int step(struct frame *f, char c)
 /* A message's bytes run from its first '<' to its last '>'. The '<' is consumed before
  * we know a message starts (it could open a comment), so it is added when the name
  * begins; @p run marks where the message's bytes start in this chunk. */
-int frame_feed(struct frame *f, const char *data, size_t len, frame_msg_h *h, void *arg)
+int frame_feed_some(struct frame *f, const char *data, size_t len, frame_msg_h *h, void *arg,
+		    size_t *used)
 {
 	size_t run = 0;
 	int r;
 
+	*used = len;
 	for (size_t i = 0; i < len; i++) {
 		bool was_in = f->in_msg;
 		int ended = step(f, data[i]);
@@ -255,6 +257,32 @@ int frame_feed(struct frame *f, const char *data, size_t len, frame_msg_h *h, vo
 		f->len = 0;
 		if (r < 0)
 			return FRAME_STOPPED;
+		if (r > 0 && i + 1 < len) {
+			*used = i + 1;
+			return FRAME_PAUSED;
+		}
 	}
 	return f->in_msg ? append(f, data + run, len - run) : FRAME_OK;
+}
+
+/* Pauses are for callers that can hold input back; here every byte is scanned. */
+struct no_pause {
+	frame_msg_h *h;
+	void *arg;
+};
+
+static int without_pause(const char *msg, size_t len, void *arg)
+{
+	struct no_pause *np = arg;
+	int r = np->h(msg, len, np->arg);
+
+	return r > 0 ? 0 : r;
+}
+
+int frame_feed(struct frame *f, const char *data, size_t len, frame_msg_h *h, void *arg)
+{
+	struct no_pause np = { h, arg };
+	size_t used;
+
+	return frame_feed_some(f, data, len, without_pause, &np, &used);
 }
