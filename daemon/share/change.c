@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * What an inotify event means for the index. A file written and closed, or moved in,
+ * is re-stat'ed (lstat: a symlink is never indexed) and queued for hashing if it is
+ * new or changed; a file deleted or moved out is dropped. Anything that happens to a
+ * directory (created, moved, deleted) or a lost event queue makes us rescan the root:
+ * the walk keeps every unchanged file's hash, so a rescan costs stats, not hashing.
+ * Files are picked up at IN_CLOSE_WRITE, not IN_CREATE, so that a file being copied
+ * is hashed once, complete.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+
+#include "share/share-private.h"
+
+static void file_gone(struct share *s, const char *path)
+{
+	struct share_entry *e = share_index_by_path(&s->idx, path);
+
+	if (!e)
+		return;
+	log_debug("share: %s removed", path);
+	queue_remove_entry(s, e);
+	share_changed(s);
+}
+
+static void file_changed(struct share *s, struct share_root *root, const char *path)
+{
+	struct share_entry *e = share_index_by_path(&s->idx, path);
+	struct share_stat st;
+	struct stat sb;
+
+	if (fstatat(AT_FDCWD, path, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode)) {
+		file_gone(s, path);
+		return;
+	}
+	share_stat_from(&sb, &st);
+	if (e && share_stat_equal(&e->st, &st))
+		return;
+	if (e) {
+		share_index_restat(&s->idx, e, &st);
+		e->retries = 0;
+	} else if (share_index_add(&s->idx, root, path, &st, &e) < 0) {
+		log_warn("share: %s not indexed: the index is full (max-files %zu)", path,
+			 s->max_files);
+		return;
+	}
+	e->seen = true; /* a walk being merged must not sweep it */
+	log_debug("share: %s changed; hashing it again", path);
+	queue_entry(s, e);
+	share_changed(s);
+}
+
+static void rescan_all(struct share *s)
+{
+	log_notice("share: inotify lost events; rescanning every share");
+	for (size_t i = 0; i < s->n_roots; i++)
+		scan_root(s, s->roots[i]);
+}
+
+void change_on_event(struct share_root *root, const char *dir, const char *name, uint32_t mask,
+		     void *arg)
+{
+	struct share *s = arg;
+	char path[SHARE_MAX_PATH + 2];
+
+	if (!root) {
+		rescan_all(s);
+	} else if (root->removed || (name && name[0] == '.')) {
+		return;
+	} else if (!name || (mask & IN_ISDIR)) {
+		if (mask & (IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE | IN_DELETE_SELF |
+			    IN_MOVE_SELF))
+			scan_root(s, root);
+	} else if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= SHARE_MAX_PATH) {
+		return;
+	} else if (mask & (IN_DELETE | IN_MOVED_FROM)) {
+		file_gone(s, path);
+	} else if (mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_ATTRIB)) {
+		file_changed(s, root, path);
+	}
+	queue_kick(s);
+}

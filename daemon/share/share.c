@@ -1,0 +1,670 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The share subsystem: its lifecycle, the roots the user shares, and the public
+ * lookups. Walking (scan.c), hashing (queue.c) and change detection (change.c) run
+ * beside it; the index file is written a moment after changes settle (store.c).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/worker.h"
+#include "share/share-private.h"
+
+/* Seconds after the last change before the index is written. */
+#define SAVE_DELAY 1.0
+
+void share_hex(const uint8_t *in, size_t n, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hex[in[i] >> 4];
+		out[2 * i + 1] = hex[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* ---- saving ------------------------------------------------------------------------ */
+
+struct save_job {
+	struct share *s;
+	char *buf;
+	size_t len;
+	uint64_t gen;
+	int result;
+};
+
+/* Under save_lock, so that an older snapshot never replaces a newer one. */
+static int write_gen(struct share *s, const char *buf, size_t len, uint64_t gen)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&s->save_lock);
+	if (gen > s->saved_gen) {
+		r = share_store_write(s->state_dir, SHARE_INDEX_FILE, buf, len);
+		if (r == 0)
+			s->saved_gen = gen;
+	}
+	pthread_mutex_unlock(&s->save_lock);
+	return r;
+}
+
+static void save_work(void *arg)
+{
+	struct save_job *j = arg;
+
+	j->result = write_gen(j->s, j->buf, j->len, j->gen);
+}
+
+static void save_done(void *arg, int status)
+{
+	struct save_job *j = arg;
+
+	j->s->saving--;
+	if (status == 0 && j->result < 0)
+		log_err("share: cannot write %s/%s: %s", j->s->state_dir, SHARE_INDEX_FILE,
+			strerror(-j->result));
+	mem_deref(j->s);
+	free(j->buf);
+	free(j);
+}
+
+static int snapshot(struct share *s, char **buf, size_t *len)
+{
+	int r = paths_make_private_dir(s->state_dir);
+
+	if (r < 0)
+		return r;
+	r = share_store_format(s->roots, s->n_roots, buf, len);
+	if (r == 0)
+		s->dirty = false;
+	return r;
+}
+
+/* Serialising is quick; the write and the fsyncs go to the pool. */
+static void on_save(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct share *s = t->data;
+	struct save_job *j = calloc(1, sizeof(*j));
+	int r;
+
+	if (!j)
+		return;
+	r = snapshot(s, &j->buf, &j->len);
+	j->s = mem_ref(s);
+	j->gen = ++s->save_gen;
+	if (r == 0)
+		r = worker_submit(s->pool, save_work, save_done, j);
+	if (r < 0) {
+		log_err("share: cannot save the index: %s", strerror(-r));
+		s->dirty = true;
+		mem_deref(j->s);
+		free(j->buf);
+		free(j);
+		return;
+	}
+	s->saving++;
+}
+
+void share_changed(struct share *s)
+{
+	if (!s->state_dir || s->closing)
+		return;
+	s->dirty = true;
+	/* Restarted by every change: one write when a burst of changes settles. */
+	ev_timer_stop(s->loop, &s->save_timer);
+	ev_timer_set(&s->save_timer, SAVE_DELAY, 0.);
+	ev_timer_start(s->loop, &s->save_timer);
+}
+
+int share_save_now(struct share *s)
+{
+	_cleanup_(freep) char *buf = NULL;
+	size_t len;
+	int r;
+
+	if (!s->state_dir)
+		return 0;
+	ev_timer_stop(s->loop, &s->save_timer);
+	r = snapshot(s, &buf, &len);
+	if (r == 0)
+		r = write_gen(s, buf, len, ++s->save_gen);
+	if (r < 0) {
+		s->dirty = true;
+		log_err("share: cannot write %s/%s: %s", s->state_dir, SHARE_INDEX_FILE,
+			strerror(-r));
+	}
+	return r;
+}
+
+/* ---- roots ------------------------------------------------------------------------- */
+
+static void root_destroy(void *data)
+{
+	struct share_root *r = data;
+
+	free(r->path);
+	free(r->real);
+}
+
+/* @p inner is @p outer or below it. */
+static bool path_within(const char *inner, const char *outer)
+{
+	size_t n = strlen(outer);
+
+	if (strcmp(outer, "/") == 0)
+		return true;
+	return strncmp(inner, outer, n) == 0 && (inner[n] == '\0' || inner[n] == '/');
+}
+
+static int check_place(struct share *s, const char *real, struct share_root **ret)
+{
+	if ((s->state_real && path_within(real, s->state_real)) ||
+	    (s->runtime_real && path_within(real, s->runtime_real)))
+		return -EPERM;
+	for (size_t i = 0; i < s->n_roots; i++) {
+		if (strcmp(s->roots[i]->real, real) == 0) {
+			*ret = s->roots[i];
+			return -EEXIST;
+		}
+		if (path_within(real, s->roots[i]->real) || path_within(s->roots[i]->real, real)) {
+			*ret = s->roots[i];
+			return -EBUSY;
+		}
+	}
+	return s->n_roots >= s->max_roots ? -ENOSPC : 0;
+}
+
+/* Resolve and check @p path; the new root is not yet in the table. */
+static int root_new(struct share *s, const char *path, struct share_root **ret)
+{
+	_cleanup_(freep) char *real = NULL;
+	struct share_root *r;
+	struct stat sb;
+	int e;
+
+	if (path[0] != '/')
+		return -EINVAL;
+	if (strlen(path) >= SHARE_MAX_PATH)
+		return -ENAMETOOLONG;
+	real = realpath(path, NULL);
+	if (!real || stat(real, &sb) < 0)
+		return -errno;
+	if (!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode))
+		return -EBADFD;
+	if (access(real, S_ISDIR(sb.st_mode) ? R_OK | X_OK : R_OK) < 0)
+		return -errno;
+	e = check_place(s, real, ret);
+	if (e < 0)
+		return e;
+	r = mem_zalloc(sizeof(*r), root_destroy);
+	if (!r)
+		return -ENOMEM;
+	r->path = strdup(path);
+	r->real = real;
+	real = NULL;
+	if (!r->path) {
+		mem_deref(r);
+		return -ENOMEM;
+	}
+	r->is_dir = S_ISDIR(sb.st_mode);
+	r->ino = sb.st_ino;
+	r->dev = sb.st_dev;
+	*ret = r;
+	return 0;
+}
+
+static int root_insert(struct share *s, const char *path, struct share_root **ret)
+{
+	struct share_root *r = NULL;
+	int e = root_new(s, path, &r);
+
+	if (e < 0) {
+		if (ret && (e == -EEXIST || e == -EBUSY))
+			*ret = r;
+		return e;
+	}
+	s->roots[s->n_roots++] = r;
+	if (ret)
+		*ret = r;
+	return 0;
+}
+
+int share_add(struct share *s, const char *path, struct share_root **ret)
+{
+	struct share_root *r = NULL;
+	int e = root_insert(s, path, &r);
+
+	if (ret && r)
+		*ret = r;
+	if (e < 0)
+		return e;
+	log_info("share: sharing %s", path);
+	scan_root(s, r);
+	share_changed(s);
+	return 0;
+}
+
+static void root_withdraw(struct share *s, size_t i)
+{
+	struct share_root *r = s->roots[i];
+
+	r->removed = true;
+	share_watch_forget_root(&s->watch, r);
+	scan_forget_root(s, r);
+	while (r->first)
+		queue_remove_entry(s, r->first);
+	memmove(&s->roots[i], &s->roots[i + 1], (s->n_roots - i - 1) * sizeof(*s->roots));
+	s->n_roots--;
+	mem_deref(r);
+}
+
+int share_remove(struct share *s, const char *path)
+{
+	_cleanup_(freep) char *real = path[0] == '/' ? realpath(path, NULL) : NULL;
+
+	for (size_t i = 0; i < s->n_roots; i++)
+		if (strcmp(s->roots[i]->path, path) == 0 ||
+		    (real && strcmp(s->roots[i]->real, real) == 0)) {
+			log_info("share: withdrawing %s", s->roots[i]->path);
+			root_withdraw(s, i);
+			share_changed(s);
+			return 0;
+		}
+	return -ENOENT;
+}
+
+size_t share_root_count(const struct share *s)
+{
+	return s->n_roots;
+}
+
+struct share_root *share_root_get(const struct share *s, size_t i)
+{
+	return i < s->n_roots ? s->roots[i] : NULL;
+}
+
+void share_root_get_info(const struct share_root *r, struct share_root_info *ret)
+{
+	*ret = (struct share_root_info){
+	    .path = r->path,
+	    .is_dir = r->is_dir,
+	    .indexing = r->walking || r->busy,
+	    .files = r->files,
+	    .hashed_files = r->hashed_files,
+	    .bytes = r->bytes,
+	};
+}
+
+const struct share_entry *share_root_first(const struct share_root *r)
+{
+	return r->first;
+}
+
+const struct share_entry *share_entry_next(const struct share_entry *e)
+{
+	return e->rnext;
+}
+
+/* ---- lookups ----------------------------------------------------------------------- */
+
+const struct share_entry *share_find(const struct share *s, const uint8_t sha256[SHARE_SHA256_LEN])
+{
+	uint64_t h = htab_hash(sha256, 8);
+
+	/* Entries only read from shares.idx are served once a walk has seen them. */
+	for (const struct hnode *n = htab_bucket(&s->idx.by_sha, h); n; n = n->next) {
+		const struct share_entry *e =
+		    (const struct share_entry *)((const char *)n -
+						 offsetof(struct share_entry, by_sha));
+
+		if (n->hash == h && e->confirmed &&
+		    memcmp(e->sha256, sha256, SHARE_SHA256_LEN) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+size_t share_search(const struct share *s, const char *query, const struct share_entry **out,
+		    size_t max)
+{
+	return share_index_search(&s->idx, query, out, max);
+}
+
+/* The file changed under a hashed entry: it loses its hash until hashed again. */
+static void stale(struct share *s, struct share_entry *e, const struct share_stat *st)
+{
+	if (st)
+		share_index_restat(&s->idx, e, st);
+	else
+		share_index_clear_hash(&s->idx, e);
+	queue_entry(s, e);
+	queue_kick(s);
+	share_changed(s);
+}
+
+static int check_stat(struct share *s, struct share_entry *e, const struct stat *sb)
+{
+	struct share_stat st;
+
+	if (!S_ISREG(sb->st_mode)) {
+		stale(s, e, NULL); /* the hash job finds out and drops it */
+		return -ENOENT;
+	}
+	share_stat_from(sb, &st);
+	if (!share_stat_equal(&st, &e->st)) {
+		log_info("share: %s changed since it was hashed; hashing it again", e->path);
+		stale(s, e, &st);
+		return -ESTALE;
+	}
+	return e->hashed ? 0 : -ESTALE;
+}
+
+int share_verify(struct share *s, const struct share_entry *ce)
+{
+	struct share_entry *e = (struct share_entry *)ce;
+	struct stat sb;
+
+	if (e->removed)
+		return -ENOENT;
+	if (fstatat(AT_FDCWD, e->path, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+		int r = -errno;
+
+		if (r == -ENOENT || r == -ENOTDIR)
+			stale(s, e, NULL);
+		return r == -ENOTDIR ? -ENOENT : r;
+	}
+	return check_stat(s, e, &sb);
+}
+
+int share_entry_open(struct share *s, const struct share_entry *ce)
+{
+	struct share_entry *e = (struct share_entry *)ce;
+	struct stat sb;
+	int fd, r;
+
+	if (e->removed)
+		return -ENOENT;
+	fd = open(e->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		r = -errno;
+		if (r == -ENOENT || r == -ELOOP)
+			stale(s, e, NULL);
+		return r == -ELOOP ? -ENOENT : r;
+	}
+	r = fstat(fd, &sb) < 0 ? -errno : check_stat(s, e, &sb);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+const char *share_entry_path(const struct share_entry *e)
+{
+	return e->path;
+}
+const char *share_entry_name(const struct share_entry *e)
+{
+	return e->name;
+}
+uint64_t share_entry_size(const struct share_entry *e)
+{
+	return e->st.size;
+}
+bool share_entry_hashed(const struct share_entry *e)
+{
+	return e->hashed;
+}
+bool share_entry_gone(const struct share_entry *e)
+{
+	return e->removed;
+}
+const uint8_t *share_entry_sha256(const struct share_entry *e)
+{
+	return e->sha256;
+}
+const uint8_t *share_entry_sha1(const struct share_entry *e)
+{
+	return e->sha1;
+}
+
+void share_entry_file_id(const struct share_entry *e, char *buf, size_t size)
+{
+	char hex[SHARE_SHA256_LEN * 2 + 1];
+
+	share_hex(e->sha256, SHARE_SHA256_LEN, hex);
+	snprintf(buf, size, "sha256:%s", hex);
+}
+
+void share_get_stats(const struct share *s, struct share_stats *ret)
+{
+	*ret = (struct share_stats){
+	    .roots = s->n_roots,
+	    .files = s->idx.files,
+	    .hashed_files = s->idx.hashed_files,
+	    .bytes = s->idx.bytes,
+	    .pending = s->n_queued + s->n_hashing,
+	    .walks = s->n_walks + (s->merge_head != NULL),
+	    .hash_runs = s->hash_runs,
+	    .hash_bytes = s->hash_bytes,
+	    .loaded = s->loaded,
+	    .watches = s->watch.n,
+	};
+}
+
+bool share_busy(const struct share *s)
+{
+	return s->n_walks || s->merge_head || s->n_queued || s->n_hashing || s->saving ||
+	       ev_is_active(&s->save_timer);
+}
+
+/* ---- Status ------------------------------------------------------------------------ */
+
+static xmlNodePtr find_or_add(xmlNodePtr parent, const char *name)
+{
+	for (xmlNodePtr n = parent->children; n; n = n->next)
+		if (n->type == XML_ELEMENT_NODE && xmlStrEqual(n->name, BAD_CAST name))
+			return n;
+	return xmlNewChild(parent, NULL, BAD_CAST name, NULL);
+}
+
+static void on_status(xmlNodePtr st, void *arg)
+{
+	struct share *s = arg;
+	xmlNodePtr counts = find_or_add(st, "Counts");
+
+	if (!counts)
+		return;
+	xml_set_propf(counts, "shares", "%zu", s->n_roots);
+	xml_set_propf(counts, "shared-files", "%zu", s->idx.files);
+	xml_set_propf(counts, "hash-pending", "%zu", s->n_queued + s->n_hashing);
+	xml_set_propf(counts, "hashed", "%llu", (unsigned long long)s->hash_runs);
+}
+
+/* ---- loading ----------------------------------------------------------------------- */
+
+static void load_files(struct share *s, const struct store_data *d, struct share_root **map)
+{
+	for (size_t i = 0; i < d->n_files; i++) {
+		const struct store_file *f = &d->files[i];
+		struct share_root *r = map[f->root];
+		char path[SHARE_MAX_PATH + 2];
+		struct share_entry *e;
+		bool file_root = strcmp(f->rel, ".") == 0;
+
+		if (!r || file_root == r->is_dir)
+			continue;
+		if (snprintf(path, sizeof(path), "%s%s%s", r->real, file_root ? "" : "/",
+			     file_root ? "" : f->rel) >= SHARE_MAX_PATH ||
+		    share_index_add(&s->idx, r, path, &f->st, &e) < 0)
+			continue;
+		share_index_set_hash(&s->idx, e, f->sha256, f->sha1);
+		e->confirmed = false; /* until the rescan sees the file */
+		s->loaded++;
+	}
+}
+
+static void load_roots(struct share *s, const struct store_data *d, bool with_files)
+{
+	struct share_root **map = calloc(d->n_roots ? d->n_roots : 1, sizeof(*map));
+
+	if (!map) {
+		log_err("share: out of memory loading the index");
+		return;
+	}
+	for (size_t i = 0; i < d->n_roots; i++) {
+		int r = root_insert(s, d->roots[i], &map[i]);
+
+		if (r < 0) {
+			log_warn("share: %s is no longer shared: %s", d->roots[i],
+				 r == -EEXIST || r == -EBUSY ? "it overlaps another share"
+							     : strerror(-r));
+			map[i] = NULL;
+		}
+	}
+	if (with_files)
+		load_files(s, d, map);
+	free(map);
+}
+
+/* A corrupt or hostile shares.idx is refused, never half-trusted: its roots (those
+ * before the bad line) are kept and re-indexed from scratch. */
+static void load(struct share *s)
+{
+	_cleanup_(freep) char *buf = NULL;
+	struct store_data d;
+	char err[256];
+	size_t len;
+	int r = share_store_read(s->state_dir, SHARE_INDEX_FILE,
+				 SHARE_STORE_MAX_BYTES(s->max_files), &buf, &len);
+
+	if (r == -ENOENT)
+		return;
+	if (r < 0) {
+		log_warn("share: cannot read %s/%s: %s; starting with no shares", s->state_dir,
+			 SHARE_INDEX_FILE, strerror(-r));
+		return;
+	}
+	r = share_store_parse(buf, len, s->max_roots, s->max_files, &d, err, sizeof(err));
+	if (r < 0)
+		log_warn("share: %s/%s refused (line %s); re-indexing its %zu shares from scratch",
+			 s->state_dir, SHARE_INDEX_FILE, err, d.n_roots);
+	load_roots(s, &d, r == 0);
+	share_store_data_done(&d);
+	log_info("share: %zu shares, %zu files with their hashes from %s/%s", s->n_roots, s->loaded,
+		 s->state_dir, SHARE_INDEX_FILE);
+}
+
+/* ---- lifecycle --------------------------------------------------------------------- */
+
+static void share_destroy(void *data)
+{
+	struct share *s = data;
+
+	share_index_done(&s->idx);
+	pthread_mutex_destroy(&s->save_lock);
+	free(s->roots);
+	free(s->state_dir);
+	free(s->state_real);
+	free(s->runtime_real);
+}
+
+/* Never index our own state and runtime files, whatever is shared around them. */
+static void add_skip(struct share *s, const char *dir, char **real)
+{
+	struct stat sb;
+
+	if (!dir)
+		return;
+	*real = realpath(dir, NULL);
+	if (*real && stat(*real, &sb) == 0 && s->skip.n_skip < ARRAY_SIZE(s->skip.skip)) {
+		s->skip.skip[s->skip.n_skip].ino = sb.st_ino;
+		s->skip.skip[s->skip.n_skip++].dev = sb.st_dev;
+	}
+	if (!*real)
+		*real = strdup(dir); /* not there yet: the prefix check still applies */
+}
+
+static int init(struct share *s, struct ev_loop *loop, struct worker_pool *pool,
+		const struct share_config *cfg)
+{
+	int r;
+
+	s->loop = loop;
+	s->pool = pool;
+	s->max_files = cfg->max_files ? cfg->max_files : SHARE_DEFAULT_MAX_FILES;
+	s->max_roots = cfg->max_roots ? cfg->max_roots : SHARE_DEFAULT_MAX_ROOTS;
+	pthread_mutex_init(&s->save_lock, NULL);
+	ev_timer_init(&s->save_timer, on_save, SAVE_DELAY, 0.);
+	s->save_timer.data = s;
+	ev_timer_init(&s->retry_timer, queue_on_retry, 0.1, 0.);
+	s->retry_timer.data = s;
+	scan_init_idle(s);
+	s->roots = calloc(s->max_roots, sizeof(*s->roots));
+	if (!s->roots || share_index_init(&s->idx, s->max_files) < 0)
+		return -ENOMEM;
+	if (cfg->state_dir && !(s->state_dir = strdup(cfg->state_dir)))
+		return -ENOMEM;
+	/* Made now, so that it can be recognised (and refused) as a share from the start. */
+	if (s->state_dir && (r = paths_make_private_dir(s->state_dir)) < 0)
+		log_warn("share: state dir %s: %s; the index will not be saved", s->state_dir,
+			 strerror(-r));
+	add_skip(s, cfg->state_dir, &s->state_real);
+	add_skip(s, cfg->runtime_dir, &s->runtime_real);
+	r = share_watch_init(&s->watch, loop, SHARE_MAX_WATCHES, change_on_event, s);
+	if (r < 0)
+		log_warn("share: inotify: %s; changes are seen only when a file is served",
+			 strerror(-r));
+	return 0;
+}
+
+int share_new(struct ev_loop *loop, struct worker_pool *pool, const struct share_config *cfg,
+	      struct share **ret)
+{
+	struct share *s = mem_zalloc(sizeof(*s), share_destroy);
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	s->watch.fd = -1;
+	r = init(s, loop, pool, cfg);
+	if (r < 0) {
+		share_free(s);
+		return r;
+	}
+	if (s->state_dir)
+		load(s);
+	for (size_t i = 0; i < s->n_roots; i++)
+		scan_root(s, s->roots[i]);
+	status_register(on_status, s);
+	*ret = s;
+	return 0;
+}
+
+void share_free(struct share *s)
+{
+	if (!s)
+		return;
+	status_unregister(on_status, s);
+	/* Jobs still in the pool see `closing` in their done call and only let go. */
+	if (s->dirty && s->loop)
+		share_save_now(s);
+	s->closing = true;
+	if (s->loop) {
+		ev_timer_stop(s->loop, &s->save_timer);
+		ev_timer_stop(s->loop, &s->retry_timer);
+		scan_stop(s);
+	}
+	share_watch_done(&s->watch);
+	while (s->n_roots)
+		root_withdraw(s, s->n_roots - 1);
+	mem_deref(s);
+}
