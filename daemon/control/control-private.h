@@ -202,6 +202,9 @@ xmlNodePtr handle_status(struct request *req);
 xmlNodePtr handle_devices(struct request *req);
 xmlNodePtr handle_subscribe(struct request *req);
 xmlNodePtr handle_unsubscribe(struct request *req);
+xmlNodePtr handle_share(struct request *req);
+xmlNodePtr handle_unshare(struct request *req);
+xmlNodePtr handle_shares(struct request *req);
 
 /* ---- control.c ------------------------------------------------------------ */
 
@@ -209,6 +212,7 @@ struct control {
 	struct ev_loop *loop;
 	const struct config *cfg;
 	struct device_table *devices;
+	struct share *share;
 	struct listener ls[CONTROL_MAX_LISTENERS];
 	unsigned n_ls;
 	char *unix_path;     /* the socket we bound, to unlink at exit */

@@ -215,6 +215,11 @@ void control_set_devices(struct control *ctl, struct device_table *t)
 	ctl->devices = t;
 }
 
+void control_set_share(struct control *ctl, struct share *s)
+{
+	ctl->share = s;
+}
+
 int control_tcp_port(const struct control *ctl)
 {
 	return ctl->tcp_port;

@@ -30,6 +30,9 @@ void control_set_config(struct control *c, const struct config *cfg);
 struct device_table;
 /** The devices <Devices/> lists and requests use (NULL: none). */
 void control_set_devices(struct control *c, struct device_table *t);
+struct share;
+/** The share index Share/Unshare/Shares use (NULL: none). */
+void control_set_share(struct control *c, struct share *s);
 /** The TCP port actually bound (for --control-port 0), or -1. */
 int control_tcp_port(const struct control *c);
 
