@@ -300,6 +300,7 @@ struct share {
 	ev_idle merge_idle;
 	ev_timer save_timer, retry_timer;
 	bool closing, dirty;
+	ev_tstamp dirty_since; /* first change the armed save timer covers */
 	unsigned saving;	   /* save jobs in the pool */
 	pthread_mutex_t save_lock; /* orders writers of shares.idx (pool and loop) */
 	uint64_t save_gen, saved_gen;

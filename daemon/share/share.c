@@ -19,6 +19,9 @@
 
 /* Seconds after the last change before the index is written. */
 #define SAVE_DELAY 1.0
+/* ... but no later than this after the first unsaved change: a long indexing run
+ * keeps changing the index, and a crash should not lose all of it. */
+#define SAVE_MAX_DELAY 30.0
 
 void share_hex(const uint8_t *in, size_t n, char *out)
 {
@@ -118,6 +121,10 @@ void share_changed(struct share *s)
 	if (!s->state_dir || s->closing)
 		return;
 	s->dirty = true;
+	if (!ev_is_active(&s->save_timer))
+		s->dirty_since = ev_now(s->loop);
+	else if (ev_now(s->loop) - s->dirty_since > SAVE_MAX_DELAY)
+		return; /* let the armed timer fire */
 	/* Restarted by every change: one write when a burst of changes settles. */
 	ev_timer_stop(s->loop, &s->save_timer);
 	ev_timer_set(&s->save_timer, SAVE_DELAY, 0.);
