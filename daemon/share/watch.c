@@ -110,6 +110,17 @@ void share_watch_done(struct share_watch *w)
 	w->loop = NULL;
 }
 
+static int full(struct share_watch *w, int wd)
+{
+	inotify_rm_watch(w->fd, wd);
+	if (!w->full_logged)
+		log_warn("share: %zu directories watched already; changes in others are "
+			 "seen only when a file is served or the share rescanned",
+			 w->n);
+	w->full_logged = true;
+	return -ENOSPC;
+}
+
 int share_watch_add(struct share_watch *w, struct share_root *root, const char *path)
 {
 	struct wdir *d;
@@ -117,20 +128,14 @@ int share_watch_add(struct share_watch *w, struct share_root *root, const char *
 
 	if (w->fd < 0)
 		return -EBADF;
-	if (w->n >= w->max) {
-		if (!w->full_logged)
-			log_warn("share: %zu directories watched already; changes in others are "
-				 "seen only when a file is served or the share rescanned",
-				 w->n);
-		w->full_logged = true;
-		return -ENOSPC;
-	}
 	wd = inotify_add_watch(w->fd, path, WATCH_MASK);
 	if (wd < 0)
 		return -errno;
 	d = find_wd(w, wd);
 	if (d)
 		drop(w, d); /* the same directory seen again (rescan, rename): refresh it */
+	else if (w->n >= w->max)
+		return full(w, wd);
 	d = malloc(sizeof(*d) + strlen(path) + 1);
 	if (!d) {
 		inotify_rm_watch(w->fd, wd);

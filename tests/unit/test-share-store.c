@@ -261,6 +261,30 @@ START_TEST(subsystem_limits)
 }
 END_TEST
 
+START_TEST(root_limit)
+{
+	char *tmp = su_tmpdir(), *a = su_path(tmp, "a"), *b = su_path(tmp, "b");
+	struct su_env env = {.loop = ev_loop_new(0)};
+	struct share_config cfg = {.max_roots = 1};
+
+	su_write(tmp, "a/x", "x");
+	su_write(tmp, "b/y", "y");
+	ck_assert_int_eq(worker_pool_new(env.loop, 1, 8, &env.pool), 0);
+	ck_assert_int_eq(share_new(env.loop, env.pool, &cfg, &env.s), 0);
+	ck_assert_int_eq(share_add(env.s, a, NULL), 0);
+	ck_assert_int_eq(share_add(env.s, b, NULL), -ENOSPC);
+	ck_assert_int_eq(share_remove(env.s, a), 0);
+	ck_assert_int_eq(share_add(env.s, b, NULL), 0);
+	su_settle(&env);
+	ck_assert_uint_eq(share_root_count(env.s), 1);
+	su_done(&env);
+	su_rmtree(tmp);
+	free(a);
+	free(b);
+	free(tmp);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("share-store");
@@ -273,6 +297,7 @@ int main(void)
 	tcase_add_test(tc, restart_rehashes_nothing_unchanged);
 	tcase_add_test(tc, corrupt_index_refused_and_rebuilt);
 	tcase_add_test(tc, subsystem_limits);
+	tcase_add_test(tc, root_limit);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

@@ -200,6 +200,66 @@ START_TEST(hash_refuses_links_and_fifos)
 }
 END_TEST
 
+/* Paths of SHARE_MAX_PATH bytes or more are left out (and counted), not truncated. */
+START_TEST(path_length_limit)
+{
+	char *root = su_path(dir, "root"), name[251];
+	struct walk_params p = {.root = root, .max_files = 100, .max_depth = 64};
+	struct walk_result r;
+	int fd = open(root, O_RDONLY | O_DIRECTORY);
+
+	memset(name, 'n', 250);
+	name[250] = '\0';
+	for (int i = 0; i < 17; i++) { /* 17 × 251 bytes: past 4096 below the root */
+		int next;
+
+		ck_assert_int_eq(mkdirat(fd, name, 0700), 0);
+		next = openat(fd, name, O_RDONLY | O_DIRECTORY);
+		ck_assert_int_ge(next, 0);
+		close(fd);
+		fd = next;
+	}
+	close(openat(fd, "deep.txt", O_WRONLY | O_CREAT, 0600));
+	close(fd);
+	ck_assert_int_eq(share_walk(&p, &r), 0);
+	ck_assert_uint_eq(r.too_long, 1);
+	for (size_t i = 0; i < r.n; i++)
+		ck_assert_uint_lt(strlen(root) + 1 + strlen(r.items[i].rel), SHARE_MAX_PATH);
+	ck_assert_uint_eq(r.files, 3);
+	share_walk_result_done(&r);
+	free(root);
+}
+END_TEST
+
+static void no_event(struct share_root *root, const char *d, const char *name, uint32_t mask,
+		     void *arg)
+{
+}
+
+/* inotify watches are bounded; past the bound, adding one fails (and is logged once). */
+START_TEST(watch_limit)
+{
+	struct ev_loop *loop = ev_loop_new(0);
+	struct share_root *r = mem_zalloc(sizeof(*r), NULL);
+	char *root = su_path(dir, "root"), *sub = su_path(dir, "root/sub");
+	struct share_watch w;
+
+	ck_assert_int_eq(share_watch_init(&w, loop, 1, no_event, NULL), 0);
+	ck_assert_int_eq(share_watch_add(&w, r, root), 0);
+	ck_assert_int_eq(share_watch_add(&w, r, root), 0); /* the same one again: refreshed */
+	ck_assert_int_eq(share_watch_add(&w, r, sub), -ENOSPC);
+	ck_assert_uint_eq(w.n, 1);
+	share_watch_forget_root(&w, r);
+	ck_assert_uint_eq(w.n, 0);
+	ck_assert_int_eq(share_watch_add(&w, r, sub), 0);
+	share_watch_done(&w);
+	mem_deref(r);
+	ev_loop_destroy(loop);
+	free(root);
+	free(sub);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("share-walk");
@@ -210,6 +270,8 @@ int main(void)
 	tcase_add_test(tc, file_limit);
 	tcase_add_test(tc, depth_limit_and_skip_dir);
 	tcase_add_test(tc, root_is_file_or_missing_or_link);
+	tcase_add_test(tc, path_length_limit);
+	tcase_add_test(tc, watch_limit);
 	tcase_add_test(tc, hash_known_digests);
 	tcase_add_test(tc, hash_in_chunks);
 	tcase_add_test(tc, hash_refuses_links_and_fifos);
