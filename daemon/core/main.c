@@ -207,6 +207,8 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
 		if (device_table_reload(d->devices, c) < 0)
 			log_err("reload: out of memory reopening devices");
 		control_set_config(d->control, c);
+		if (share_set_limits(d->share, c->share_max_files, c->share_max_roots) < 0)
+			log_err("reload: out of memory applying the share limits");
 		config_free(d->cfg);
 		d->cfg = c;
 		log_info("configuration reloaded (%zu devices)", c->n_devices);

@@ -292,7 +292,7 @@ struct share {
 	unsigned max_roots;
 	struct share_index idx;
 	struct share_root **roots;
-	size_t n_roots;
+	size_t n_roots, roots_cap;
 	struct share_entry *qhead, *qtail; /* files waiting to be hashed */
 	size_t n_queued, n_hashing, n_walks;
 	struct walk_job *merge_head, *merge_tail;
@@ -300,7 +300,7 @@ struct share {
 	ev_idle merge_idle;
 	ev_timer save_timer, retry_timer;
 	bool closing, dirty;
-	ev_tstamp dirty_since; /* first change the armed save timer covers */
+	ev_tstamp dirty_since;	   /* first change the armed save timer covers */
 	unsigned saving;	   /* save jobs in the pool */
 	pthread_mutex_t save_lock; /* orders writers of shares.idx (pool and loop) */
 	uint64_t save_gen, saved_gen;

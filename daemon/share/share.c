@@ -288,6 +288,25 @@ int share_remove(struct share *s, const char *path)
 	return -ENOENT;
 }
 
+int share_set_limits(struct share *s, size_t max_files, unsigned max_roots)
+{
+	max_files = max_files ? max_files : SHARE_DEFAULT_MAX_FILES;
+	max_roots = max_roots ? max_roots : SHARE_DEFAULT_MAX_ROOTS;
+	if (max_roots > s->roots_cap) {
+		struct share_root **v = realloc(s->roots, max_roots * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		s->roots = v;
+		s->roots_cap = max_roots;
+	}
+	/* Lower limits refuse new files and shares; what is indexed stays until the
+	 * next rescan of its root. */
+	s->max_roots = max_roots;
+	s->max_files = s->idx.max_files = max_files;
+	return 0;
+}
+
 size_t share_root_count(const struct share *s)
 {
 	return s->n_roots;
@@ -616,6 +635,7 @@ static int init(struct share *s, struct ev_loop *loop, struct worker_pool *pool,
 	s->retry_timer.data = s;
 	scan_init_idle(s);
 	s->roots = calloc(s->max_roots, sizeof(*s->roots));
+	s->roots_cap = s->max_roots;
 	if (!s->roots || share_index_init(&s->idx, s->max_files) < 0)
 		return -ENOMEM;
 	if (cfg->state_dir && !(s->state_dir = strdup(cfg->state_dir)))

@@ -90,6 +90,11 @@ void share_free(struct share *s);
 int share_add(struct share *s, const char *path, struct share_root **ret);
 /** Withdraw the root shared as @p path (or resolving to the same place). 0 or -ENOENT. */
 int share_remove(struct share *s, const char *path);
+/**
+ * New limits (a config reload; 0: the default). Lower ones refuse new files and
+ * shares; nothing indexed is dropped until its root is rescanned. 0 or -ENOMEM.
+ */
+int share_set_limits(struct share *s, size_t max_files, unsigned max_roots);
 /** Number of roots. */
 size_t share_root_count(const struct share *s);
 /** The @p i-th root in the order they were shared. */

@@ -8,6 +8,7 @@ hashed again, and <Status/> stays fast while a large directory is being indexed.
 import hashlib
 import os
 import shutil
+import signal
 import statistics
 import tempfile
 import time
@@ -101,6 +102,28 @@ def share_lists_files_with_their_digests():
         s = share_info(d, one)
         check_eq((s.get("sha256"), s.get("name")), (digests(b"single")[0], "single.bin"),
                  "a file share carries its digest")
+
+
+@test
+def config_limits():
+    """<share max-files max-roots> bound the index (what is left out is logged), and a
+    reload changes them."""
+    cfg = '<sipsvc><share max-files="3" max-roots="1"/></sipsvc>'
+    with running(Daemon(config=cfg)) as d:
+        base = os.path.join(d.tmp, "shared")
+        make_tree(base)
+        ask(d, '<Share path="%s"/>' % base)
+        wait_indexed(d, base, 3)
+        d.wait_log(r"<4>share: .*shared: the index is full \(3 files, <share max-files>\)")
+        other = os.path.join(d.tmp, "other")
+        os.mkdir(other)
+        check_eq(error_of(d, '<Share path="%s"/>' % other)[0], "limit", "a second share")
+        # SIGHUP applies new limits.
+        mark = d.log_mark()
+        d.write_config('<sipsvc><share max-files="3" max-roots="2"/></sipsvc>')
+        d.signal(signal.SIGHUP)
+        d.wait_log(r"configuration reloaded", start=mark)
+        check_eq(ask(d, '<Share path="%s"/>' % other).tag, "Ok", "a second share after reload")
 
 
 @test
@@ -222,6 +245,32 @@ def status_stays_fast_while_indexing():
     finally:
         shutil.rmtree(big, ignore_errors=True)
 
+
+@test
+def unshare_and_stop_while_indexing():
+    """Withdrawing a share, or stopping the daemon, while its walk or hashing is under
+    way: nothing crashes, nothing is logged as an error, the daemon exits 0."""
+    scratch = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+    big = tempfile.mkdtemp(prefix="sipsvc-share-big-", dir=scratch)
+    tmp = tempfile.mkdtemp(prefix="sipsvc-test-")
+    try:
+        big_tree(big, 40, 8 << 20)  # 320 MB in large files: hashing takes a while
+        with running(Daemon(tmp=tmp)) as d, d.unix_client() as c:
+            for _ in range(3):
+                check_eq(c.request('<Share path="%s"/>' % big)[0].tag, "Ok", "Share")
+                check_eq(c.request('<Unshare path="%s"/>' % big)[0].tag, "Ok", "Unshare")
+            check_eq(c.request("<Shares/>")[0].findall("Share"), [], "nothing shared")
+            c.request('<Share path="%s"/>' % big)
+            wait_for(lambda: status_of(c)[0].find("Counts").get("hash-pending") != "0",
+                     10 * SLOW, "hashing under way", interval=0.005)
+        # running() stopped it: exit 0, no error lines. What it saved is usable.
+        os.unlink(os.path.join(tmp, "notify"))
+        with running(Daemon(tmp=tmp)) as d:
+            d.wait_log(r"share: 1 shares, \d+ files with their hashes")
+            wait_indexed(d, big, 40, timeout=30 * SLOW)
+    finally:
+        shutil.rmtree(big, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 if __name__ == "__main__":
     main()
