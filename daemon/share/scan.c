@@ -127,13 +127,11 @@ static void merge_file(struct walk_job *j, const char *path, const struct share_
 {
 	struct share *s = j->s;
 	struct share_entry *e = share_index_by_path(&s->idx, path);
-	int r;
 
 	if (e && e->root != j->root)
 		return; /* another root's (cannot happen: roots never overlap) */
 	if (!e) {
-		r = share_index_add(&s->idx, j->root, path, st, &e);
-		if (r < 0) {
+		if (share_index_add(&s->idx, j->root, path, st, &e) < 0) {
 			j->dropped++;
 			return;
 		}
@@ -231,7 +229,7 @@ void scan_init_idle(struct share *s)
 	s->merge_idle.data = s;
 }
 
-void scan_forget_root(struct share *s, struct share_root *root)
+void scan_forget_root(struct share *s, const struct share_root *root)
 {
 	struct walk_job **pp = &s->merge_head, *prev = NULL;
 

@@ -276,7 +276,7 @@ void share_watch_done(struct share_watch *w);
 /** Watch directory @p path of @p root (without following symlinks). 0 or -errno. */
 int share_watch_add(struct share_watch *w, struct share_root *root, const char *path);
 /** Drop every watch of @p root. */
-void share_watch_forget_root(struct share_watch *w, struct share_root *root);
+void share_watch_forget_root(struct share_watch *w, const struct share_root *root);
 
 /* ---- the subsystem (share.c, scan.c, queue.c, change.c) ------------------------------ */
 
@@ -314,7 +314,7 @@ void scan_init_idle(struct share *s);
 /** Walk @p root in the pool (or once the walk under way is merged). */
 void scan_root(struct share *s, struct share_root *root);
 /** Stop merging walks of @p root (it is being removed). */
-void scan_forget_root(struct share *s, struct share_root *root);
+void scan_forget_root(struct share *s, const struct share_root *root);
 /** Drop every pending merge (closing). */
 void scan_stop(struct share *s);
 

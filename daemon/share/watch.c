@@ -149,7 +149,7 @@ int share_watch_add(struct share_watch *w, struct share_root *root, const char *
 	return 0;
 }
 
-void share_watch_forget_root(struct share_watch *w, struct share_root *root)
+void share_watch_forget_root(struct share_watch *w, const struct share_root *root)
 {
 	for (size_t i = 0; w->by_wd.b && i < w->by_wd.n_b; i++)
 		for (struct hnode *n = w->by_wd.b[i], *next; n; n = next) {
