@@ -6,7 +6,8 @@
  * directory (created, moved, deleted) or a lost event queue makes us rescan the root:
  * the walk keeps every unchanged file's hash, so a rescan costs stats, not hashing.
  * Files are picked up at IN_CLOSE_WRITE, not IN_CREATE, so that a file being copied
- * is hashed once, complete.
+ * is hashed once, complete. A shared file (not directory) is watched itself, and any
+ * event on it rescans it; the rescan watches whatever file is at its path now.
  */
 #include "config.h"
 
@@ -74,6 +75,8 @@ void change_on_event(struct share_root *root, const char *dir, const char *name,
 		rescan_all(s);
 	} else if (root->removed || (name && name[0] == '.')) {
 		return;
+	} else if (!root->is_dir) {
+		scan_root(s, root); /* the shared file itself: walking it is one fstatat */
 	} else if (!name || (mask & IN_ISDIR)) {
 		if (mask & (IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE | IN_DELETE_SELF |
 			    IN_MOVE_SELF))

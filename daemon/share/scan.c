@@ -152,9 +152,9 @@ static void merge_item(struct walk_job *j, const struct walk_item *it)
 
 	if (n < 0 || (size_t)n >= SHARE_MAX_PATH)
 		return;
-	if (it->is_dir)
+	if (it->is_dir || !j->root->is_dir)
 		(void)share_watch_add(&j->s->watch, j->root, path);
-	else
+	if (!it->is_dir)
 		merge_file(j, path, &it->st);
 }
 

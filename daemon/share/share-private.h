@@ -273,7 +273,8 @@ int share_watch_init(struct share_watch *w, struct ev_loop *loop, size_t max, wa
 		     void *arg);
 /** Stop and close; accepts a zeroed one. */
 void share_watch_done(struct share_watch *w);
-/** Watch directory @p path of @p root (without following symlinks). 0 or -errno. */
+/** Watch directory @p path of @p root, or the root itself if it is a file (never
+ * following symlinks). 0 or -errno. */
 int share_watch_add(struct share_watch *w, struct share_root *root, const char *path);
 /** Drop every watch of @p root. */
 void share_watch_forget_root(struct share_watch *w, const struct share_root *root);

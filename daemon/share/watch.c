@@ -18,6 +18,8 @@
 #define WATCH_MASK                                                                                 \
 	(IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE | IN_CREATE | IN_ATTRIB |        \
 	 IN_DELETE_SELF | IN_MOVE_SELF | IN_DONT_FOLLOW | IN_ONLYDIR)
+/* A root that is a file is watched itself: its events carry no name. */
+#define FILE_MASK (IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_DONT_FOLLOW)
 
 struct wdir {
 	struct hnode node;
@@ -128,7 +130,7 @@ int share_watch_add(struct share_watch *w, struct share_root *root, const char *
 
 	if (w->fd < 0)
 		return -EBADF;
-	wd = inotify_add_watch(w->fd, path, WATCH_MASK);
+	wd = inotify_add_watch(w->fd, path, root->is_dir ? WATCH_MASK : FILE_MASK);
 	if (wd < 0)
 		return -errno;
 	d = find_wd(w, wd);

@@ -244,6 +244,7 @@ START_TEST(watch_limit)
 	char *root = su_path(dir, "root"), *sub = su_path(dir, "root/sub");
 	struct share_watch w;
 
+	r->is_dir = true;
 	ck_assert_int_eq(share_watch_init(&w, loop, 1, no_event, NULL), 0);
 	ck_assert_int_eq(share_watch_add(&w, r, root), 0);
 	ck_assert_int_eq(share_watch_add(&w, r, root), 0); /* the same one again: refreshed */

@@ -151,6 +151,35 @@ START_TEST(search_through_subsystem)
 }
 END_TEST
 
+/* A shared file (not a directory) is watched too: rewritten in place or replaced by
+ * rename, it is hashed again. */
+START_TEST(file_root_watched)
+{
+	char *file = su_path(fx.tmp, "single.txt"), *tmp = su_path(fx.tmp, "single.new");
+	uint8_t h256[SHARE_SHA256_LEN], h1[SHARE_SHA1_LEN];
+	const struct share_entry *e = NULL;
+
+	su_write(fx.tmp, "single.txt", "first");
+	ck_assert_int_eq(share_add(fx.env.s, file, NULL), 0);
+	su_settle(&fx.env);
+	su_write(fx.tmp, "single.txt", "second!");
+	for (int i = 0; i < 500 && !(e && share_entry_hashed(e) && share_entry_size(e) == 7); i++) {
+		su_spin(&fx.env, 0.01);
+		e = su_entry(&fx.env, file);
+	}
+	ck_assert_int_eq(share_hash_file(file, h256, h1, NULL), 0);
+	ck_assert_ptr_eq(share_find(fx.env.s, h256), e);
+	su_write(fx.tmp, "single.new", "third, by rename");
+	ck_assert_int_eq(rename(tmp, file), 0);
+	ck_assert_int_eq(share_hash_file(file, h256, h1, NULL), 0);
+	for (int i = 0; i < 500 && !share_find(fx.env.s, h256); i++)
+		su_spin(&fx.env, 0.01);
+	ck_assert_ptr_nonnull(share_find(fx.env.s, h256));
+	free(file);
+	free(tmp);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("share-watch");
@@ -163,6 +192,7 @@ int main(void)
 	tcase_add_test(tc, new_directory_picked_up);
 	tcase_add_test(tc, verify_catches_unreported_change);
 	tcase_add_test(tc, search_through_subsystem);
+	tcase_add_test(tc, file_root_watched);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
