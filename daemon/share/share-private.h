@@ -242,9 +242,34 @@ int share_store_parse(const char *buf, size_t len, size_t max_roots, size_t max_
 		      struct store_data *ret, char *err, size_t errlen);
 /** Free what share_store_parse() filled. */
 void share_store_data_done(struct store_data *d);
+/** A growing output buffer. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+/** Serialising in steps, so that 100,000 entries never hold the loop at once. */
+struct store_fmt {
+	struct sbuf b;
+	struct share_root **roots; /* referenced */
+	size_t n_roots, root_i;
+	struct share_entry *cursor; /* referenced: the next entry to write */
+};
+
 /** Serialise @p roots and every hashed entry under them. 0 or -ENOMEM. */
 int share_store_format(struct share_root *const *roots, size_t n_roots, char **ret,
 		       size_t *ret_len);
+/** Start serialising @p roots: the header and root lines. 0 or -ENOMEM. */
+int share_store_format_begin(struct store_fmt *f, struct share_root *const *roots, size_t n_roots);
+/**
+ * Write the next @p max entries: 1 if more remain, 0 when done (the text is in f->b),
+ * -ESTALE if the entry or root to continue from was removed meanwhile (begin again),
+ * -ENOMEM. Entries changed between steps are written as they are when reached.
+ */
+int share_store_format_step(struct store_fmt *f, size_t max);
+/** Release the references and the buffer. */
+void share_store_format_done(struct store_fmt *f);
 /** Atomically replace @p dir/@p name with @p len bytes of @p buf (temp, fsync, rename,
  * fsync dir). 0 or -errno. */
 int share_store_write(const char *dir, const char *name, const char *buf, size_t len);
@@ -301,7 +326,10 @@ struct share {
 	ev_idle merge_idle;
 	ev_timer save_timer, retry_timer;
 	bool closing, dirty;
-	ev_tstamp dirty_since;	   /* first change the armed save timer covers */
+	ev_tstamp dirty_since; /* first change the armed save timer covers */
+	ev_idle save_idle;     /* serialises the index in slices */
+	struct store_fmt fmt;
+	bool formatting;
 	unsigned saving;	   /* save jobs in the pool */
 	pthread_mutex_t save_lock; /* orders writers of shares.idx (pool and loop) */
 	uint64_t save_gen, saved_gen;

@@ -29,12 +29,6 @@
 
 /* ---- writing ----------------------------------------------------------------------- */
 
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
 static void sb_reserve(struct sbuf *b, size_t n)
 {
 	size_t cap = b->cap ? b->cap : 4096;
@@ -103,26 +97,73 @@ static void format_entry(struct sbuf *b, size_t i, const struct share_root *r,
 	sb_escaped(b, *rel ? rel + 1 : ".");
 }
 
+int share_store_format_begin(struct store_fmt *f, struct share_root *const *roots, size_t n_roots)
+{
+	*f = (struct store_fmt){0};
+	f->roots = calloc(n_roots ? n_roots : 1, sizeof(*f->roots));
+	if (!f->roots)
+		return -ENOMEM;
+	sb_printf(&f->b, HEADER "\n");
+	for (size_t i = 0; i < n_roots; i++) {
+		f->roots[f->n_roots++] = mem_ref(roots[i]);
+		sb_printf(&f->b, "root ");
+		sb_escaped(&f->b, roots[i]->path);
+	}
+	f->cursor = n_roots ? mem_ref(roots[0]->first) : NULL;
+	return f->b.oom ? -ENOMEM : 0;
+}
+
+/* Move the cursor to @p e (or the next root's first entry), keeping a reference so
+ * that we can tell, at the next step, whether it was removed meanwhile. */
+static void advance(struct store_fmt *f, struct share_entry *e)
+{
+	while (!e && ++f->root_i < f->n_roots)
+		e = f->roots[f->root_i]->first;
+	mem_deref(f->cursor);
+	f->cursor = mem_ref(e);
+}
+
+int share_store_format_step(struct store_fmt *f, size_t max)
+{
+	for (size_t n = 0; n < max && f->root_i < f->n_roots; n++) {
+		struct share_root *r = f->roots[f->root_i];
+		struct share_entry *e = f->cursor;
+
+		if (r->removed || (e && e->removed))
+			return -ESTALE; /* our place is gone: start again */
+		if (e && e->hashed)
+			format_entry(&f->b, f->root_i, r, e);
+		advance(f, e ? e->rnext : NULL);
+	}
+	if (f->b.oom)
+		return -ENOMEM;
+	return f->root_i < f->n_roots ? 1 : 0;
+}
+
+void share_store_format_done(struct store_fmt *f)
+{
+	mem_deref(f->cursor);
+	for (size_t i = 0; i < f->n_roots; i++)
+		mem_deref(f->roots[i]);
+	free(f->roots);
+	free(f->b.p);
+	*f = (struct store_fmt){0};
+}
+
 int share_store_format(struct share_root *const *roots, size_t n_roots, char **ret, size_t *ret_len)
 {
-	struct sbuf b = {0};
+	struct store_fmt f;
+	int r = share_store_format_begin(&f, roots, n_roots);
 
-	sb_printf(&b, HEADER "\n");
-	for (size_t i = 0; i < n_roots; i++) {
-		sb_printf(&b, "root ");
-		sb_escaped(&b, roots[i]->path);
+	if (r == 0)
+		r = share_store_format_step(&f, SIZE_MAX);
+	if (r == 0) {
+		*ret = f.b.p;
+		*ret_len = f.b.len;
+		f.b.p = NULL;
 	}
-	for (size_t i = 0; i < n_roots; i++)
-		for (const struct share_entry *e = roots[i]->first; e; e = e->rnext)
-			if (e->hashed)
-				format_entry(&b, i, roots[i], e);
-	if (b.oom) {
-		free(b.p);
-		return -ENOMEM;
-	}
-	*ret = b.p;
-	*ret_len = b.len;
-	return 0;
+	share_store_format_done(&f);
+	return r;
 }
 
 /* ---- parsing ----------------------------------------------------------------------- */

@@ -96,6 +96,57 @@ START_TEST(hostile_files_refused)
 }
 END_TEST
 
+/* Serialising in steps gives the one-go text; a removed cursor asks to begin again. */
+START_TEST(format_in_steps)
+{
+	struct share_index idx;
+	struct share_root *r1 = mem_zalloc(sizeof(*r1), NULL), *r2 = mem_zalloc(sizeof(*r2), NULL);
+	struct share_root *roots[] = {r1, r2};
+	struct store_fmt f;
+	char *whole;
+	size_t len;
+	int r, steps = 0;
+
+	*r1 = (struct share_root){.path = "/a", .real = "/a", .is_dir = true};
+	*r2 = (struct share_root){.path = "/b", .real = "/b", .is_dir = true};
+	ck_assert_int_eq(share_index_init(&idx, 100), 0);
+	for (int i = 0; i < 10; i++) {
+		uint8_t h[SHARE_SHA256_LEN] = {(uint8_t)i}, h1[SHARE_SHA1_LEN] = {0};
+		struct share_stat st = {.size = (uint64_t)i};
+		struct share_entry *e;
+		char p[32];
+
+		snprintf(p, sizeof(p), "%s/f%d", i < 6 ? "/a" : "/b", i);
+		ck_assert_int_eq(share_index_add(&idx, i < 6 ? r1 : r2, p, &st, &e), 0);
+		if (i != 3)
+			share_index_set_hash(&idx, e, h, h1);
+	}
+	ck_assert_int_eq(share_store_format(roots, 2, &whole, &len), 0);
+	ck_assert_int_eq(share_store_format_begin(&f, roots, 2), 0);
+	while ((r = share_store_format_step(&f, 3)) == 1)
+		steps++;
+	ck_assert_int_eq(r, 0);
+	ck_assert_int_ge(steps, 3);
+	ck_assert_uint_eq(f.b.len, len);
+	ck_assert(memcmp(f.b.p, whole, len) == 0);
+	share_store_format_done(&f);
+	/* The entry to continue from goes away between steps. */
+	ck_assert_int_eq(share_store_format_begin(&f, roots, 2), 0);
+	ck_assert_int_eq(share_store_format_step(&f, 2), 1);
+	share_index_remove(&idx, f.cursor);
+	ck_assert_int_eq(share_store_format_step(&f, 2), -ESTALE);
+	share_store_format_done(&f);
+	free(whole);
+	while (r1->first)
+		share_index_remove(&idx, r1->first);
+	while (r2->first)
+		share_index_remove(&idx, r2->first);
+	share_index_done(&idx);
+	mem_deref(r1);
+	mem_deref(r2);
+}
+END_TEST
+
 static size_t count_files(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -293,6 +344,7 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, round_trip);
 	tcase_add_test(tc, hostile_files_refused);
+	tcase_add_test(tc, format_in_steps);
 	tcase_add_test(tc, atomic_replace);
 	tcase_add_test(tc, restart_rehashes_nothing_unchanged);
 	tcase_add_test(tc, corrupt_index_refused_and_rebuilt);
