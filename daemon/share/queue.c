@@ -23,6 +23,7 @@ struct hjob {
 	struct share *s;
 	struct share_entry *e;
 	unsigned version;
+	uint64_t counted; /* bytes already added to s->hash_bytes */
 };
 
 static void unlink_q(struct share *s, struct share_entry *e)
@@ -121,8 +122,8 @@ static void hash_done(void *arg, int status)
 	struct hjob *j = arg;
 	struct share *s = j->s;
 
-	s->hash_bytes += j->h.done_bytes;
-	j->h.done_bytes = 0;
+	s->hash_bytes += j->h.done_bytes - j->counted;
+	j->counted = j->h.done_bytes;
 	if (status == 0 && !s->closing && !j->e->removed && !j->h.finished &&
 	    worker_submit(s->pool, hash_work, hash_done, j) == 0)
 		return; /* next chunk */

@@ -180,6 +180,33 @@ START_TEST(file_root_watched)
 }
 END_TEST
 
+/* A file larger than one hash job's chunk is hashed over several jobs. */
+START_TEST(large_file_in_chunks)
+{
+	char *p = su_path(fx.data, "large.bin");
+	uint8_t h256[SHARE_SHA256_LEN], h1[SHARE_SHA1_LEN];
+	const struct share_entry *e;
+	struct share_stats st;
+	FILE *f = fopen(p, "w");
+
+	ck_assert_ptr_nonnull(f);
+	for (unsigned i = 0; i < SHARE_HASH_CHUNK / 4096 * 2 + 3; i++) {
+		char block[4096];
+
+		memset(block, (int)(i * 13), sizeof(block));
+		ck_assert_uint_eq(fwrite(block, 1, sizeof(block), f), sizeof(block));
+	}
+	ck_assert_int_eq(fclose(f), 0);
+	e = wait_for("large.bin", (long)SHARE_HASH_CHUNK * 2 + 3 * 4096);
+	ck_assert_int_eq(share_hash_file(p, h256, h1, NULL), 0);
+	ck_assert_mem_eq(share_entry_sha256(e), h256, SHARE_SHA256_LEN);
+	ck_assert_mem_eq(share_entry_sha1(e), h1, SHARE_SHA1_LEN);
+	share_get_stats(fx.env.s, &st);
+	ck_assert_uint_ge(st.hash_bytes, (uint64_t)SHARE_HASH_CHUNK * 2);
+	free(p);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("share-watch");
@@ -193,6 +220,7 @@ int main(void)
 	tcase_add_test(tc, verify_catches_unreported_change);
 	tcase_add_test(tc, search_through_subsystem);
 	tcase_add_test(tc, file_root_watched);
+	tcase_add_test(tc, large_file_in_chunks);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
