@@ -230,8 +230,9 @@ struct store_data {
 	size_t n_files, cap_files;
 };
 
-/** Largest index file read. */
-#define SHARE_STORE_MAX_BYTES(max_files) ((size_t)(max_files)*512 + 65536 * 64)
+/** Largest index file read: ~1 KiB per file line (a line holds ~170 bytes and a
+ * percent-encoded path) and room for the root lines. */
+#define SHARE_STORE_MAX_BYTES(max_files) ((size_t)(max_files)*1024 + 65536 * 64)
 
 /**
  * Parse an index file. Bounded: at most @p max_roots roots and @p max_files files,
