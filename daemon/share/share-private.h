@@ -305,7 +305,7 @@ int share_watch_add(struct share_watch *w, struct share_root *root, const char *
 /** Drop every watch of @p root. */
 void share_watch_forget_root(struct share_watch *w, const struct share_root *root);
 
-/* ---- the subsystem (share.c, scan.c, queue.c, change.c) ------------------------------ */
+/* ---- the subsystem (share.c entry.c save.c scan.c queue.c change.c) ---------------- */
 
 struct walk_job;
 
@@ -363,7 +363,9 @@ void queue_remove_entry(struct share *s, struct share_entry *e);
 void change_on_event(struct share_root *root, const char *dir, const char *name, uint32_t mask,
 		     void *arg);
 
-/* share.c */
+/* save.c */
+/** Prepare the save timer and idle watcher. */
+void save_init(struct share *s);
 /** Mark the index changed; it is saved a moment later. */
 void share_changed(struct share *s);
 
