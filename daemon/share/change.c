@@ -31,7 +31,10 @@ static void file_gone(struct share *s, const char *path)
 	share_changed(s);
 }
 
-static void file_changed(struct share *s, struct share_root *root, const char *path)
+/* @p written: closed after writing. The mtime clock is coarse (a few ms), so a
+ * rewrite of the same size can leave size, mtime and inode as they were: trust the
+ * event, not the stat, and hash it again. */
+static void file_changed(struct share *s, struct share_root *root, const char *path, bool written)
 {
 	struct share_entry *e = share_index_by_path(&s->idx, path);
 	struct share_stat st;
@@ -42,7 +45,7 @@ static void file_changed(struct share *s, struct share_root *root, const char *p
 		return;
 	}
 	share_stat_from(&sb, &st);
-	if (e && share_stat_equal(&e->st, &st))
+	if (e && !written && share_stat_equal(&e->st, &st))
 		return;
 	if (e) {
 		share_index_restat(&s->idx, e, &st);
@@ -86,7 +89,7 @@ void change_on_event(struct share_root *root, const char *dir, const char *name,
 	} else if (mask & (IN_DELETE | IN_MOVED_FROM)) {
 		file_gone(s, path);
 	} else if (mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_ATTRIB)) {
-		file_changed(s, root, path);
+		file_changed(s, root, path, mask & IN_CLOSE_WRITE);
 	}
 	queue_kick(s);
 }

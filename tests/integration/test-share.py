@@ -7,6 +7,7 @@ hashed again, and <Status/> stays fast while a large directory is being indexed.
 
 import hashlib
 import os
+import random
 import shutil
 import signal
 import statistics
@@ -271,6 +272,77 @@ def unshare_and_stop_while_indexing():
     finally:
         shutil.rmtree(big, ignore_errors=True)
         shutil.rmtree(tmp, ignore_errors=True)
+
+def churn_step(rng, base, dirs, n):
+    """One random change under @base: write, mkdir, delete, rmtree, rename, symlink."""
+    op = rng.random()
+    d = rng.choice(dirs)
+    if op < 0.4:
+        with open(os.path.join(d, "f%d" % rng.randint(0, 20)), "wb") as f:
+            f.write(os.urandom(rng.randint(0, 100000)))
+    elif op < 0.55 and len(dirs) < 40:
+        p = os.path.join(d, "d%d" % rng.randint(0, 3))
+        os.makedirs(p, exist_ok=True)
+        dirs.append(p)
+    elif op < 0.75:
+        names = os.listdir(d)
+        p = os.path.join(d, rng.choice(names)) if names else None
+        if p and os.path.isdir(p) and not os.path.islink(p):
+            shutil.rmtree(p)
+            dirs[:] = [x for x in dirs if x != p and not x.startswith(p + "/")]
+        elif p:
+            os.unlink(p)
+    elif op < 0.85 and d != base:
+        nd = "%s-m%d" % (d, n)
+        os.rename(d, nd)
+        dirs[:] = [nd + x[len(d):] if x == d or x.startswith(d + "/") else x for x in dirs]
+    else:
+        os.symlink(rng.choice(["/etc", "/etc/passwd", ".."]), os.path.join(d, "l%d" % n))
+
+
+def tree_digests(base):
+    """What the share should hold: every regular, non-hidden file reached without a
+    symlink, with its SHA-256."""
+    want = {}
+    for root, ds, fs in os.walk(base):
+        ds[:] = [x for x in ds if not x.startswith(".")]  # os.walk does not follow links
+        for f in fs:
+            p = os.path.join(root, f)
+            if not f.startswith(".") and not os.path.islink(p) and os.path.isfile(p):
+                with open(p, "rb") as fh:
+                    want[p] = hashlib.sha256(fh.read()).hexdigest()
+    return want
+
+
+@test
+def index_converges_after_churn():
+    """Random writes, deletions, directory renames and removals while the share is
+    indexed and watched: once quiet, the index is exactly the files on disk."""
+    rng = random.Random(6)
+    with running(Daemon()) as d, d.unix_client() as c:
+        base = os.path.join(d.tmp, "churn")
+        os.mkdir(base)
+        dirs = [base]
+        check_eq(c.request('<Share path="%s"/>' % base)[0].tag, "Ok", "Share")
+        end, n = time.monotonic() + 3, 0
+        while time.monotonic() < end:
+            n += 1
+            try:
+                churn_step(rng, base, dirs, n)
+            except OSError:
+                pass  # raced with our own rmtree/rename: fine
+            if n % 50 == 0:
+                status_of(c)
+        want = tree_digests(base)
+        check(len(want) <= 1000, "small enough to be listed whole (%d files)" % len(want))
+
+        def converged():
+            el, _ = c.request('<Shares path="%s"/>' % base)
+            got = {f.get("path"): f.get("sha256") for f in el.find("Share").findall("File")}
+            return got == want
+        wait_for(converged, 20 * SLOW, "the index to match the %d files on disk after %d "
+                 "changes" % (len(want), n), interval=0.1)
+
 
 if __name__ == "__main__":
     main()

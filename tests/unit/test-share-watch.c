@@ -207,6 +207,28 @@ START_TEST(large_file_in_chunks)
 }
 END_TEST
 
+/* Rewritten with the same size within one tick of the mtime clock: size, mtime and
+ * inode may all be unchanged, yet the new content is what gets hashed. */
+START_TEST(same_size_rewrite_rehashed)
+{
+	char *p = su_path(fx.data, "song one.mp3");
+	uint8_t h256[SHARE_SHA256_LEN], h1[SHARE_SHA1_LEN];
+	struct timespec keep[2];
+	struct stat sb;
+
+	ck_assert_int_eq(stat(p, &sb), 0);
+	keep[0] = sb.st_atim;
+	keep[1] = sb.st_mtim;
+	su_write(fx.data, "song one.mp3", "ONE");
+	ck_assert_int_eq(utimensat(AT_FDCWD, p, keep, 0), 0); /* as if in the same tick */
+	ck_assert_int_eq(share_hash_file(p, h256, h1, NULL), 0);
+	for (int i = 0; i < 500 && !share_find(fx.env.s, h256); i++)
+		su_spin(&fx.env, 0.01);
+	ck_assert_ptr_nonnull(share_find(fx.env.s, h256));
+	free(p);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("share-watch");
@@ -221,6 +243,7 @@ int main(void)
 	tcase_add_test(tc, search_through_subsystem);
 	tcase_add_test(tc, file_root_watched);
 	tcase_add_test(tc, large_file_in_chunks);
+	tcase_add_test(tc, same_size_rewrite_rehashed);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
