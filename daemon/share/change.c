@@ -74,11 +74,24 @@ void change_on_event(struct share_root *root, const char *dir, const char *name,
 	struct share *s = arg;
 	char path[SHARE_MAX_PATH + 2];
 
-	if (!root) {
+	if (!root && (mask & IN_Q_OVERFLOW)) {
 		rescan_all(s);
-	} else if (root->removed || (name && name[0] == '.')) {
 		return;
-	} else if (!root->is_dir) {
+	}
+	if (!root) { /* from a directory a walk watched: walk again after it */
+		for (size_t i = 0; i < s->n_roots; i++)
+			if (s->roots[i]->walking)
+				s->roots[i]->rescan = true;
+		return;
+	}
+	if (root->removed || (name && name[0] == '.'))
+		return;
+	/* During a walk (and until its merge has refreshed the watches' paths) an event
+	 * may be missed by the walk or come with the old path of a renamed directory:
+	 * walk again afterwards. */
+	if (root->walking)
+		root->rescan = true;
+	if (!root->is_dir) {
 		scan_root(s, root); /* the shared file itself: walking it is one fstatat */
 	} else if (!name || (mask & IN_ISDIR)) {
 		if (mask & (IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE | IN_DELETE_SELF |

@@ -9,9 +9,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/worker.h"
 #include "share/share-private.h"
@@ -30,8 +32,33 @@ struct walk_job {
 	bool started;	/* entries of the root marked unseen */
 };
 
+/* The walker watched the directories of a root that is gone before its merge could
+ * register them: take those watches back (adding returns the existing wd). */
+static void unwatch(struct walk_job *j)
+{
+	char path[SHARE_MAX_PATH + 2];
+
+	for (size_t i = 0; i < j->res.n; i++) {
+		const struct walk_item *it = &j->res.items[i];
+		int wd;
+
+		if (!it->is_dir ||
+		    snprintf(path, sizeof(path), "%s%s%s", j->p.root, *it->rel ? "/" : "",
+			     it->rel) >= SHARE_MAX_PATH ||
+		    share_path_shared(j->s, path))
+			continue; /* shared again meanwhile: the watch is the new root's */
+		wd = inotify_add_watch(j->p.watch_fd, path, SHARE_WATCH_DIR_MASK);
+		if (wd >= 0)
+			inotify_rm_watch(j->p.watch_fd, wd);
+	}
+}
+
 static void job_free(struct walk_job *j)
 {
+	if (j->p.watch && j->root->removed && !j->s->closing)
+		unwatch(j);
+	if (j->p.watch)
+		close(j->p.watch_fd);
 	share_walk_result_done(&j->res);
 	mem_deref(j->root);
 	mem_deref(j->s);
@@ -92,6 +119,10 @@ static void fill_params(struct share *s, struct walk_job *j)
 	j->p.max_depth = SHARE_MAX_DEPTH;
 	/* The room left for this root: everything but what the other roots hold. */
 	j->p.max_files = s->max_files > others ? s->max_files - others : 0;
+	/* Its own descriptor of the inotify instance: the job may outlive share_free(). */
+	if (j->root->is_dir && s->watch.fd >= 0)
+		j->p.watch_fd = fcntl(s->watch.fd, F_DUPFD_CLOEXEC, 3);
+	j->p.watch = j->root->is_dir && s->watch.fd >= 0 && j->p.watch_fd >= 0;
 }
 
 void scan_root(struct share *s, struct share_root *root)

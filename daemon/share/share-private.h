@@ -4,6 +4,7 @@
 #define SIPSVC_SHARE_PRIVATE_H
 
 #include <pthread.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -170,6 +171,8 @@ struct walk_params {
 		uint64_t ino, dev;
 	} skip[2]; /* directories never entered (state, runtime) */
 	size_t n_skip;
+	bool watch; /* add an inotify watch to watch_fd for each directory before reading it */
+	int watch_fd;
 };
 
 struct walk_result {
@@ -277,6 +280,11 @@ int share_store_write(const char *dir, const char *name, const char *buf, size_t
 /** Read @p dir/@p name, at most @p max bytes (-EFBIG beyond). 0 or -errno. */
 int share_store_read(const char *dir, const char *name, size_t max, char **ret, size_t *ret_len);
 
+/** What a directory below a root is watched for (the walker adds these too). */
+#define SHARE_WATCH_DIR_MASK                                                                       \
+	(IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE | IN_CREATE | IN_ATTRIB |        \
+	 IN_DELETE_SELF | IN_MOVE_SELF | IN_DONT_FOLLOW | IN_ONLYDIR)
+
 /* ---- watch.c: inotify ------------------------------------------------------------- */
 
 /** A change the loop must look at: @p name (or NULL for the directory itself) in @p dir. */
@@ -362,6 +370,10 @@ void queue_remove_entry(struct share *s, struct share_entry *e);
 /** The inotify callback. */
 void change_on_event(struct share_root *root, const char *dir, const char *name, uint32_t mask,
 		     void *arg);
+
+/* share.c */
+/** @p path is a live root or below one. */
+bool share_path_shared(const struct share *s, const char *path);
 
 /* save.c */
 /** Prepare the save timer and idle watcher. */

@@ -48,6 +48,14 @@ static bool path_within(const char *inner, const char *outer)
 	return strncmp(inner, outer, n) == 0 && (inner[n] == '\0' || inner[n] == '/');
 }
 
+bool share_path_shared(const struct share *s, const char *path)
+{
+	for (size_t i = 0; i < s->n_roots; i++)
+		if (path_within(path, s->roots[i]->real))
+			return true;
+	return false;
+}
+
 static int check_place(struct share *s, const char *real, struct share_root **ret)
 {
 	if ((s->state_real && path_within(real, s->state_real)) ||

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -49,6 +50,17 @@ static bool skipped_dir(const struct walk_params *p, const struct stat *sb)
 		if (p->skip[i].ino == sb->st_ino && p->skip[i].dev == sb->st_dev)
 			return true;
 	return false;
+}
+
+/* Watch a directory before reading it, so that nothing written into it after the
+ * read goes unnoticed (the loop registers the watch when it merges the walk). */
+static void watch_dir(const struct walk_params *p, const char *rel)
+{
+	char full[SHARE_MAX_PATH + 2];
+
+	if (p->watch &&
+	    snprintf(full, sizeof(full), "%s%s%s", p->root, *rel ? "/" : "", rel) < SHARE_MAX_PATH)
+		(void)inotify_add_watch(p->watch_fd, full, SHARE_WATCH_DIR_MASK);
 }
 
 static int walk_dir(const struct walk_params *p, struct walk_result *r, int dfd, char *rel,
@@ -129,6 +141,7 @@ static int walk_dir(const struct walk_params *p, struct walk_result *r, int pare
 		r->errors++;
 		return 0;
 	}
+	watch_dir(p, rel);
 	ret = push(r, rel, true, &sb);
 	while (ret == 0 && (de = readdir(d)))
 		ret = visit(p, r, dirfd(d), de->d_name, rel, rel_len, depth);
@@ -153,6 +166,7 @@ int share_walk(const struct walk_params *p, struct walk_result *r)
 	} else if (S_ISREG(sb.st_mode)) {
 		ret = push(r, "", false, &sb);
 	} else if (S_ISDIR(sb.st_mode)) {
+		watch_dir(p, "");
 		ret = push(r, "", true, &sb);
 		for (DIR *d = ret == 0 ? fdopendir(fd) : NULL; d; d = NULL) {
 			struct dirent *de;

@@ -15,9 +15,6 @@
 
 #include "share/share-private.h"
 
-#define WATCH_MASK                                                                                 \
-	(IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE | IN_CREATE | IN_ATTRIB |        \
-	 IN_DELETE_SELF | IN_MOVE_SELF | IN_DONT_FOLLOW | IN_ONLYDIR)
 /* A root that is a file is watched itself: its events carry no name. */
 #define FILE_MASK (IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_DONT_FOLLOW)
 
@@ -55,6 +52,11 @@ static void dispatch(struct share_watch *w, const struct inotify_event *ev)
 		return;
 	}
 	d = find_wd(w, ev->wd);
+	if (!d && !(ev->mask & IN_IGNORED)) {
+		/* A watch a walker added that its merge has not registered yet. */
+		w->h(NULL, NULL, NULL, ev->mask, w->arg);
+		return;
+	}
 	if (!d)
 		return;
 	if (ev->mask & IN_IGNORED) {
@@ -130,7 +132,7 @@ int share_watch_add(struct share_watch *w, struct share_root *root, const char *
 
 	if (w->fd < 0)
 		return -EBADF;
-	wd = inotify_add_watch(w->fd, path, root->is_dir ? WATCH_MASK : FILE_MASK);
+	wd = inotify_add_watch(w->fd, path, root->is_dir ? SHARE_WATCH_DIR_MASK : FILE_MASK);
 	if (wd < 0)
 		return -errno;
 	d = find_wd(w, wd);

@@ -14,8 +14,8 @@ import statistics
 import tempfile
 import time
 
-from sipsvctest import (SLOW, Daemon, check, check_eq, main, running, status_of, test,
-                        wait_for, xsd_validate)
+from sipsvctest import (SLOW, Daemon, TestFailure, check, check_eq, main, running, status_of,
+                        test, wait_for, xsd_validate)
 
 FILES = {
     "a.txt": b"hello\n",
@@ -336,12 +336,21 @@ def index_converges_after_churn():
         want = tree_digests(base)
         check(len(want) <= 1000, "small enough to be listed whole (%d files)" % len(want))
 
+        diff = {}
+
         def converged():
             el, _ = c.request('<Shares path="%s"/>' % base)
             got = {f.get("path"): f.get("sha256") for f in el.find("Share").findall("File")}
+            diff["missing"] = sorted(set(want) - set(got))[:5]
+            diff["extra"] = sorted(set(got) - set(want))[:5]
+            diff["wrong"] = sorted(p for p in set(got) & set(want) if got[p] != want[p])[:5]
+            diff["share"] = dict(el.find("Share").attrib)
             return got == want
-        wait_for(converged, 20 * SLOW, "the index to match the %d files on disk after %d "
-                 "changes" % (len(want), n), interval=0.1)
+        try:
+            wait_for(converged, 20 * SLOW, "the index to match the %d files on disk after "
+                     "%d changes" % (len(want), n), interval=0.1)
+        except TestFailure as e:
+            raise TestFailure("%s: %r" % (e, diff))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
  * limit enforced. And the hasher: known digests, chunked = whole. */
 #include "config.h"
 
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -231,6 +232,29 @@ START_TEST(path_length_limit)
 }
 END_TEST
 
+/* The walker watches each directory before reading it: a file written there right
+ * after the walk is reported, even before the loop has registered the watch. */
+START_TEST(walk_adds_watches)
+{
+	char *root = su_path(dir, "root");
+	struct walk_params p = {.root = root, .max_files = 100, .max_depth = 64, .watch = true};
+	struct walk_result r;
+	char buf[4096];
+	ssize_t n;
+
+	p.watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	ck_assert_int_ge(p.watch_fd, 0);
+	ck_assert_int_eq(share_walk(&p, &r), 0);
+	share_walk_result_done(&r);
+	su_write(dir, "root/sub/deeper/new.txt", "new");
+	n = read(p.watch_fd, buf, sizeof(buf));
+	ck_assert_int_gt(n, 0);
+	ck_assert_ptr_nonnull(memmem(buf, (size_t)n, "new.txt", 7));
+	close(p.watch_fd);
+	free(root);
+}
+END_TEST
+
 static void no_event(struct share_root *root, const char *d, const char *name, uint32_t mask,
 		     void *arg)
 {
@@ -273,6 +297,7 @@ int main(void)
 	tcase_add_test(tc, root_is_file_or_missing_or_link);
 	tcase_add_test(tc, path_length_limit);
 	tcase_add_test(tc, watch_limit);
+	tcase_add_test(tc, walk_adds_watches);
 	tcase_add_test(tc, hash_known_digests);
 	tcase_add_test(tc, hash_in_chunks);
 	tcase_add_test(tc, hash_refuses_links_and_fifos);
