@@ -81,8 +81,8 @@ static xmlNodePtr share_error(struct request *req, const char *path, int r)
 				   path);
 	case -EBADFD:
 		return reply_error(req, CONTROL_ERROR_INVALID,
-				   "%s is neither a regular file nor "
-				   "a directory",
+				   "%s is neither a regular file nor a directory on a disk file "
+				   "system (devices, FIFOs, /proc and /sys are never shared)",
 				   path);
 	case -EPERM:
 		return reply_error(req, CONTROL_ERROR_PERMISSION_DENIED,

@@ -192,6 +192,8 @@ struct walk_result {
 int share_walk(const struct walk_params *p, struct walk_result *r);
 /** Free the items. */
 void share_walk_result_done(struct walk_result *r);
+/** @p fd is on a kernel pseudo file system (/proc, /sys, debugfs, cgroup, …). */
+bool share_pseudo_fs(int fd);
 
 /* ---- hash.c: hashing a file in chunks (worker thread) ------------------------------ */
 

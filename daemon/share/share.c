@@ -74,6 +74,16 @@ static int check_place(struct share *s, const char *real, struct share_root **re
 	return s->n_roots >= s->max_roots ? -ENOSPC : 0;
 }
 
+static bool on_pseudo_fs(const char *path)
+{
+	int fd = open(path, O_PATH | O_CLOEXEC);
+	bool r = fd >= 0 && share_pseudo_fs(fd);
+
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
 /* Resolve and check @p path; the new root is not yet in the table. */
 static int root_new(struct share *s, const char *path, struct share_root **ret)
 {
@@ -89,7 +99,7 @@ static int root_new(struct share *s, const char *path, struct share_root **ret)
 	real = realpath(path, NULL);
 	if (!real || stat(real, &sb) < 0)
 		return -errno;
-	if (!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode))
+	if ((!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) || on_pseudo_fs(real))
 		return -EBADFD;
 	if (access(real, S_ISDIR(sb.st_mode) ? R_OK | X_OK : R_OK) < 0)
 		return -errno;

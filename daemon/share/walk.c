@@ -4,21 +4,42 @@
  * Symlinks are never followed: every directory is opened with openat(O_NOFOLLOW |
  * O_DIRECTORY) relative to its parent's fd and every name is examined with
  * fstatat(AT_SYMLINK_NOFOLLOW), so a symlink (or a directory swapped for one during
- * the walk) can never lead out of the root. Hidden names, special files and the
- * daemon's own state and runtime dirs are skipped; depth, path length and the file
- * count are bounded.
+ * the walk) can never lead out of the root. Hidden names, special files, kernel
+ * pseudo file systems (/proc, /sys, …) and the daemon's own state and runtime dirs
+ * are skipped; depth, path length and the file count are bounded.
  */
 #include "config.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "share/share-private.h"
+
+bool share_pseudo_fs(int fd)
+{
+	/* Kernel interfaces, not files: /proc/kcore alone is 128 TiB of kernel memory. */
+	static const unsigned long magic[] = {
+	    PROC_SUPER_MAGIC, SYSFS_MAGIC,    DEBUGFS_MAGIC,	  TRACEFS_MAGIC,
+	    SECURITYFS_MAGIC, SELINUX_MAGIC,  CGROUP_SUPER_MAGIC, CGROUP2_SUPER_MAGIC,
+	    BPF_FS_MAGIC,     PSTOREFS_MAGIC, EFIVARFS_MAGIC,	  DEVPTS_SUPER_MAGIC,
+	    BINFMTFS_MAGIC,
+	};
+	struct statfs sf;
+
+	if (fstatfs(fd, &sf) < 0)
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(magic); i++)
+		if ((unsigned long)sf.f_type == magic[i])
+			return true;
+	return false;
+}
 
 static int push(struct walk_result *r, const char *rel, bool is_dir, const struct stat *sb)
 {
@@ -135,6 +156,11 @@ static int walk_dir(const struct walk_params *p, struct walk_result *r, int pare
 			close(fd);
 		return 0;
 	}
+	if (share_pseudo_fs(fd)) {
+		r->special++; /* a /proc or /sys mounted below the root */
+		close(fd);
+		return 0;
+	}
 	d = fdopendir(fd);
 	if (!d) {
 		close(fd);
@@ -163,6 +189,8 @@ int share_walk(const struct walk_params *p, struct walk_result *r)
 	fd = open(p->root, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &sb) < 0) {
 		ret = -errno;
+	} else if (share_pseudo_fs(fd)) {
+		ret = -EBADFD; /* /proc, /sys and the like: not shared */
 	} else if (S_ISREG(sb.st_mode)) {
 		ret = push(r, "", false, &sb);
 	} else if (S_ISDIR(sb.st_mode)) {

@@ -139,6 +139,7 @@ def errors():
         check_eq(error_of(d, '<Share path="%s"/>' % d.runtime_dir)[0], "permission-denied",
                  "the runtime dir")
         check_eq(error_of(d, '<Share path="/dev/null"/>')[0], "invalid", "a device")
+        check_eq(error_of(d, '<Share path="/proc"/>')[0], "invalid", "/proc")
         check_eq(error_of(d, '<Unshare path="/nowhere"/>')[0], "not-shared", "Unshare")
         check_eq(error_of(d, '<Shares path="/nowhere"/>')[0], "not-shared", "Shares path")
         base = os.path.join(d.tmp, "shared")

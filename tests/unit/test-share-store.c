@@ -291,6 +291,8 @@ START_TEST(subsystem_limits)
 	ck_assert_int_eq(share_add(env.s, state, &r), -EPERM);
 	ck_assert_int_eq(share_add(env.s, "/nonexistent/x", &r), -ENOENT);
 	ck_assert_int_eq(share_add(env.s, "/dev/null", &r), -EBADFD);
+	ck_assert_int_eq(share_add(env.s, "/proc", &r), -EBADFD);
+	ck_assert_int_eq(share_add(env.s, "/proc/self/status", &r), -EBADFD);
 	share_dir(&env, data);
 	ck_assert_int_eq(share_add(env.s, rel, &r), -EEXIST);
 	ck_assert_int_eq(share_add(env.s, sub, &r), -EBUSY);

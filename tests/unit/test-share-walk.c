@@ -136,6 +136,9 @@ START_TEST(root_is_file_or_missing_or_link)
 	ck_assert_int_eq(share_walk(&p, &r), -ENOENT);
 	ck_assert_int_eq(r.error, -ENOENT);
 	share_walk_result_done(&r);
+	p.root = "/proc"; /* kernel interfaces are not files */
+	ck_assert_int_eq(share_walk(&p, &r), -EBADFD);
+	share_walk_result_done(&r);
 	p.root = link; /* a root that became a symlink is not followed either */
 	ck_assert_int_eq(share_walk(&p, &r), -ELOOP);
 	share_walk_result_done(&r);
