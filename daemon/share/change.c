@@ -45,6 +45,10 @@ static void file_changed(struct share *s, struct share_root *root, const char *p
 		return;
 	}
 	share_stat_from(&sb, &st);
+	if (e && e->root->removed) { /* left by a withdrawn root still being emptied */
+		queue_remove_entry(s, e);
+		e = NULL;
+	}
 	if (e && !written && share_stat_equal(&e->st, &st))
 		return;
 	if (e) {

@@ -24,7 +24,7 @@ const struct share_entry *share_find(const struct share *s, const uint8_t sha256
 		    (const struct share_entry *)((const char *)n -
 						 offsetof(struct share_entry, by_sha));
 
-		if (n->hash == h && e->confirmed &&
+		if (n->hash == h && e->confirmed && share_entry_live(e) &&
 		    memcmp(e->sha256, sha256, SHARE_SHA256_LEN) == 0)
 			return e;
 	}
@@ -71,7 +71,7 @@ int share_verify(struct share *s, const struct share_entry *ce)
 	struct share_entry *e = (struct share_entry *)ce;
 	struct stat sb;
 
-	if (e->removed)
+	if (!share_entry_live(e))
 		return -ENOENT;
 	if (fstatat(AT_FDCWD, e->path, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
 		int r = -errno;
@@ -89,7 +89,7 @@ int share_entry_open(struct share *s, const struct share_entry *ce)
 	struct stat sb;
 	int fd, r;
 
-	if (e->removed)
+	if (!share_entry_live(e))
 		return -ENOENT;
 	fd = open(e->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
@@ -162,5 +162,5 @@ void share_get_stats(const struct share *s, struct share_stats *ret)
 bool share_busy(const struct share *s)
 {
 	return s->n_walks || s->merge_head || s->n_queued || s->n_hashing || s->saving ||
-	       s->formatting || ev_is_active(&s->save_timer);
+	       s->formatting || s->dying || ev_is_active(&s->save_timer);
 }

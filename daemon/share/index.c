@@ -312,7 +312,8 @@ size_t share_index_search(const struct share_index *idx, const char *query,
 			rarest = kws[i];
 	}
 	for (struct posting *p = rarest->head; p && found < max; p = p->next)
-		if (p->e->hashed && p->e->confirmed && has_all(p->e, kws, n))
+		if (p->e->hashed && p->e->confirmed && !p->e->root->removed &&
+		    has_all(p->e, kws, n))
 			out[found++] = p->e;
 	return found;
 }

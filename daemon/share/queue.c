@@ -124,13 +124,13 @@ static void hash_done(void *arg, int status)
 
 	s->hash_bytes += j->h.done_bytes - j->counted;
 	j->counted = j->h.done_bytes;
-	if (status == 0 && !s->closing && !j->e->removed && !j->h.finished &&
+	if (status == 0 && !s->closing && share_entry_live(j->e) && !j->h.finished &&
 	    worker_submit(s->pool, hash_work, hash_done, j) == 0)
 		return; /* next chunk */
 	j->e->hashing = false;
 	j->e->root->busy--;
 	s->n_hashing--;
-	if (status == 0 && !s->closing && !j->e->removed) {
+	if (status == 0 && !s->closing && share_entry_live(j->e)) {
 		if (j->h.finished)
 			apply(s, j);
 		else
@@ -177,6 +177,10 @@ void queue_kick(struct share *s)
 		struct share_entry *e = s->qhead;
 
 		unlink_q(s, e);
+		if (e->root->removed) { /* being emptied (share.c reaps it): not worth hashing */
+			e->root->busy--;
+			continue;
+		}
 		if (start(s, e) < 0) {
 			/* Pool full or out of memory: keep it queued and retry soon. */
 			link_q(s, e);

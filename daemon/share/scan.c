@@ -159,6 +159,10 @@ static void merge_file(struct walk_job *j, const char *path, const struct share_
 	struct share *s = j->s;
 	struct share_entry *e = share_index_by_path(&s->idx, path);
 
+	if (e && e->root->removed) { /* left by a withdrawn root still being emptied */
+		queue_remove_entry(s, e);
+		e = NULL;
+	}
 	if (e && e->root != j->root)
 		return; /* another root's (cannot happen: roots never overlap) */
 	if (!e) {

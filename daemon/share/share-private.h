@@ -110,6 +110,7 @@ struct share_root {
 	struct share_entry *first, *last;
 	size_t files, hashed_files;
 	uint64_t bytes;
+	struct share_root *dnext; /* share.c's list of withdrawn roots still being emptied */
 	/* share.c's state */
 	unsigned walking; /* walks of this root running or being merged */
 	size_t busy;	  /* its entries queued for hashing or being hashed */
@@ -337,8 +338,10 @@ struct share {
 	ev_idle merge_idle;
 	ev_timer save_timer, retry_timer;
 	bool closing, dirty;
-	ev_tstamp dirty_since; /* first change the armed save timer covers */
-	ev_idle save_idle;     /* serialises the index in slices */
+	ev_tstamp dirty_since;	  /* first change the armed save timer covers */
+	struct share_root *dying; /* withdrawn roots whose entries are removed in slices */
+	ev_idle reap_idle;
+	ev_idle save_idle; /* serialises the index in slices */
 	struct store_fmt fmt;
 	bool formatting;
 	unsigned saving;	   /* save jobs in the pool */
@@ -372,6 +375,12 @@ void queue_remove_entry(struct share *s, struct share_entry *e);
 /** The inotify callback. */
 void change_on_event(struct share_root *root, const char *dir, const char *name, uint32_t mask,
 		     void *arg);
+
+/** @p e is in the index and its root still shared (not being emptied). */
+static inline bool share_entry_live(const struct share_entry *e)
+{
+	return !e->removed && !e->root->removed;
+}
 
 /* share.c */
 /** @p path is a live root or below one. */

@@ -338,6 +338,78 @@ START_TEST(root_limit)
 }
 END_TEST
 
+/* A large share is emptied in slices after Unshare; its files are not found from the
+ * moment it is withdrawn, and sharing it again at once works. */
+START_TEST(withdraw_large_share)
+{
+	char *tmp = su_tmpdir(), *data = su_path(tmp, "data"), *one = su_path(data, "d7/f77");
+	uint8_t h256[SHARE_SHA256_LEN], h1[SHARE_SHA1_LEN];
+	const struct share_entry *out[2];
+	struct su_env env = {0};
+	struct share_stats st;
+
+	su_write(data, "d0/f0", "file 0");
+	for (int i = 1; i < 10; i++) {
+		char *d;
+
+		ck_assert_int_ge(asprintf(&d, "%s/d%d", data, i), 0);
+		ck_assert_int_eq(mkdir(d, 0700), 0);
+		free(d);
+	}
+	for (int i = 1; i < 3000; i++) { /* no shell per file: quick under valgrind too */
+		char *p;
+		FILE *f;
+
+		ck_assert_int_ge(asprintf(&p, "%s/d%d/f%d", data, i % 10, i), 0);
+		f = fopen(p, "w");
+		ck_assert_ptr_nonnull(f);
+		fprintf(f, "file %d", i);
+		ck_assert_int_eq(fclose(f), 0);
+		free(p);
+	}
+	ck_assert_int_eq(share_hash_file(one, h256, h1, NULL), 0);
+	su_start(&env, NULL, 0);
+	share_dir(&env, data);
+	ck_assert_ptr_nonnull(share_find(env.s, h256));
+	ck_assert_int_eq(share_remove(env.s, data), 0);
+	share_get_stats(env.s, &st);
+	ck_assert_uint_gt(st.files, 0); /* not all removed in one go */
+	ck_assert_uint_eq(st.roots, 0);
+	ck_assert_ptr_null(share_find(env.s, h256));
+	ck_assert_uint_eq(share_search(env.s, "f77", out, 2), 0);
+	/* Shared again before the old entries are gone (the reaper held back): the new
+	 * walk takes their paths over. */
+	ev_idle_stop(env.loop, &env.s->reap_idle);
+	ck_assert_int_eq(share_add(env.s, data, NULL), 0);
+	for (int i = 0; i < 2000; i++) {
+		struct share_root_info info;
+
+		share_root_get_info(share_root_get(env.s, 0), &info);
+		if (info.files == 3000 && info.hashed_files == 3000 && !info.indexing)
+			break;
+		su_spin(&env, 0.01);
+	}
+	ck_assert_ptr_nonnull(env.s->dying);
+	ev_idle_start(env.loop, &env.s->reap_idle);
+	su_settle(&env);
+	ck_assert_ptr_null(env.s->dying);
+	share_get_stats(env.s, &st);
+	ck_assert_uint_eq(st.files, 3000);
+	ck_assert_uint_eq(st.hashed_files, 3000);
+	ck_assert_ptr_nonnull(share_find(env.s, h256));
+	ck_assert_uint_eq(share_search(env.s, "f77", out, 2), 1);
+	ck_assert_int_eq(share_remove(env.s, data), 0);
+	su_settle(&env);
+	share_get_stats(env.s, &st);
+	ck_assert_uint_eq(st.files, 0);
+	su_done(&env);
+	su_rmtree(tmp);
+	free(one);
+	free(data);
+	free(tmp);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("share-store");
@@ -352,6 +424,7 @@ int main(void)
 	tcase_add_test(tc, corrupt_index_refused_and_rebuilt);
 	tcase_add_test(tc, subsystem_limits);
 	tcase_add_test(tc, root_limit);
+	tcase_add_test(tc, withdraw_large_share);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
