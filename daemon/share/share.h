@@ -49,7 +49,7 @@ struct share_config {
 /** Counters for Status and tests. */
 struct share_stats {
 	size_t roots;
-	size_t files;	     /* entries in the index */
+	size_t files;	     /* entries in the index (with a withdrawn share's until emptied) */
 	size_t hashed_files; /* entries with a current hash */
 	uint64_t bytes;	     /* total size of the entries */
 	size_t pending;	     /* files waiting to be (re)hashed, or being hashed */
