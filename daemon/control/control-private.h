@@ -220,6 +220,9 @@ xmlNodePtr handle_devices(struct request *req);
 xmlNodePtr handle_subscribe(struct request *req);
 xmlNodePtr handle_unsubscribe(struct request *req);
 xmlNodePtr handle_tunnel(struct request *req);
+xmlNodePtr handle_share(struct request *req);
+xmlNodePtr handle_unshare(struct request *req);
+xmlNodePtr handle_shares(struct request *req);
 
 /* ---- control.c ------------------------------------------------------------ */
 
@@ -228,6 +231,7 @@ struct control {
 	const struct config *cfg;
 	struct device_table *devices;
 	struct tunnel *tunnel;
+	struct share *share;
 	struct listener ls[CONTROL_MAX_LISTENERS];
 	unsigned n_ls;
 	char *unix_path;     /* the socket we bound, to unlink at exit */

@@ -220,6 +220,11 @@ void control_set_tunnel(struct control *ctl, struct tunnel *t)
 	ctl->tunnel = t;
 }
 
+void control_set_share(struct control *ctl, struct share *s)
+{
+	ctl->share = s;
+}
+
 int control_tcp_port(const struct control *ctl)
 {
 	return ctl->tcp_port;

@@ -33,6 +33,9 @@ void control_set_devices(struct control *c, struct device_table *t);
 struct tunnel;
 /** The tunnel <Tunnel> requests use (NULL: none). */
 void control_set_tunnel(struct control *c, struct tunnel *t);
+struct share;
+/** The share index Share/Unshare/Shares use (NULL: none). */
+void control_set_share(struct control *c, struct share *s);
 /** The TCP port actually bound (for --control-port 0), or -1. */
 int control_tcp_port(const struct control *c);
 

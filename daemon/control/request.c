@@ -31,12 +31,12 @@ static const struct request_def requests[] = {
 	{ "Join", NULL },
 	{ "SameDeviceJoin", NULL },
 	{ "Search", NULL },
-	{ "Share", NULL },
-	{ "Shares", NULL },
+	{ "Share", handle_share },
+	{ "Shares", handle_shares },
 	{ "Status", handle_status },
 	{ "Subscribe", handle_subscribe },
 	{ "Tunnel", handle_tunnel },
-	{ "Unshare", NULL },
+	{ "Unshare", handle_unshare },
 	{ "Unsubscribe", handle_unsubscribe },
 };
 

@@ -50,6 +50,8 @@ struct config *config_new_defaults(void)
 	};
 	c->sip_port = CONFIG_DEFAULT_SIP_PORT;
 	c->log_level = LOG_LEVEL_INFO;
+	c->share_max_files = CONFIG_DEFAULT_SHARE_MAX_FILES;
+	c->share_max_roots = CONFIG_DEFAULT_SHARE_MAX_ROOTS;
 	return c;
 }
 
@@ -283,6 +285,13 @@ static int read_element(struct config *c, xmlNodePtr n, char *err, size_t errlen
 			return -ENOMEM;
 	} else if (strcmp(name, "device") == 0) {
 		return read_device(c, n, err, errlen);
+	} else if (strcmp(name, "share") == 0) {
+		long files = (long)c->share_max_files, roots = c->share_max_roots;
+
+		take_num(n, "max-files", &files);
+		take_num(n, "max-roots", &roots);
+		c->share_max_files = (unsigned long)files;
+		c->share_max_roots = (unsigned)roots;
 	} else if (strcmp(name, "conference") == 0) {
 		if (take_str(n, "server", &c->conference_server) < 0 ||
 		    take_token(n, "method", &c->conference_method) < 0)

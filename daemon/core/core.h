@@ -130,10 +130,14 @@ struct config {
 	char *conference_method;
 	struct config_device *devices;
 	size_t n_devices;
+	unsigned long share_max_files; /* <share max-files>: files in the share index */
+	unsigned share_max_roots;      /* <share max-roots>: shared roots */
 };
 
 #define CONFIG_DEFAULT_CONTROL_PORT 7060
 #define CONFIG_DEFAULT_SIP_PORT 5060
+#define CONFIG_DEFAULT_SHARE_MAX_FILES 100000
+#define CONFIG_DEFAULT_SHARE_MAX_ROOTS 64
 
 /** A config with the embedded defaults (no paths resolved); NULL on out-of-memory. */
 struct config *config_new_defaults(void);

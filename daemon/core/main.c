@@ -21,6 +21,7 @@
 
 #include "control/control.h"
 #include "device/device.h"
+#include "share/share.h"
 #include "core/core.h"
 #include "core/worker.h"
 #include "core/xml.h"
@@ -42,6 +43,7 @@ struct daemon {
 	struct config *cfg;
 	struct control *control;
 	struct device_table *devices;
+	struct share *share;
 	struct worker_pool *workers; /* blocking work: hashing, directory walks */
 	struct sip *sip;
 	struct tunnel *tunnel;
@@ -211,6 +213,8 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
 		control_set_config(d->control, c);
 		sip_set_config(d->sip, c);
 		tunnel_set_config(d->tunnel, c);
+		if (share_set_limits(d->share, c->share_max_files, c->share_max_roots) < 0)
+			log_err("reload: out of memory applying the share limits");
 		config_free(d->cfg);
 		d->cfg = c;
 		log_info("configuration reloaded (%zu devices)", c->n_devices);
@@ -268,6 +272,24 @@ static void watchdog_start(struct daemon *d)
 	log_debug("watchdog: pinging every %.1f s", usec / 2e6);
 }
 
+static int share_start(struct daemon *d)
+{
+	struct share_config sc = {
+		.state_dir = d->cfg->state_dir,
+		.runtime_dir = d->cfg->runtime_dir,
+		.max_files = d->cfg->share_max_files,
+		.max_roots = d->cfg->share_max_roots,
+	};
+	int r = share_new(d->loop, d->workers, &sc, &d->share);
+
+	if (r < 0) {
+		log_err("share: cannot start: %s", strerror(-r));
+		return r;
+	}
+	control_set_share(d->control, d->share);
+	return 0;
+}
+
 static void daemon_stop(struct daemon *d)
 {
 	sd_notifyf_safe("STOPPING=1");
@@ -279,6 +301,7 @@ static void daemon_stop(struct daemon *d)
 	tunnel_free(d->tunnel); /* before the SIP stack, which answers what it left */
 	sip_free(d->sip);
 	control_free(d->control);
+	share_free(d->share); /* before the pool: its jobs' done calls only let go */
 	device_table_free(d->devices);
 	worker_pool_free(d->workers);
 	config_free(d->cfg);
@@ -332,6 +355,10 @@ static int run(int argc, char **argv)
 		return EX_OSERR;
 	}
 	control_set_tunnel(d.control, d.tunnel);
+	if (share_start(&d) < 0) {
+		daemon_stop(&d);
+		return EX_OSERR;
+	}
 	watchdog_start(&d);
 	log_notice("sipsvcd %s ready (control port %d, pid %ld)", PACKAGE_VERSION,
 		   control_tcp_port(d.control), (long)getpid());

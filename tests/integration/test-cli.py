@@ -87,8 +87,10 @@ REQUESTS = [
      [("Add", {"id": "sip:a@example.com"}), ("Add", {"id": "tel:+15551234"})]),
     (["hangup", "c3"], "Hangup", {"call": "c3"}, []),
     (["hangup"], "Hangup", {}, []),
-    (["share", "/"], "Share", {"path": "/"}, []),
-    (["unshare", "/"], "Unshare", {"path": "/"}, []),
+    # /dev/null: a path that exists but that the daemon will not share (sharing "/"
+    # for real would walk the whole machine).
+    (["share", "/dev/null"], "Share", {"path": "/dev/null"}, []),
+    (["unshare", "/dev/null"], "Unshare", {"path": "/dev/null"}, []),
     (["search", "free", "jazz", "--timeout", "500", "--max", "10"], "Search",
      {"query": "free jazz", "timeout-ms": "500", "max-results": "10"}, []),
     (["fetch", "sha256:" + "ab" * 32, "--from", "0123456789abcdef0123456789abcdef",
@@ -126,6 +128,10 @@ def tunnel_carries_headers_and_body():
     check_eq((body.get("type"), body.text), ("application/x-test", "a\nb"), "body")
 
 
+# Implemented requests that fail for the REQUESTS above: exit code, error code.
+IMPLEMENTED_ERRORS = {"Share": (3, "invalid"), "Unshare": (2, "not-shared")}
+
+
 @test
 def every_subcommand_reaches_the_daemon():
     """Sent for real: the daemon logs each request; those it does not implement yet
@@ -136,12 +142,16 @@ def every_subcommand_reaches_the_daemon():
         mark = D.log_mark()
         rc, _, err = sipsvc(*args)
         D.wait_log(r"request %s ref=r1$" % name, start=mark)
-        if name in ("Status", "Devices"):
+        if name in ("Status", "Devices", "Shares"):
             check_eq(rc, 0, "%s exit code" % args[0])
         elif name == "Tunnel":
             # Sent for real; example.com is a name, and the stack sends to numeric hosts.
             check_eq(rc, 4, "tunnel exit code (stderr %r)" % err)
             check("sip-error" in err and "example.com" in err, err)
+        elif name in IMPLEMENTED_ERRORS:
+            want_rc, code = IMPLEMENTED_ERRORS[name]
+            check_eq(rc, want_rc, "%s exit code (stderr %r)" % (args[0], err))
+            check(code in err, "the error names its code: %r" % err)
         else:
             check_eq(rc, 3, "%s exit code (stderr %r)" % (args[0], err))
             check("unknown-request" in err, "the error names its code: %r" % err)

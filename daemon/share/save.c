@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Saving the index to STATE/shares.idx (format: store.c): a moment after changes
+ * settle (or at the latest SAVE_MAX_DELAY after the first one), serialised in
+ * slices on the loop, written and fsync'ed in the worker pool. Writers are ordered
+ * by a generation number, so an older snapshot never replaces a newer one.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/worker.h"
+#include "share/share-private.h"
+
+/* Seconds after the last change before the index is written. */
+#define SAVE_DELAY 1.0
+/* ... but no later than this after the first unsaved change: a long indexing run
+ * keeps changing the index, and a crash should not lose all of it. */
+#define SAVE_MAX_DELAY 30.0
+/* Entries serialised per loop iteration (about two milliseconds). */
+#define SAVE_SLICE 2048
+
+struct save_job {
+	struct share *s;
+	char *buf;
+	size_t len;
+	uint64_t gen;
+	int result;
+};
+
+/* Under save_lock, so that an older snapshot never replaces a newer one. */
+static int write_gen(struct share *s, const char *buf, size_t len, uint64_t gen)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&s->save_lock);
+	if (gen > s->saved_gen) {
+		r = share_store_write(s->state_dir, SHARE_INDEX_FILE, buf, len);
+		if (r == 0)
+			s->saved_gen = gen;
+	}
+	pthread_mutex_unlock(&s->save_lock);
+	return r;
+}
+
+static void save_work(void *arg)
+{
+	struct save_job *j = arg;
+
+	j->result = write_gen(j->s, j->buf, j->len, j->gen);
+}
+
+static void save_done(void *arg, int status)
+{
+	struct save_job *j = arg;
+
+	j->s->saving--;
+	if (status == 0 && j->result < 0)
+		log_err("share: cannot write %s/%s: %s", j->s->state_dir, SHARE_INDEX_FILE,
+			strerror(-j->result));
+	mem_deref(j->s);
+	free(j->buf);
+	free(j);
+}
+
+static void arm_save(struct share *s)
+{
+	if (!ev_is_active(&s->save_timer)) {
+		s->dirty_since = ev_now(s->loop);
+		ev_timer_set(&s->save_timer, SAVE_DELAY, 0.);
+		ev_timer_start(s->loop, &s->save_timer);
+	}
+}
+
+/* The write and the fsyncs go to the pool; @p buf passes to the job. */
+static void save_submit(struct share *s, char *buf, size_t len)
+{
+	struct save_job *j = calloc(1, sizeof(*j));
+	int r = -ENOMEM;
+
+	if (j) {
+		*j = (struct save_job){
+		    .s = mem_ref(s), .buf = buf, .len = len, .gen = ++s->save_gen};
+		r = worker_submit(s->pool, save_work, save_done, j);
+	}
+	if (r < 0) {
+		log_err("share: cannot save the index: %s", strerror(-r));
+		if (j)
+			mem_deref(j->s);
+		free(buf);
+		free(j);
+		s->dirty = true;
+		return;
+	}
+	s->saving++;
+}
+
+static void save_abort(struct share *s)
+{
+	if (!s->formatting)
+		return;
+	ev_idle_stop(s->loop, &s->save_idle);
+	share_store_format_done(&s->fmt);
+	s->formatting = false;
+}
+
+static void save_begin(struct share *s)
+{
+	int r = paths_make_private_dir(s->state_dir);
+
+	if (r == 0)
+		r = share_store_format_begin(&s->fmt, s->roots, s->n_roots);
+	if (r < 0) {
+		share_store_format_done(&s->fmt);
+		log_err("share: cannot save the index: %s", strerror(-r));
+		return;
+	}
+	s->dirty = false; /* changes from now on need another save */
+	s->formatting = true;
+	ev_idle_start(s->loop, &s->save_idle);
+}
+
+/* Serialising 100,000 entries takes ~100 ms: done in slices between other events. */
+static void on_save_slice(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct share *s = w->data;
+	int r = share_store_format_step(&s->fmt, SAVE_SLICE);
+
+	if (r == 1)
+		return;
+	if (r == -ESTALE) { /* the entry to go on from was removed: start over */
+		save_abort(s);
+		save_begin(s);
+		return;
+	}
+	if (r == 0) {
+		save_submit(s, s->fmt.b.p, s->fmt.b.len);
+		s->fmt.b.p = NULL;
+	} else {
+		log_err("share: cannot save the index: %s", strerror(-r));
+		s->dirty = true;
+	}
+	save_abort(s);
+	if (s->dirty)
+		arm_save(s);
+}
+
+static void on_save(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct share *s = t->data;
+
+	/* A snapshot under way re-arms the timer when it ends if more changed. */
+	if (!s->formatting)
+		save_begin(s);
+}
+
+void share_changed(struct share *s)
+{
+	if (!s->state_dir || s->closing)
+		return;
+	s->dirty = true;
+	if (!ev_is_active(&s->save_timer))
+		s->dirty_since = ev_now(s->loop);
+	else if (ev_now(s->loop) - s->dirty_since > SAVE_MAX_DELAY)
+		return; /* let the armed timer fire */
+	/* Restarted by every change: one write when a burst of changes settles. */
+	ev_timer_stop(s->loop, &s->save_timer);
+	ev_timer_set(&s->save_timer, SAVE_DELAY, 0.);
+	ev_timer_start(s->loop, &s->save_timer);
+}
+
+int share_save_now(struct share *s)
+{
+	_cleanup_(freep) char *buf = NULL;
+	size_t len;
+	int r;
+
+	if (!s->state_dir)
+		return 0;
+	ev_timer_stop(s->loop, &s->save_timer);
+	save_abort(s);
+	r = paths_make_private_dir(s->state_dir);
+	if (r == 0)
+		r = share_store_format(s->roots, s->n_roots, &buf, &len);
+	if (r == 0) {
+		s->dirty = false;
+		r = write_gen(s, buf, len, ++s->save_gen);
+	}
+	if (r < 0) {
+		s->dirty = true;
+		log_err("share: cannot write %s/%s: %s", s->state_dir, SHARE_INDEX_FILE,
+			strerror(-r));
+	}
+	return r;
+}
+
+void save_init(struct share *s)
+{
+	ev_timer_init(&s->save_timer, on_save, SAVE_DELAY, 0.);
+	s->save_timer.data = s;
+	ev_idle_init(&s->save_idle, on_save_slice);
+	s->save_idle.data = s;
+}
