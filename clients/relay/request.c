@@ -59,6 +59,9 @@ static const struct request_def defs[] = {
 static const char *const browser_events[] = { "call", "conference" };
 
 static int fail(char *err, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t size, const char *fmt, ...)
 {
 	va_list ap;
 

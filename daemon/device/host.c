@@ -9,6 +9,9 @@
 #include "device/device-private.h"
 
 static void host_log(struct sipsvc_host *h, enum sipsvc_log level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void host_log(struct sipsvc_host *h, enum sipsvc_log level, const char *fmt, ...)
 {
 	char line[900];
 	va_list ap;
