@@ -164,8 +164,8 @@ START_TEST(requests_refused)
 		"{\"request\":\"ExternalJoin\",\"id\":\"sip:\\u00e9\"}",
 		"{\"request\":\"Subscribe\",\"events\":\"call  call\"}",
 		"{\"request\":\"Hangup\",\"call\":\"c1x\"}",
-		"{\"request\":\"Status\",\"ref\":\"12345678901234567890123456789012345678901234567890"
-		"123456789012345\"}",
+		("{\"request\":\"Status\",\"ref\":\"12345678901234567890123456789012345678901234567890"
+		 "123456789012345\"}"),
 		"{\"request\":[[[[\"Status\"]]]]}",
 	};
 
