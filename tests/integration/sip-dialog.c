@@ -149,16 +149,21 @@ static void on_response(struct sip_tx *tx, int status, const struct osip_message
 
 static int send_request(const char *method)
 {
-	char text[512];
+	/* SIP_BIG: a request over 1300 bytes, which must go over TCP (RFC 3261 18.1.1). */
+	size_t nbig = getenv("SIP_BIG") ? 1500 : 1;
+	char text[4096], big[1501];
 	osip_event_t *e;
 	osip_message_t *m;
 
+	memset(big, 'x', nbig);
+	big[nbig] = '\0';
 	snprintf(text, sizeof(text),
 		 "%s sip:service@127.0.0.1:%d SIP/2.0\r\nMax-Forwards: 70\r\n"
 		 "From: <sip:alice@127.0.0.1>;tag=%d\r\nTo: <sip:alice@127.0.0.1>\r\n"
 		 "Call-ID: req-%d@127.0.0.1\r\nCSeq: 1 %s\r\n"
-		 "Contact: <sip:alice@127.0.0.1:%d>\r\nExpires: 60\r\nContent-Length: 0\r\n\r\n",
-		 method, port, rand(), rand(), method, sip_port(sip));
+		 "Contact: <sip:alice@127.0.0.1:%d>\r\nExpires: 60\r\nX-Big: %s\r\n"
+		 "Content-Length: 0\r\n\r\n",
+		 method, port, rand(), rand(), method, sip_port(sip), big);
 	e = osip_parse(text, strlen(text));
 	if (!e)
 		return -1;

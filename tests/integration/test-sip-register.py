@@ -3,7 +3,8 @@
 """Registration (RFC 3261 10.2) with the SIP layer (tests/integration/sip-dialog)
 against a registrar written here: a digest challenge answered, 423 with Min-Expires
 honoured (10.2.8), refreshes at 90 % of the granted expiry with the same Call-ID and
-a rising CSeq (10.2.4), unregistration with Expires: 0 at the end (10.2.2)."""
+a rising CSeq (10.2.4), unregistration with Expires: 0 at the end (10.2.2). Also:
+a request over 1300 bytes leaves over TCP (18.1.1)."""
 
 import hashlib
 import os
@@ -104,3 +105,29 @@ seqs = [int(header(h, "CSeq").split()[0]) for _, h, _ in r.log]
 t.check(seqs == sorted(seqs) and len(set(seqs)) == len(seqs), "CSeq rises: %s" % seqs)
 t.check(exp[-1] == "0" and statuses[-1] == 200,
         "last REGISTER removes the binding (Expires: 0), 200")
+
+# ---- RFC 3261 18.1.1: a request over 1300 bytes goes over TCP -------------------------
+with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as lst, \
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+    lst.bind(("127.0.0.1", 0))
+    lport = lst.getsockname()[1]
+    udp.bind(("127.0.0.1", lport))
+    lst.listen(1)
+    lst.settimeout(10)
+    me = t.reap(subprocess.Popen([PROG, "request", "OPTIONS", str(lport)],
+                                 env=dict(os.environ, SIP_BIG="1"),
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+    conn, _ = lst.accept()
+    conn.settimeout(5)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += conn.recv(65536)
+    head = data.split(b"\r\n\r\n")[0].decode()
+    t.check(len(data) > 1300 and "SIP/2.0/TCP" in header(head, "Via"),
+            "a %d-byte OPTIONS went over TCP with a TCP Via" % len(data))
+    lines = head.split("\r\n")
+    hdr = [l for l in lines[1:] if re.match(r"(?i)(via|from|to|call-id|cseq):", l)]
+    conn.sendall(("SIP/2.0 200 OK\r\n%s\r\nContent-Length: 0\r\n\r\n" % "\r\n".join(hdr)).encode())
+    out, _ = me.communicate(timeout=30)
+    conn.close()
+    t.check(me.returncode == 0, "and its 200 came back on that connection")
