@@ -4,13 +4,16 @@
 against a registrar written here: a digest challenge answered, 423 with Min-Expires
 honoured (10.2.8), refreshes at 90 % of the granted expiry with the same Call-ID and
 a rising CSeq (10.2.4), unregistration with Expires: 0 at the end (10.2.2). Also:
-a request over 1300 bytes leaves over TCP (18.1.1)."""
+a request over 1300 bytes leaves over TCP (18.1.1); sipsvcd registers from its config
+(password file), shows <Registration> in <Status/> and unregisters at exit."""
 
 import hashlib
 import os
 import re
+import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -131,3 +134,34 @@ with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as lst, \
     out, _ = me.communicate(timeout=30)
     conn.close()
     t.check(me.returncode == 0, "and its 200 came back on that connection")
+
+# ---- sipsvcd registers from its config; Status shows it; SIGTERM unregisters -----------
+r = Registrar()
+tmp = tempfile.mkdtemp(prefix="sipreg-")
+pwfile = os.path.join(tmp, "password")
+with open(pwfile, "w") as f:
+    f.write("secret\n")
+os.chmod(pwfile, 0o600)
+cfg = os.path.join(tmp, "sipsvc.xml")
+with open(cfg, "w") as f:
+    f.write('<sipsvc><identity uri="sip:alice@127.0.0.1"/>'
+            '<registration registrar="sip:127.0.0.1:%d" user="alice" password-file="%s" '
+            'expires="3"/></sipsvc>\n' % (r.port, pwfile))
+d = t.Daemon("--config", cfg)
+deadline = time.time() + 10
+reg = None
+while time.time() < deadline:
+    reg = d.status().find("Registration")
+    if reg is not None and reg.get("state") == "registered":
+        break
+    time.sleep(0.2)
+t.check(reg is not None and reg.get("state") == "registered" and reg.get("expires") == "3"
+        and reg.get("aor") == "sip:alice@127.0.0.1",
+        "sipsvcd registered from its config: %s" % (reg.attrib if reg is not None else None))
+t.check(d.status_valid(), "Status with <Registration> validates against sipsvc.xsd")
+t.check(d.stop() == 0, "sipsvcd exits 0")
+time.sleep(0.5)
+r.close()
+last = r.log[-1][1]
+t.check(header(last, "Expires") == "0", "at exit a REGISTER with Expires: 0 left")
+shutil.rmtree(tmp, ignore_errors=True)
