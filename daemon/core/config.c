@@ -81,6 +81,10 @@ void config_free(struct config *c)
 	free(c->download_dir);
 	free(c->identity_uri);
 	free(c->display_name);
+	free(c->reg_registrar);
+	free(c->reg_user);
+	free(c->reg_password);
+	free(c->reg_password_file);
 	free(c->conference_server);
 	free(c->conference_method);
 	free(c);
@@ -261,6 +265,23 @@ static int read_log(struct config *c, xmlNodePtr n, char *err, size_t errlen)
 	return 0;
 }
 
+static int read_registration(struct config *c, xmlNodePtr n)
+{
+	long expires = 3600;
+	char *tp = NULL;
+	int r;
+
+	take_num(n, "expires", &expires);
+	c->reg_expires = (int)expires;
+	r = take_str(n, "registrar", &c->reg_registrar) < 0 || take_str(n, "user", &c->reg_user) < 0 ||
+	    take_str(n, "password", &c->reg_password) < 0 ||
+	    take_str(n, "password-file", &c->reg_password_file) < 0 ||
+	    take_str(n, "transport", &tp) < 0 ? -ENOMEM : 0;
+	c->reg_tcp = tp && strcmp(tp, "tcp") == 0;
+	free(tp);
+	return r;
+}
+
 static int read_element(struct config *c, xmlNodePtr n, char *err, size_t errlen)
 {
 	const char *name = (const char *)n->name;
@@ -283,6 +304,8 @@ static int read_element(struct config *c, xmlNodePtr n, char *err, size_t errlen
 		if (take_str(n, "uri", &c->identity_uri) < 0 ||
 		    take_str(n, "display-name", &c->display_name) < 0)
 			return -ENOMEM;
+	} else if (strcmp(name, "registration") == 0) {
+		return read_registration(c, n);
 	} else if (strcmp(name, "device") == 0) {
 		return read_device(c, n, err, errlen);
 	} else if (strcmp(name, "share") == 0) {

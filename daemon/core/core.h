@@ -126,6 +126,13 @@ struct config {
 	char *download_dir;
 	char *identity_uri;
 	char *display_name;
+	/* <registration>: REGISTER the identity (sip/register.c) */
+	char *reg_registrar;
+	char *reg_user;
+	char *reg_password;
+	char *reg_password_file;
+	int reg_expires;
+	bool reg_tcp;
 	char *conference_server;
 	char *conference_method;
 	struct config_device *devices;

@@ -87,6 +87,21 @@ static int make_src(struct sip *s, const osip_message_t *req, bool tcp, struct s
 	return 0;
 }
 
+/*
+ * RFC 3261 18.1.1: a request larger than 1300 bytes (the path MTU being unknown) goes
+ * over a congestion-controlled transport; our Via adds about 100 bytes.
+ */
+static bool too_big_for_udp(osip_message_t *req)
+{
+	char *buf = NULL;
+	size_t n = 0;
+
+	if (osip_message_to_str(req, &buf, &n) < 0)
+		return false;
+	osip_free(buf);
+	return n + 100 > 1300;
+}
+
 int sip_request_send(struct sip *s, osip_message_t *req, bool tcp, sip_response_h *h, void *arg,
 		     struct sip_tx **ret)
 {
@@ -94,6 +109,8 @@ int sip_request_send(struct sip *s, osip_message_t *req, bool tcp, sip_response_
 	char host[256], ip[INET6_ADDRSTRLEN], branch[32];
 	int port, r;
 
+	if (!tcp && too_big_for_udp(req))
+		tcp = true;
 	r = make_src(s, req, tcp, &src, host, sizeof(host), &port);
 	if (r == 0)
 		r = sip_local_ip(s, &src.peer, src.peer_len, ip, sizeof(ip));

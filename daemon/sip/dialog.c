@@ -31,6 +31,8 @@ struct sip_dialog {
 	int ok_port;
 	ev_timer retx;
 	ev_tstamp retx_interval, retx_start;
+	ev_timer accepted;       /* UAS: RFC 6026 "Accepted" lifetime, 64*T1 */
+	bool held;               /* the subsystem's own reference for that time */
 };
 
 static void emit(struct sip_dialog *d, enum sip_dialog_event ev, int status, struct sip_tx *tx)
@@ -45,8 +47,10 @@ static void unlink_dialog(struct sip_dialog *d)
 
 	if (!d->linked)
 		return;
-	if (s->loop)
+	if (s->loop) {
 		ev_timer_stop(s->loop, &d->retx);
+		ev_timer_stop(s->loop, &d->accepted);
+	}
 	if (d->prev)
 		d->prev->next = d->next;
 	else
@@ -380,6 +384,14 @@ fail:
 	return NULL;
 }
 
+static void on_accepted(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct sip_dialog *d = w->data;
+
+	d->held = false;
+	mem_deref(d);
+}
+
 int sip_dialog_accept(struct sip_tx *tx, const char *ctype, const char *body, sip_dialog_h *h,
 		      void *arg, struct sip_dialog **ret)
 {
@@ -413,6 +425,15 @@ int sip_dialog_accept(struct sip_tx *tx, const char *ctype, const char *body, si
 	d->retx.repeat = SIP_T1;
 	if (s->loop)
 		ev_timer_again(s->loop, &d->retx);
+	/* RFC 6026 7.1: INVITE retransmissions must find the 2xx for 64*T1, even if the
+	 * owner drops the dialog sooner: the subsystem keeps it that long. */
+	ev_timer_init(&d->accepted, on_accepted, 64 * SIP_T1, 0.);
+	d->accepted.data = d;
+	if (s->loop) {
+		d->held = true;
+		mem_ref(d);
+		ev_timer_start(s->loop, &d->accepted);
+	}
 	*ret = d;
 	return 0;
 }
@@ -525,7 +546,15 @@ int sip_dialog_bye(struct sip_dialog *d)
 
 void sip_dialogs_free(struct sip *s)
 {
-	/* Owners keep their references; the dialogs just leave the subsystem. */
-	while (s->dialogs)
-		unlink_dialog(s->dialogs);
+	/* Owners keep their references; the dialogs leave the subsystem, which drops its
+	 * own (RFC 6026 lifetime) references. */
+	while (s->dialogs) {
+		struct sip_dialog *d = s->dialogs;
+
+		unlink_dialog(d);
+		if (d->held) {
+			d->held = false;
+			mem_deref(d);
+		}
+	}
 }

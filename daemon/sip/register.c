@@ -8,9 +8,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "sip/sip-private.h"
 
@@ -245,4 +248,64 @@ void sip_unregister_all(struct sip *s)
 enum sip_reg_state sip_reg_state(const struct sip_reg *r)
 {
 	return r->state;
+}
+
+/* A password file must be ours and unreadable by others (like an ssh key). */
+static int read_password_file(const char *path, char **ret)
+{
+	char line[512];
+	struct stat st;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (st.st_uid != getuid() || (st.st_mode & 077))
+		r = -EPERM;
+	n = r == 0 ? read(fd, line, sizeof(line) - 1) : 0;
+	close(fd);
+	if (r == 0 && n < 0)
+		r = -EIO;
+	if (r < 0)
+		return r;
+	line[n] = '\0';
+	line[strcspn(line, "\r\n")] = '\0';
+	*ret = strdup(line);
+	explicit_bzero(line, sizeof(line));
+	return *ret ? 0 : -ENOMEM;
+}
+
+void sip_register_from_config(struct sip *s)
+{
+	const struct config *c = s->cfg;
+	char *pw = NULL;
+	int r;
+
+	if (!c->reg_registrar)
+		return;
+	if (!c->identity_uri) {
+		log_err("sip: <registration> needs <identity uri=…> to register");
+		return;
+	}
+	if (c->reg_password_file) {
+		r = read_password_file(c->reg_password_file, &pw);
+		if (r < 0)
+			log_err("sip: password file %s: %s", c->reg_password_file,
+				r == -EPERM ? "must be ours and not readable by others (chmod 600)"
+					    : strerror(-r));
+	}
+	if (c->reg_user)
+		sip_set_credentials(s, c->reg_user, pw ? pw : c->reg_password);
+	if (pw) {
+		explicit_bzero(pw, strlen(pw));
+		free(pw);
+	}
+	r = sip_register_start(s, c->reg_registrar, c->identity_uri, c->reg_expires, c->reg_tcp,
+			       NULL);
+	if (r < 0)
+		log_err("sip: cannot register %s at %s: %s", c->identity_uri, c->reg_registrar,
+			r == -EHOSTUNREACH ? "the registrar needs a numeric host for now"
+					   : strerror(-r));
 }

@@ -303,6 +303,8 @@ struct sip_reg {
 const char *sip_reg_state_to_string(enum sip_reg_state st);
 /** Unregister every binding (Expires: 0); the answers may come before the loop ends. */
 void sip_register_stop(struct sip *s);
+/** Start the <registration> of the config, if any (errors are logged). */
+void sip_register_from_config(struct sip *s);
 /** Drop the registrations (shutdown). */
 void sip_registrations_free(struct sip *s);
 /** <Registration> children of <Status>. */

@@ -101,6 +101,8 @@ int sip_new(struct ev_loop *loop, const struct config *cfg, struct sip **ret)
 	}
 	status_register(on_status, s);
 	log_notice("sip: ready on port %d (udp and tcp)", s->port);
+	if (loop)
+		sip_register_from_config(s);
 	*ret = s;
 	return 0;
 }
@@ -134,6 +136,11 @@ void sip_free(struct sip *s)
 	if (!s)
 		return;
 	status_unregister(on_status, s);
+	/* RFC 3261 10.2.2: remove our bindings; the REGISTERs leave now, unanswered. */
+	if (s->n_regs && s->loop) {
+		sip_register_stop(s);
+		sip_pump_run(s, false);
+	}
 	if (s->loop) {
 		sip_pump_stop(s);
 		tcp_stop(s);

@@ -4,7 +4,9 @@
  * The SIP stack every other subsystem uses: UDP and TCP transports (IPv4 and IPv6),
  * libosip2's transaction state machines driven by the libev loop, validation of every
  * message before a state machine sees it, and the service's built-in answers (OPTIONS,
- * 405, 420, 481, 482, 483, 480 for INVITE while nobody takes calls).
+ * 405, 420, 481, 482, 483, 480 for INVITE while nobody takes calls). For the
+ * subsystems to come: client transactions, dialogs as UAC and UAS with in-dialog
+ * requests, digest answers to 401/407 and REGISTER bindings.
  *
  * Everything runs on the loop thread. Requests that a subsystem wants (INVITE today)
  * reach it as a server transaction (struct sip_tx) that it answers with

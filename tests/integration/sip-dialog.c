@@ -45,6 +45,9 @@ static ev_timer bye_timer, deadline, linger;
 
 static void next_call(void);
 
+#define MAX_OPEN 64
+static struct sip_dialog *open_uas[MAX_OPEN]; /* UAS dialogs not ended yet */
+
 static void on_event(struct sip_dialog *d, enum sip_dialog_event ev, int status,
 		     struct sip_tx *tx, void *arg)
 {
@@ -71,6 +74,9 @@ static void on_event(struct sip_dialog *d, enum sip_dialog_event ev, int status,
 	default:
 		break;
 	}
+	for (int i = 0; i < MAX_OPEN && !arg; i++)
+		if (open_uas[i] == d && (ev == SIP_DIALOG_TERMINATED || ev == SIP_DIALOG_FAILED))
+			open_uas[i] = NULL;
 	if ((ev == SIP_DIALOG_TERMINATED || ev == SIP_DIALOG_FAILED) && d == current) {
 		current = NULL;
 		mem_deref(d);
@@ -108,8 +114,26 @@ static void on_invite(struct sip_tx *tx, void *arg)
 {
 	struct sip_dialog *d;
 
-	if (sip_dialog_accept(tx, "application/sdp", sdp, on_event, NULL, &d) < 0)
+	if (sip_dialog_accept(tx, "application/sdp", sdp, on_event, NULL, &d) < 0) {
 		failures++;
+		return;
+	}
+	for (int i = 0; i < MAX_OPEN; i++)
+		if (!open_uas[i]) {
+			open_uas[i] = d;
+			break;
+		}
+}
+
+/* UAS dialogs still open at exit: say which (a leak or a lost BYE), then drop them. */
+static void report_open(void)
+{
+	for (int i = 0; i < MAX_OPEN; i++)
+		if (open_uas[i]) {
+			fprintf(stderr, "dialog %s still open\n", sip_dialog_call_id(open_uas[i]));
+			failures++;
+			mem_deref(open_uas[i]);
+		}
 }
 
 static int final_status;
@@ -125,16 +149,21 @@ static void on_response(struct sip_tx *tx, int status, const struct osip_message
 
 static int send_request(const char *method)
 {
-	char text[512];
+	/* SIP_BIG: a request over 1300 bytes, which must go over TCP (RFC 3261 18.1.1). */
+	size_t nbig = getenv("SIP_BIG") ? 1500 : 1;
+	char text[4096], big[1501];
 	osip_event_t *e;
 	osip_message_t *m;
 
+	memset(big, 'x', nbig);
+	big[nbig] = '\0';
 	snprintf(text, sizeof(text),
 		 "%s sip:service@127.0.0.1:%d SIP/2.0\r\nMax-Forwards: 70\r\n"
 		 "From: <sip:alice@127.0.0.1>;tag=%d\r\nTo: <sip:alice@127.0.0.1>\r\n"
 		 "Call-ID: req-%d@127.0.0.1\r\nCSeq: 1 %s\r\n"
-		 "Contact: <sip:alice@127.0.0.1:%d>\r\nExpires: 60\r\nContent-Length: 0\r\n\r\n",
-		 method, port, rand(), rand(), method, sip_port(sip));
+		 "Contact: <sip:alice@127.0.0.1:%d>\r\nExpires: 60\r\nX-Big: %s\r\n"
+		 "Content-Length: 0\r\n\r\n",
+		 method, port, rand(), rand(), method, sip_port(sip), big);
 	e = osip_parse(text, strlen(text));
 	if (!e)
 		return -1;
@@ -241,6 +270,7 @@ int main(int argc, char **argv)
 		fflush(stdout);
 	}
 	ev_run(loop, 0);
+	report_open();
 	mem_deref(current);
 	sip_free(sip);
 	config_free(cfg);

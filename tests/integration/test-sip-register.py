@@ -3,13 +3,17 @@
 """Registration (RFC 3261 10.2) with the SIP layer (tests/integration/sip-dialog)
 against a registrar written here: a digest challenge answered, 423 with Min-Expires
 honoured (10.2.8), refreshes at 90 % of the granted expiry with the same Call-ID and
-a rising CSeq (10.2.4), unregistration with Expires: 0 at the end (10.2.2)."""
+a rising CSeq (10.2.4), unregistration with Expires: 0 at the end (10.2.2). Also:
+a request over 1300 bytes leaves over TCP (18.1.1); sipsvcd registers from its config
+(password file), shows <Registration> in <Status/> and unregisters at exit."""
 
 import hashlib
 import os
 import re
+import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -104,3 +108,60 @@ seqs = [int(header(h, "CSeq").split()[0]) for _, h, _ in r.log]
 t.check(seqs == sorted(seqs) and len(set(seqs)) == len(seqs), "CSeq rises: %s" % seqs)
 t.check(exp[-1] == "0" and statuses[-1] == 200,
         "last REGISTER removes the binding (Expires: 0), 200")
+
+# ---- RFC 3261 18.1.1: a request over 1300 bytes goes over TCP -------------------------
+with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as lst, \
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+    lst.bind(("127.0.0.1", 0))
+    lport = lst.getsockname()[1]
+    udp.bind(("127.0.0.1", lport))
+    lst.listen(1)
+    lst.settimeout(10)
+    me = t.reap(subprocess.Popen([PROG, "request", "OPTIONS", str(lport)],
+                                 env=dict(os.environ, SIP_BIG="1"),
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+    conn, _ = lst.accept()
+    conn.settimeout(5)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += conn.recv(65536)
+    head = data.split(b"\r\n\r\n")[0].decode()
+    t.check(len(data) > 1300 and "SIP/2.0/TCP" in header(head, "Via"),
+            "a %d-byte OPTIONS went over TCP with a TCP Via" % len(data))
+    lines = head.split("\r\n")
+    hdr = [l for l in lines[1:] if re.match(r"(?i)(via|from|to|call-id|cseq):", l)]
+    conn.sendall(("SIP/2.0 200 OK\r\n%s\r\nContent-Length: 0\r\n\r\n" % "\r\n".join(hdr)).encode())
+    out, _ = me.communicate(timeout=30)
+    conn.close()
+    t.check(me.returncode == 0, "and its 200 came back on that connection")
+
+# ---- sipsvcd registers from its config; Status shows it; SIGTERM unregisters -----------
+r = Registrar()
+tmp = tempfile.mkdtemp(prefix="sipreg-")
+pwfile = os.path.join(tmp, "password")
+with open(pwfile, "w") as f:
+    f.write("secret\n")
+os.chmod(pwfile, 0o600)
+cfg = os.path.join(tmp, "sipsvc.xml")
+with open(cfg, "w") as f:
+    f.write('<sipsvc><identity uri="sip:alice@127.0.0.1"/>'
+            '<registration registrar="sip:127.0.0.1:%d" user="alice" password-file="%s" '
+            'expires="3"/></sipsvc>\n' % (r.port, pwfile))
+d = t.Daemon("--config", cfg)
+deadline = time.time() + 10
+reg = None
+while time.time() < deadline:
+    reg = d.status().find("Registration")
+    if reg is not None and reg.get("state") == "registered":
+        break
+    time.sleep(0.2)
+t.check(reg is not None and reg.get("state") == "registered" and reg.get("expires") == "3"
+        and reg.get("aor") == "sip:alice@127.0.0.1",
+        "sipsvcd registered from its config: %s" % (reg.attrib if reg is not None else None))
+t.check(d.status_valid(), "Status with <Registration> validates against sipsvc.xsd")
+t.check(d.stop() == 0, "sipsvcd exits 0")
+time.sleep(0.5)
+r.close()
+last = r.log[-1][1]
+t.check(header(last, "Expires") == "0", "at exit a REGISTER with Expires: 0 left")
+shutil.rmtree(tmp, ignore_errors=True)
