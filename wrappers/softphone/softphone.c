@@ -130,6 +130,12 @@ static int spawn(struct softphone *sp, char *const argv[], const char *dir, cons
 	char **env = sp->prog == SOFTPHONE_LINPHONEC ? env_with_home(dir) : NULL;
 	int pipefd[2], r;
 
+	/* posix_spawn() may report a missing program only through the child's exit (it
+	 * does under valgrind): check first, so prepare() fails at once, everywhere. */
+	if (access(argv[0], X_OK) < 0) {
+		env_free(env);
+		return -errno;
+	}
 	if (sp->prog == SOFTPHONE_LINPHONEC && !env)
 		return -ENOMEM;
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
