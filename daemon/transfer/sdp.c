@@ -180,7 +180,7 @@ static int parse_selector(const char *s, size_t n, size_t *used,
 			  struct transfer_file_selector *sel)
 {
 	const char *sp;
-	size_t len;
+	size_t len = 0; /* parse_name() leaves it alone when it fails */
 
 	if (n > 6 && memcmp(s, "name:\"", 6) == 0) {
 		if (sel->has & TRANSFER_SEL_NAME)

@@ -154,7 +154,7 @@ static int adopt_part(struct transfer_part *p, const char *pname, const uint8_t 
 /* Create one candidate, or resume it if it is ours; 1 if it is, 0 if the name is taken. */
 static int try_part(struct transfer_part *p, const char *pname, const uint8_t *sha256)
 {
-	struct stat st;
+	struct stat st = { 0 };
 	int fd, r;
 
 	/* a file we did not create is never taken over: only a part marked with this hash */
