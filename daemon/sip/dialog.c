@@ -31,6 +31,12 @@ struct sip_dialog {
 	int ok_port;
 	ev_timer retx;
 	ev_tstamp retx_interval, retx_start;
+	bool defer_ack;          /* UAC: the 2xx is ACKed by sip_dialog_send_ack() */
+	bool cancel_wanted;      /* UAC: CANCEL once a provisional response came */
+	bool provisional;        /* UAC: a provisional response came (RFC 3261 9.1) */
+	struct sip_tx *itx;      /* UAC: our INVITE's transaction until its final response */
+	int ack_cseq;            /* UAC: CSeq of the 2xx a deferred ACK answers */
+	char *rctype, *rbody;    /* the body of the 2xx to our INVITE (the peer's SDP) */
 };
 
 static void emit(struct sip_dialog *d, enum sip_dialog_event ev, int status, struct sip_tx *tx)
@@ -67,6 +73,9 @@ static void dialog_destroy(void *data)
 	osip_message_free(d->ack);
 	osip_message_free(d->ok);
 	free(d->invite_key);
+	free(d->rctype);
+	free(d->rbody);
+	mem_deref(d->itx);
 }
 
 static struct sip_dialog *dialog_alloc(struct sip *s, bool uac, sip_dialog_h *h, void *arg)
@@ -89,6 +98,12 @@ static struct sip_dialog *dialog_alloc(struct sip *s, bool uac, sip_dialog_h *h,
 	s->dialogs = d;
 	s->n_dialogs++;
 	return d;
+}
+
+void sip_dialog_set_handler(struct sip_dialog *d, sip_dialog_h *h, void *arg)
+{
+	d->h = h;
+	d->arg = arg;
 }
 
 const char *sip_dialog_call_id(const struct sip_dialog *d)
@@ -217,8 +232,42 @@ static osip_message_t *in_dialog_request(struct sip_dialog *d, const char *metho
 	return m;
 }
 
+/* @p headers: "Name: value" lines separated by CRLF (or LF), as callers write them. */
+static int add_headers(osip_message_t *m, const char *headers)
+{
+	char line[1024];
+
+	for (const char *p = headers; p && *p;) {
+		size_t n = strcspn(p, "\r\n");
+		char *colon;
+
+		if (n > 0 && n < sizeof(line)) {
+			memcpy(line, p, n);
+			line[n] = '\0';
+			colon = strchr(line, ':');
+			if (!colon)
+				return -EINVAL;
+			*colon = '\0';
+			colon += strspn(colon + 1, " \t") + 1;
+			if (osip_message_set_header(m, line, colon) < 0)
+				return -ENOMEM;
+		} else if (n > 0) {
+			return -EINVAL;
+		}
+		p += n;
+		p += strspn(p, "\r\n");
+	}
+	return 0;
+}
+
 int sip_dialog_request(struct sip_dialog *d, const char *method, const char *ctype,
 		       const char *body, sip_response_h *h, void *arg)
+{
+	return sip_dialog_request_with(d, method, NULL, ctype, body, h, arg);
+}
+
+int sip_dialog_request_with(struct sip_dialog *d, const char *method, const char *headers,
+			    const char *ctype, const char *body, sip_response_h *h, void *arg)
 {
 	osip_message_t *m;
 	bool refresh = strcmp(method, "INVITE") == 0 || strcmp(method, "UPDATE") == 0;
@@ -228,7 +277,7 @@ int sip_dialog_request(struct sip_dialog *d, const char *method, const char *cty
 	/* RFC 3261 12.2.1.1: CSeq one higher than the last we sent. */
 	m = in_dialog_request(d, method, ++d->od->local_cseq);
 	if (!m || (refresh && sip_message_add_contact(d->sip, m, d->tcp) < 0) ||
-	    set_body(m, ctype, body) < 0) {
+	    add_headers(m, headers) < 0 || set_body(m, ctype, body) < 0) {
 		osip_message_free(m);
 		return -ENOMEM;
 	}
@@ -237,18 +286,99 @@ int sip_dialog_request(struct sip_dialog *d, const char *method, const char *cty
 
 /* ---- UAC ------------------------------------------------------------------------------ */
 
-static void send_ack(struct sip_dialog *d, const osip_message_t *resp)
+static int send_ack(struct sip_dialog *d, int cseq, const char *ctype, const char *body)
 {
-	osip_message_t *ack = in_dialog_request(d, "ACK", atoi(resp->cseq->number));
+	osip_message_t *ack = in_dialog_request(d, "ACK", cseq);
 
 	/* RFC 3261 13.2.2.4: the ACK carries the INVITE's CSeq number; its own branch. */
-	if (!ack || set_body(ack, NULL, NULL) < 0 || sip_send_direct(d->sip, ack, d->tcp) < 0) {
+	if (!ack || set_body(ack, ctype, body) < 0 || sip_send_direct(d->sip, ack, d->tcp) < 0) {
 		log_warn("sip: cannot send the ACK in dialog %s", d->od->call_id);
 		osip_message_free(ack);
-		return;
+		return -EIO;
 	}
 	osip_message_free(d->ack);
 	d->ack = ack;
+	return 0;
+}
+
+int sip_dialog_send_ack(struct sip_dialog *d, const char *ctype, const char *body)
+{
+	if (!d->uac || !d->od || !d->defer_ack || d->acked)
+		return -EALREADY;
+	d->acked = true;
+	return send_ack(d, d->ack_cseq, ctype, body);
+}
+
+const char *sip_dialog_remote_body(const struct sip_dialog *d, const char **ret_ctype)
+{
+	if (ret_ctype)
+		*ret_ctype = d->rctype;
+	return d->rbody;
+}
+
+/* Keep the 2xx's body: in RFC 3264 terms the peer's offer (offerless INVITE) or answer. */
+static void keep_body(struct sip_dialog *d, const osip_message_t *resp)
+{
+	osip_body_t *b = osip_list_get(&resp->bodies, 0);
+	char *ct = NULL;
+
+	if (!b || !b->body || !resp->content_type ||
+	    osip_content_type_to_str(resp->content_type, &ct) < 0)
+		return;
+	free(d->rctype);
+	free(d->rbody);
+	d->rctype = strdup(ct);
+	d->rbody = strndup(b->body, b->length);
+	osip_free(ct);
+}
+
+/* RFC 3261 9.1: CANCEL has the INVITE's Request-URI, Call-ID, To, From, CSeq number
+ * and its one Via (same branch), so that it matches the INVITE's server transaction. */
+static void send_cancel(struct sip_dialog *d)
+{
+	struct sip_tx *it = d->itx;
+	osip_message_t *c = NULL;
+	osip_via_t *via;
+	osip_generic_param_t *b = NULL;
+	char host[256];
+	int port;
+
+	if (!it || !it->tr || it->dead || osip_message_clone(it->req, &c) < 0)
+		return;
+	osip_free(c->sip_method);
+	c->sip_method = osip_strdup("CANCEL");
+	osip_free(c->cseq->method);
+	c->cseq->method = osip_strdup("CANCEL");
+	/* Only Via, From, To, Call-ID, CSeq, Route, Max-Forwards matter: drop the body. */
+	osip_list_special_free(&c->bodies, (void (*)(void *))osip_body_free);
+	osip_content_type_free(c->content_type);
+	c->content_type = NULL;
+	osip_content_length_free(c->content_length);
+	c->content_length = NULL;
+	osip_message_set_content_length(c, "0");
+	osip_message_force_update(c);
+	via = osip_list_get(&c->vias, 0);
+	osip_via_param_get_byname(via, "branch", &b);
+	if (!b || !b->gvalue || sip_request_target(c, host, sizeof(host), &port) < 0) {
+		osip_message_free(c);
+		return;
+	}
+	if (sip_tx_new_client(d->sip, c, &it->src, sip_txkey_client(b->gvalue, "CANCEL"), host,
+			      port, NULL, NULL, NULL) < 0)
+		log_warn("sip: cannot send CANCEL for %s", host);
+}
+
+int sip_dialog_cancel(struct sip_dialog *d)
+{
+	if (!d->uac || d->od || d->ended || !d->itx)
+		return -EALREADY;
+	/* RFC 3261 9.1: not before a provisional response; the first one sends it. */
+	if (d->cancel_wanted)
+		return 0;
+	d->cancel_wanted = true;
+	if (d->provisional)
+		send_cancel(d);
+	return 0;
 }
 
 static void on_invite_response(struct sip_tx *tx, int status, const osip_message_t *resp,
@@ -257,13 +387,23 @@ static void on_invite_response(struct sip_tx *tx, int status, const osip_message
 	struct sip_dialog *d = arg;
 
 	if (status < 200) {
+		if (!d->provisional) {
+			d->provisional = true;
+			if (d->cancel_wanted)
+				send_cancel(d);
+		}
 		emit(d, SIP_DIALOG_PROGRESS, status, NULL);
 		return;
 	}
+	d->itx = mem_deref(d->itx);
 	if (status < 300 && d->linked &&
 	    osip_dialog_init_as_uac(&d->od, (osip_message_t *)resp) == 0) {
-		send_ack(d, resp);
-		d->acked = true;
+		keep_body(d, resp);
+		d->ack_cseq = atoi(resp->cseq->number);
+		if (!d->defer_ack) {
+			send_ack(d, d->ack_cseq, NULL, NULL);
+			d->acked = true;
+		}
 		emit(d, SIP_DIALOG_ESTABLISHED, status, NULL);
 	} else {
 		d->ended = true;
@@ -299,11 +439,20 @@ int sip_dialog_invite(struct sip *s, const char *from, const char *to, const cha
 		      const char *body, bool tcp, sip_dialog_h *h, void *arg,
 		      struct sip_dialog **ret)
 {
+	return sip_dialog_invite_with(s, from, to, NULL, false, ctype, body, tcp, h, arg, ret);
+}
+
+int sip_dialog_invite_with(struct sip *s, const char *from, const char *to,
+			   const char *headers, bool defer_ack, const char *ctype,
+			   const char *body, bool tcp, sip_dialog_h *h, void *arg,
+			   struct sip_dialog **ret)
+{
 	osip_message_t *m = invite_new(s, from, to, tcp);
 	struct sip_dialog *d;
+	struct sip_tx *tx = NULL;
 	int r;
 
-	if (!m || set_body(m, ctype, body) < 0) {
+	if (!m || add_headers(m, headers) < 0 || set_body(m, ctype, body) < 0) {
 		osip_message_free(m);
 		return -EINVAL;
 	}
@@ -313,12 +462,14 @@ int sip_dialog_invite(struct sip *s, const char *from, const char *to, const cha
 		return -EBUSY;
 	}
 	d->tcp = tcp;
-	r = sip_request_send(s, m, tcp, on_invite_response, mem_ref(d), NULL);
+	d->defer_ack = defer_ack;
+	r = sip_request_send(s, m, tcp, on_invite_response, mem_ref(d), &tx);
 	if (r < 0) {
 		mem_deref(d);
 		mem_deref(d);
 		return r;
 	}
+	d->itx = mem_ref(tx);
 	*ret = d;
 	return 0;
 }
