@@ -42,6 +42,8 @@ struct config *config_new_defaults(void)
 	if (!c)
 		return NULL;
 	c->control_port = CONFIG_DEFAULT_CONTROL_PORT;
+	c->max_calls = CONFIG_DEFAULT_MAX_CALLS;
+	c->answer_timeout = CONFIG_DEFAULT_ANSWER_TIMEOUT;
 	c->limits = (struct control_limits){
 		.max_message = 64 * 1024,
 		.max_depth = 32,
@@ -229,6 +231,13 @@ static int read_element(struct config *c, xmlNodePtr n, char *err, size_t errlen
 			return -ENOMEM;
 	} else if (strcmp(name, "device") == 0) {
 		return read_device(c, n, err, errlen);
+	} else if (strcmp(name, "calls") == 0) {
+		long max = c->max_calls, timeout = c->answer_timeout;
+
+		take_num(n, "max", &max);
+		take_num(n, "answer-timeout", &timeout);
+		c->max_calls = (unsigned)max;
+		c->answer_timeout = (unsigned)timeout;
 	} else if (strcmp(name, "conference") == 0) {
 		if (take_str(n, "server", &c->conference_server) < 0 ||
 		    take_str(n, "method", &c->conference_method) < 0)

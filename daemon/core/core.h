@@ -130,10 +130,14 @@ struct config {
 	char *conference_method;
 	struct config_device *devices;
 	size_t n_devices;
+	unsigned max_calls;       /* <calls max>: concurrent calls */
+	unsigned answer_timeout;  /* <calls answer-timeout>: seconds a leg may ring */
 };
 
 #define CONFIG_DEFAULT_CONTROL_PORT 7060
 #define CONFIG_DEFAULT_SIP_PORT 5060
+#define CONFIG_DEFAULT_MAX_CALLS 16
+#define CONFIG_DEFAULT_ANSWER_TIMEOUT 60
 
 /** A config with the embedded defaults (no paths resolved); NULL on out-of-memory. */
 struct config *config_new_defaults(void);
