@@ -30,6 +30,9 @@ void control_set_config(struct control *c, const struct config *cfg);
 struct device_table;
 /** The devices <Devices/> lists and requests use (NULL: none). */
 void control_set_devices(struct control *c, struct device_table *t);
+struct call_mgr;
+/** The call subsystem Join, ExternalJoin, Hangup and Calls use (NULL: none). */
+void control_set_calls(struct control *c, struct call_mgr *m);
 /** The TCP port actually bound (for --control-port 0), or -1. */
 int control_tcp_port(const struct control *c);
 

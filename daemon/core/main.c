@@ -24,6 +24,7 @@
 #include "core/core.h"
 #include "core/worker.h"
 #include "core/xml.h"
+#include "call/call.h"
 #include "sip/sip.h"
 
 /* Command-line settings; they win over the config file, also after a reload. */
@@ -43,6 +44,7 @@ struct daemon {
 	struct device_table *devices;
 	struct worker_pool *workers; /* blocking work: hashing, directory walks */
 	struct sip *sip;
+	struct call_mgr *calls;
 	ev_tstamp started;
 	ev_signal sigterm, sigint, sighup;
 	ev_timer watchdog;
@@ -208,6 +210,7 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
 			log_err("reload: out of memory reopening devices");
 		control_set_config(d->control, c);
 		sip_set_config(d->sip, c);
+		call_mgr_set_config(d->calls, c);
 		config_free(d->cfg);
 		d->cfg = c;
 		log_info("configuration reloaded (%zu devices)", c->n_devices);
@@ -273,6 +276,9 @@ static void daemon_stop(struct daemon *d)
 	ev_signal_stop(d->loop, &d->sighup);
 	ev_timer_stop(d->loop, &d->watchdog);
 	status_unregister(on_status, d);
+	if (d->control)
+		control_set_calls(d->control, NULL);
+	call_mgr_free(d->calls);
 	sip_free(d->sip);
 	control_free(d->control);
 	device_table_free(d->devices);
@@ -323,6 +329,11 @@ static int run(int argc, char **argv)
 		return EX_OSERR;
 	}
 	control_set_devices(d.control, d.devices);
+	if (call_mgr_new(d.loop, d.cfg, d.sip, d.devices, &d.calls) < 0) {
+		daemon_stop(&d);
+		return EX_OSERR;
+	}
+	control_set_calls(d.control, d.calls);
 	watchdog_start(&d);
 	log_notice("sipsvcd %s ready (control port %d, pid %ld)", PACKAGE_VERSION,
 		   control_tcp_port(d.control), (long)getpid());
