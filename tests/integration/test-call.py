@@ -1,0 +1,330 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Join through the control socket against SIPp as the device and as the target.
+
+Loop mode (RFC 3725 4.1): the device's INVITE has no offer, the device's offer (its
+-mp media port) reaches the target, the target's answer (its -mp port) comes back in
+the ACK to the device; BYE from either side ends both; 486 from the target fails the
+call and the device gets its ACK and a BYE; a device that never answers is CANCELled
+at the answer timeout, or on Hangup. Transfer mode (RFC 3515): REFER with the right
+Refer-To after the answer, NOTIFY 200 sipfrag → transferred, then BYE; a device that
+refuses REFER with 405 → failed. Errors: no-such-device, limit, no-such-call.
+Every reply and event validates against sipsvc.xsd; SIPp checks its side."""
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+from sipsvctest import (Daemon, TestFailure, check, check_eq, main, running, test,
+                        xsd_validate, need_program)
+
+SIPP = shutil.which("sipp") or "sipp"
+SCENARIOS = os.path.join(os.environ.get("top_srcdir", os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..")), "tests", "sipp")
+
+
+def free_udp():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Peer:
+    """One SIPp UAS on loopback, with its message trace."""
+
+    def __init__(self, scenario, sets=()):
+        need_program("sipp")
+        self.tmp = tempfile.mkdtemp(prefix="sipsvc-call-")
+        self.port, self.mp = free_udp(), free_udp()
+        self.trace = os.path.join(self.tmp, "messages.log")
+        args = [SIPP, "-sf", os.path.join(SCENARIOS, scenario), "-t", "u1",
+                "-i", "127.0.0.1", "-p", str(self.port), "-mp", str(self.mp), "-m", "1",
+                "-nostdin", "-timeout", "40", "-timeout_error", "-trace_msg", "-trace_err",
+                "-message_file", self.trace]
+        for k, v in sets:
+            args += ["-set", k, v]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=self.tmp)
+        time.sleep(0.3)
+
+    @property
+    def uri(self):
+        return "sip:%s@127.0.0.1:%d" % ("peer", self.port)
+
+    def wait(self, timeout=45):
+        try:
+            out, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+        if self.proc.returncode != 0:
+            print(out.decode(errors="replace")[-3000:])
+            print(self.messages()[-6000:])
+            for f in os.listdir(self.tmp):
+                if f.endswith("_errors.log"):
+                    print(open(os.path.join(self.tmp, f), errors="replace").read()[-2000:])
+        return self.proc.returncode
+
+    def messages(self):
+        try:
+            with open(self.trace, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def received(self, method):
+        """The texts of the requests of @method SIPp received."""
+        parts = re.split(r"-{10,}.*\n", self.messages())
+        return [p for p in parts if re.search(r"message received", p) and
+                re.search(r"^%s " % method, p, re.M)]
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def config(devices, timeout=20, max_calls=4):
+    return ("<sipsvc><identity uri=\"sip:me@127.0.0.1\"/>"
+            "<calls max=\"%d\" answer-timeout=\"%d\"/>%s</sipsvc>"
+            % (max_calls, timeout, "".join(devices)))
+
+
+def sip_device(id_, uri, mode, extra=""):
+    return ('<device id="%s" wrapper="sip" uri="%s" mode="%s">%s</device>'
+            % (id_, uri, mode, extra))
+
+
+def events_until_end(c, timeout=30):
+    """Every call event up to the final one (state ended/failed without leg=)."""
+    out = []
+    while True:
+        el, line = c.recv_xml(timeout)
+        xsd_validate(line)
+        if el.tag != "Event" or el.get("type") != "call":
+            continue
+        out.append(el.attrib)
+        if el.get("leg") is None and el.get("state") in ("ended", "failed"):
+            return out
+
+
+def legs(evs, leg):
+    return [e["state"] for e in evs if e.get("leg") == leg]
+
+
+def join(c, target, dev, mode=None, ref="r1"):
+    use = '<Use dev="%s"%s/>' % (dev, ' mode="%s"' % mode if mode else "")
+    ok, line = c.request('<Join ref="%s" id="%s">%s</Join>' % (ref, target, use))
+    xsd_validate(line)
+    check_eq(ok.tag, "Ok", "Join answered Ok (%s)" % line)
+    check(re.match(r"^c\d+$", ok.get("call") or ""), "Ok names the call: %s" % line)
+    return ok.get("call")
+
+
+def media_port(text):
+    m = re.search(r"m=audio (\d+)", text or "")
+    return int(m.group(1)) if m else None
+
+
+def loop_call(device_sets=(), target_sets=()):
+    dev, tgt = Peer("call-device-loop.xml", device_sets), Peer("call-target.xml", target_sets)
+    return dev, tgt
+
+
+@test
+def loop_mode_carries_offer_and_answer_target_hangs_up():
+    dev, tgt = loop_call(target_sets=[("hangup", "yes")])
+    try:
+        with running(Daemon(config=config([sip_device("desk", dev.uri, "loop")]))) as d:
+            with d.unix_client() as c:
+                call = join(c, tgt.uri, "desk")
+                seen = []
+                while "connected" not in [e["state"] for e in seen if "leg" not in e]:
+                    el, line = c.recv_xml(15)
+                    xsd_validate(line)
+                    seen.append(el.attrib)
+                check(all(e.get("call") == call and e.get("ref") == "r1" for e in seen),
+                      "events carry call= and ref=")
+                ok, line = c.request("<Calls/>")
+                xsd_validate(line)
+                calls = ok.findall("Call")
+                check_eq(len(calls), 1, "Calls lists the call: %s" % line)
+                check_eq(calls[0].get("state"), "connected", "the call is connected")
+                check_eq(sorted(l.get("leg") for l in calls[0].findall("Leg")),
+                         ["device", "remote"], "both legs listed")
+                check_eq(d.status().find("Counts").get("calls"), "1", "Counts calls=1")
+                rest = events_until_end(c)
+            evs = seen + rest
+            check_eq(legs(evs, "device")[:3], ["trying", "ringing", "connected"],
+                     "device leg states")
+            check_eq(legs(evs, "remote"), ["trying", "ringing", "connected", "ended"],
+                     "remote leg states")
+            check_eq((evs[-1]["state"], evs[-1].get("reason")), ("ended", "remote-bye"),
+                     "final event")
+            check_eq(dev.wait(), 0, "SIPp device completed (got BYE)")
+            check_eq(tgt.wait(), 0, "SIPp target completed")
+            inv = dev.received("INVITE")
+            check(inv and re.search(r"(?im)^Content-Length: *0\s*$", inv[0]),
+                  "the device's INVITE has no offer (RFC 3725 4.1)")
+            check_eq(media_port(tgt.received("INVITE")[0]), dev.mp,
+                     "the target's INVITE carries the device's offer")
+            check_eq(media_port(dev.received("ACK")[0]), tgt.mp,
+                     "the device's ACK carries the target's answer")
+            check_eq(d.status().find("Counts").get("calls"), "0", "Counts calls=0 after")
+    finally:
+        dev.close()
+        tgt.close()
+
+
+@test
+def loop_mode_device_hangs_up_ad_hoc_device():
+    dev, tgt = loop_call(device_sets=[("hangup", "yes")])
+    try:
+        with running(Daemon(config=config([]))) as d:
+            with d.unix_client() as c:
+                join(c, tgt.uri, dev.uri)
+                evs = events_until_end(c)
+            check_eq((evs[-1]["state"], evs[-1].get("reason")), ("ended", "device-bye"),
+                     "final event")
+            check_eq(dev.wait(), 0, "SIPp device completed (sent BYE)")
+            check_eq(tgt.wait(), 0, "SIPp target completed (got BYE)")
+    finally:
+        dev.close()
+        tgt.close()
+
+
+@test
+def loop_mode_target_busy():
+    dev, tgt = loop_call(target_sets=[("status", "486")])
+    try:
+        with running(Daemon(config=config([sip_device("desk", dev.uri, "loop")]))) as d:
+            with d.unix_client() as c:
+                join(c, tgt.uri, "desk")
+                evs = events_until_end(c)
+            remote = [e for e in evs if e.get("leg") == "remote"]
+            check_eq((remote[-1]["state"], remote[-1].get("sip-status")), ("failed", "486"),
+                     "remote leg failed with 486")
+            check_eq((evs[-1]["state"], evs[-1].get("sip-status")), ("failed", "486"),
+                     "the call failed with 486")
+            check_eq(dev.wait(), 0, "SIPp device got its ACK and a BYE")
+            check_eq(tgt.wait(), 0, "SIPp target completed")
+            check_eq(media_port(dev.received("ACK")[0]), 0,
+                     "the device's ACK refuses the stream (RFC 3264 6)")
+    finally:
+        dev.close()
+        tgt.close()
+
+
+@test
+def device_never_answers_timeout_cancels():
+    dev = Peer("call-device-ring.xml")
+    try:
+        cfg = config([sip_device("desk", dev.uri, "loop")], timeout=2)
+        with running(Daemon(config=cfg)) as d:
+            with d.unix_client() as c:
+                join(c, "sip:nobody@127.0.0.1:9", "desk")
+                evs = events_until_end(c)
+            check_eq((evs[-1]["state"], evs[-1].get("reason"), evs[-1].get("sip-status")),
+                     ("failed", "timeout", "408"), "the call failed on the answer timeout")
+            check_eq(dev.wait(), 0, "SIPp device got CANCEL, answered 487, got ACK")
+    finally:
+        dev.close()
+
+
+@test
+def hangup_before_answer_cancels():
+    dev = Peer("call-device-ring.xml")
+    try:
+        with running(Daemon(config=config([sip_device("desk", dev.uri, "loop")]))) as d:
+            with d.unix_client() as c:
+                call = join(c, "sip:nobody@127.0.0.1:9", "desk")
+                while True:
+                    el, _ = c.recv_xml(10)
+                    if el.get("state") == "ringing":
+                        break
+                ok, line = c.request('<Hangup call="%s"/>' % call)
+                check_eq(ok.tag, "Ok", "Hangup answered Ok: %s" % line)
+                evs = events_until_end(c)
+                check_eq((evs[-1]["state"], evs[-1].get("reason")), ("ended", "hangup"),
+                         "the call ended by Hangup")
+                ok, line = c.request('<Hangup call="%s"/>' % call)
+                xsd_validate(line)
+                check_eq(ok.get("code"), "no-such-call", "Hangup of an ended call")
+            check_eq(dev.wait(), 0, "SIPp device got CANCEL")
+    finally:
+        dev.close()
+
+
+@test
+def transfer_mode_refer_and_notify():
+    dev = Peer("call-device-refer.xml")
+    target = "sip:bob@127.0.0.1:5999"
+    try:
+        cfg = config([sip_device("desk", dev.uri, "transfer",
+                                 '<param name="auto-answer" value="true"/>')])
+        with running(Daemon(config=cfg)) as d:
+            with d.unix_client() as c:
+                join(c, target, "desk")
+                evs = events_until_end(c)
+            check("transferred" in [e["state"] for e in evs if "leg" not in e],
+                  "a transferred event: %r" % evs)
+            check_eq((evs[-1]["state"], evs[-1].get("reason")), ("ended", "transferred"),
+                     "final event")
+            check_eq(dev.wait(), 0, "SIPp device got REFER, sent NOTIFY, got BYE")
+            inv = dev.received("INVITE")[0]
+            check(re.search(r"(?im)^Answer-Mode: *Auto", inv), "Answer-Mode: Auto (RFC 5373)")
+            refer = dev.received("REFER")[0]
+            check(re.search(r"(?im)^Refer-To: *<%s>" % re.escape(target), refer),
+                  "Refer-To names the target: %s" % refer)
+    finally:
+        dev.close()
+
+
+@test
+def transfer_mode_refer_refused():
+    dev = Peer("call-device-refer.xml", [("status", "405")])
+    try:
+        with running(Daemon(config=config([]))) as d:
+            with d.unix_client() as c:
+                join(c, "sip:bob@127.0.0.1:5999", dev.uri, mode="transfer")
+                evs = events_until_end(c)
+            check_eq((evs[-1]["state"], evs[-1].get("sip-status")), ("failed", "405"),
+                     "the call failed with 405")
+            check("loop" in evs[-1].get("reason", ""), "the reason points to loop mode")
+            check_eq(dev.wait(), 0, "SIPp device refused REFER and got BYE")
+    finally:
+        dev.close()
+
+
+@test
+def errors_and_limits():
+    dev = Peer("call-device-ring.xml")
+    try:
+        cfg = config([sip_device("desk", dev.uri, "loop")], max_calls=1)
+        with running(Daemon(config=cfg)) as d:
+            with d.unix_client() as c:
+                el, line = c.request('<Join id="sip:a@127.0.0.1"><Use dev="nosuch"/></Join>')
+                xsd_validate(line)
+                check_eq(el.get("code"), "no-such-device", "unknown device")
+                join(c, "sip:nobody@127.0.0.1:9", "desk")
+                el, line = c.request('<Join id="sip:a@127.0.0.1"><Use dev="desk"/></Join>')
+                xsd_validate(line)
+                check_eq(el.get("code"), "limit", "a second call over max=1")
+                el, line = c.request('<Hangup call="c99"/>')
+                check_eq(el.get("code"), "no-such-call", "Hangup of an unknown call")
+                el, line = c.request("<Hangup/>")
+                check_eq(el.tag, "Ok", "Hangup of every call")
+                evs = events_until_end(c)
+                check_eq(evs[-1]["state"], "ended", "the call ended")
+            check_eq(dev.wait(), 0, "SIPp device got CANCEL")
+    finally:
+        dev.close()
+
+
+if __name__ == "__main__":
+    main()
