@@ -326,5 +326,84 @@ def errors_and_limits():
         dev.close()
 
 
+def wait_state(c, state, timeout=10):
+    while True:
+        el, line = c.recv_xml(timeout)
+        xsd_validate(line)
+        if el.tag == "Event" and el.get("state") == state:
+            return el
+
+
+@test
+def external_join_prompt_answered():
+    dev = Peer("call-device-ring.xml")
+    try:
+        cfg = config([sip_device("desk", dev.uri, "loop"),
+                      sip_device("other", "sip:other@127.0.0.1:9", "loop")])
+        with running(Daemon(config=cfg)) as d:
+            with d.unix_client() as chooser, d.unix_client() as c:
+                ok, _ = chooser.request('<Subscribe events="device-choice"/>')
+                check_eq(ok.tag, "Ok", "subscribed")
+                ok, line = c.request('<ExternalJoin ref="x" id="sip:bob@127.0.0.1:9"/>')
+                xsd_validate(line)
+                check_eq(ok.tag, "Ok", "ExternalJoin answered Ok: %s" % line)
+                call = ok.get("call")
+                ev, line = chooser.recv_xml()
+                xsd_validate(line)
+                check_eq((ev.get("type"), ev.get("target")),
+                         ("device-choice", "sip:bob@127.0.0.1:9"), "the prompt: %s" % line)
+                check_eq([x.get("id") for x in ev.findall("Device")], ["desk", "other"],
+                         "the prompt offers the devices")
+                ok, line = chooser.request('<ChooseDevice prompt="%s" dev="desk"/>'
+                                           % ev.get("prompt"))
+                check_eq(ok.tag, "Ok", "ChooseDevice answered Ok: %s" % line)
+                ok, line = chooser.request('<ChooseDevice prompt="%s" dev="desk"/>'
+                                           % ev.get("prompt"))
+                check_eq(ok.tag, "Error", "a second answer is refused: %s" % line)
+                wait_state(c, "ringing")
+                c.request('<Hangup call="%s"/>' % call)
+                evs = events_until_end(c)
+                check_eq(evs[-1]["state"], "ended", "the call ended")
+            check_eq(dev.wait(), 0, "the chosen device was called (and CANCELled)")
+    finally:
+        dev.close()
+
+
+@test
+def external_join_declined_and_defaults():
+    dev = Peer("call-device-ring.xml")
+    try:
+        two = config([sip_device("desk", dev.uri, "loop"),
+                      sip_device("other", "sip:other@127.0.0.1:9", "loop")])
+        with running(Daemon(config=two)) as d:
+            with d.unix_client() as chooser, d.unix_client() as c:
+                ok, line = c.request('<ExternalJoin id="sip:bob@127.0.0.1:9"/>')
+                xsd_validate(line)
+                check_eq(ok.get("code"), "declined", "no chooser, no default: declined")
+                chooser.request('<Subscribe events="device-choice"/>')
+                ok, _ = c.request('<ExternalJoin id="sip:bob@127.0.0.1:9"/>')
+                ev, _ = chooser.recv_xml()
+                chooser.request('<ChooseDevice prompt="%s" dev=""/>' % ev.get("prompt"))
+                evs = events_until_end(c)
+                check_eq((evs[-1]["state"], evs[-1].get("reason")), ("failed", "declined"),
+                         "a declined prompt fails the call")
+        with running(Daemon(config=config([]))) as d:
+            with d.unix_client() as c:
+                ok, line = c.request('<ExternalJoin id="sip:bob@127.0.0.1:9"/>')
+                check_eq(ok.get("code"), "no-devices", "no device configured")
+        one = config([sip_device("desk", dev.uri, "loop")])
+        with running(Daemon(config=one)) as d:
+            with d.unix_client() as c:
+                ok, line = c.request('<ExternalJoin id="sip:bob@127.0.0.1:9"/>')
+                check_eq(ok.tag, "Ok", "the default device is used: %s" % line)
+                wait_state(c, "ringing")
+                c.request("<Hangup/>")
+                evs = events_until_end(c)
+                check_eq(evs[-1]["state"], "ended", "the call ended")
+            check_eq(dev.wait(), 0, "the default device was called")
+    finally:
+        dev.close()
+
+
 if __name__ == "__main__":
     main()
