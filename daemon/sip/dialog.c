@@ -37,7 +37,10 @@ struct sip_dialog {
 	struct sip_tx *itx;      /* UAC: our INVITE's transaction until its final response */
 	int ack_cseq;            /* UAC: CSeq of the 2xx a deferred ACK answers */
 	char *rctype, *rbody;    /* the body of the 2xx to our INVITE (the peer's SDP) */
+	bool reack_wait;         /* our 2xx to a re-INVITE waits for its ACK */
 };
+
+static int send_ack(struct sip_dialog *d, int cseq, const char *ctype, const char *body);
 
 static void emit(struct sip_dialog *d, enum sip_dialog_event ev, int status, struct sip_tx *tx)
 {
@@ -266,6 +269,49 @@ int sip_dialog_request(struct sip_dialog *d, const char *method, const char *cty
 	return sip_dialog_request_with(d, method, NULL, ctype, body, h, arg);
 }
 
+/* A re-INVITE we sent: its 2xx is ACKed here like the first one. */
+struct reinvite {
+	struct sip_dialog *d;
+	sip_response_h *h;
+	void *arg;
+};
+
+static void on_reinvite_response(struct sip_tx *tx, int status, const osip_message_t *resp,
+				  void *arg)
+{
+	struct reinvite *ri = arg;
+
+	/* RFC 3261 13.2.2.4: the UAC core ACKs each 2xx to an INVITE, a re-INVITE too; the
+	 * ACK is kept to answer retransmissions of this 2xx. */
+	if (status >= 200 && status < 300 && resp && ri->d->linked && ri->d->od)
+		send_ack(ri->d, atoi(resp->cseq->number), NULL, NULL);
+	if (ri->h)
+		ri->h(tx, status, resp, ri->arg);
+	if (status >= 200) {
+		mem_deref(ri->d);
+		free(ri);
+	}
+}
+
+static int send_reinvite(struct sip_dialog *d, osip_message_t *m, sip_response_h *h,
+			 void *arg)
+{
+	struct reinvite *ri = malloc(sizeof(*ri));
+	int r;
+
+	if (!ri) {
+		osip_message_free(m);
+		return -ENOMEM;
+	}
+	*ri = (struct reinvite){ .d = mem_ref(d), .h = h, .arg = arg };
+	r = sip_request_send(d->sip, m, d->tcp, on_reinvite_response, ri, NULL);
+	if (r < 0) {
+		mem_deref(d);
+		free(ri);
+	}
+	return r;
+}
+
 int sip_dialog_request_with(struct sip_dialog *d, const char *method, const char *headers,
 			    const char *ctype, const char *body, sip_response_h *h, void *arg)
 {
@@ -281,6 +327,8 @@ int sip_dialog_request_with(struct sip_dialog *d, const char *method, const char
 		osip_message_free(m);
 		return -ENOMEM;
 	}
+	if (strcmp(method, "INVITE") == 0)
+		return send_reinvite(d, m, h, arg);
 	return sip_request_send(d->sip, m, d->tcp, h, arg, NULL);
 }
 
@@ -568,12 +616,65 @@ int sip_dialog_accept(struct sip_tx *tx, const char *ctype, const char *body, si
 	return 0;
 }
 
+/* Resend @p r (our 2xx to an INVITE on @p tx) until its ACK (RFC 3261 13.3.1.4). */
+static int start_2xx_retx(struct sip_dialog *d, struct sip_tx *tx, osip_message_t *r)
+{
+	struct sip *s = d->sip;
+	char *host = NULL;
+
+	osip_message_free(d->ok);
+	d->ok = NULL;
+	free(d->invite_key);
+	d->invite_key = strdup(tx->key);
+	if (osip_message_clone(r, &d->ok) < 0 || !d->invite_key)
+		return -ENOMEM;
+	d->src = tx->src;
+	osip_response_get_destination(r, &host, &d->ok_port);
+	snprintf(d->ok_host, sizeof(d->ok_host), "%s", host ? host : tx->src.ip);
+	osip_free(host);
+	d->reack_wait = true;
+	d->retx_interval = SIP_T1;
+	d->retx_start = s->loop ? ev_now(s->loop) : 0;
+	if (!d->linked || !s->loop)
+		return 0;
+	ev_timer_stop(s->loop, &d->retx);
+	ev_init(&d->retx, on_retx);
+	d->retx.data = d;
+	d->retx.repeat = SIP_T1;
+	ev_timer_again(s->loop, &d->retx);
+	return 0;
+}
+
+int sip_dialog_answer(struct sip_dialog *d, struct sip_tx *tx, const char *ctype,
+		      const char *body)
+{
+	bool invite = tx->req && strcmp(tx->req->sip_method, "INVITE") == 0;
+	osip_message_t *r;
+
+	if (!tx->tr || tx->dead || tx->final_sent)
+		return -ENOENT;
+	r = accept_response(tx, ctype, body);
+	if (!r)
+		return -ENOMEM;
+	if (invite && start_2xx_retx(d, tx, r) < 0) {
+		osip_message_free(r);
+		return -ENOMEM;
+	}
+	return sip_tx_send(tx, r);
+}
+
 bool sip_dialog_ack(struct sip *s, const osip_message_t *ack)
 {
 	for (struct sip_dialog *d = s->dialogs; d; d = d->next) {
-		if (d->uac || !d->od || osip_dialog_match_as_uas(d->od, (osip_message_t *)ack) != 0)
+		if ((d->uac && !d->reack_wait) || !d->od ||
+		    osip_dialog_match_as_uas(d->od, (osip_message_t *)ack) != 0)
 			continue;
-		if (!d->acked) {
+		if (d->reack_wait) {
+			/* The ACK of our 2xx to a re-INVITE: nothing to report. */
+			d->reack_wait = false;
+			if (s->loop)
+				ev_timer_stop(s->loop, &d->retx);
+		} else if (!d->acked) {
 			d->acked = true;
 			if (s->loop)
 				ev_timer_stop(s->loop, &d->retx);
@@ -589,7 +690,7 @@ bool sip_dialog_absorb_invite(struct sip *s, const char *key)
 	/* RFC 6026 7.1: libosip2's IST ends with the 2xx; its retransmissions belong to
 	 * the dialog (the "Accepted" state) and get the 2xx again, for 64*T1. */
 	for (struct sip_dialog *d = s->dialogs; d; d = d->next) {
-		if (d->uac || !d->invite_key || strcmp(d->invite_key, key) != 0)
+		if ((d->uac && !d->reack_wait) || !d->invite_key || strcmp(d->invite_key, key) != 0)
 			continue;
 		if (d->ok && s->loop && ev_now(s->loop) - d->retx_start < 64 * SIP_T1)
 			sip_send_to(s, &d->src, d->ok, d->ok_host, d->ok_port);

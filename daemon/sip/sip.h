@@ -211,7 +211,22 @@ const char *sip_dialog_remote_body(const struct sip_dialog *d, const char **ret_
  * or with a 2xx that crossed the CANCEL. 0 or -EALREADY (answered already).
  */
 int sip_dialog_cancel(struct sip_dialog *d);
-/** sip_dialog_request() with extra @p headers (Refer-To, Event...). 0 or -errno. */
+/**
+ * Answer an in-dialog request @p tx of @p d (a re-INVITE or UPDATE) with 200, our
+ * Contact and a body (the SDP answer); a 2xx to a re-INVITE is resent until its ACK
+ * (RFC 3261 13.3.1.4), which is absorbed. 0 or -errno.
+ */
+int sip_dialog_answer(struct sip_dialog *d, struct sip_tx *tx, const char *ctype,
+		      const char *body);
+/**
+ * The body of a message a handler got (a response) and, in *@p ret_ctype if given,
+ * its Content-Type; both malloc'd, NULL when there is none.
+ */
+char *sip_message_body(const struct osip_message *m, char **ret_ctype);
+/**
+ * sip_dialog_request() with extra @p headers (Refer-To, Event...). A re-INVITE's 2xx
+ * is ACKed by the dialog (RFC 3261 13.2.2.4). 0 or -errno.
+ */
 int sip_dialog_request_with(struct sip_dialog *d, const char *method, const char *headers,
 			    const char *ctype, const char *body, sip_response_h *h, void *arg);
 /** Send BYE; SIP_DIALOG_TERMINATED follows its answer. 0 or -errno. */

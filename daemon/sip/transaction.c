@@ -179,26 +179,29 @@ const char *sip_tx_method(const struct sip_tx *tx)
 	return tx->tr && !tx->dead ? tx->req->sip_method : NULL;
 }
 
-char *sip_tx_body(const struct sip_tx *tx, char **ret_ctype)
+char *sip_message_body(const struct osip_message *m, char **ret_ctype)
 {
-	const osip_body_t *b;
+	const osip_body_t *b = m ? osip_list_get(&m->bodies, 0) : NULL;
 	char *ct = NULL, *body;
 
-	if (!tx->tr || tx->dead)
-		return NULL;
-	b = osip_list_get(&tx->req->bodies, 0);
 	if (!b || !b->body)
 		return NULL;
 	body = strndup(b->body, b->length);
 	if (body && ret_ctype) {
 		*ret_ctype = NULL;
-		if (tx->req->content_type &&
-		    osip_content_type_to_str(tx->req->content_type, &ct) == 0) {
+		if (m->content_type && osip_content_type_to_str(m->content_type, &ct) == 0) {
 			*ret_ctype = strdup(ct);
 			osip_free(ct);
 		}
 	}
 	return body;
+}
+
+char *sip_tx_body(const struct sip_tx *tx, char **ret_ctype)
+{
+	if (!tx->tr || tx->dead)
+		return NULL;
+	return sip_message_body(tx->req, ret_ctype);
 }
 
 char *sip_tx_header(const struct sip_tx *tx, const char *name)
