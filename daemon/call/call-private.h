@@ -83,6 +83,7 @@ struct call {
 	bool preparing;           /* device_prepare() is running */
 	bool subscribed;          /* transfer: the REFER was accepted */
 	bool hangup;              /* Hangup asked: ends on the next loop turn */
+	bool relaying;            /* loop: a re-INVITE/UPDATE is on its way through */
 	unsigned prompt;          /* ExternalJoin: the prompt waiting, 0 none */
 	ev_timer timer;           /* answer timeout, then the linger bound */
 	ev_timer start;           /* runs call_begin's work after the request's reply */

@@ -7,6 +7,9 @@
  * dialogs stay with the service: a BYE on one leg ends the other, a failure on one
  * cleans up the other, a Hangup before the answer CANCELs.
  *
+ * Re-INVITEs and UPDATEs with an offer are passed to the other leg, and its answer
+ * back (RFC 3725 7, continued processing: the controller relays offers and answers).
+ *
  * The device's 2xx waits for its ACK while the target rings: RFC 3261 13.3.1.4 gives
  * it 64*T1 = 32 s, so a target that rings longer than that loses the device (which
  * BYEs); RFC 3725 4.1 accepts this for devices that answer at once.
@@ -14,6 +17,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "call/call-private.h"
@@ -97,19 +101,90 @@ static void remote_answered(struct call_leg *l)
 	call_set_state(c, CALL_STATE_CONNECTED);
 }
 
+/* A re-INVITE or UPDATE from one leg, on its way through the other. */
+struct relay {
+	struct call_leg *from;
+	struct sip_tx *tx;
+};
+
+static void relay_free(struct relay *r)
+{
+	struct call *c = r->from->call;
+
+	c->relaying = false;
+	mem_deref(r->tx);
+	free(r);
+	call_check_gone(c);
+	mem_deref(c);
+}
+
+/* The other leg's answer goes back as ours (RFC 3725 7: the controller passes offers
+ * and answers through); its refusal is passed on as it is. */
+static void on_relay_response(struct sip_tx *tx, int status, const struct osip_message *resp,
+			      void *arg)
+{
+	struct relay *r = arg;
+	char *ct = NULL, *answer = NULL;
+
+	if (status < 200)
+		return;
+	if (r->from->call->ended)
+		sip_tx_reply(r->tx, 487, NULL);
+	else if (status >= 300)
+		sip_tx_reply(r->tx, status, NULL);
+	else if (!(answer = sip_message_body(resp, &ct)) || !ct)
+		sip_tx_reply(r->tx, 488, NULL);
+	else if (sip_dialog_answer(r->from->dlg, r->tx, ct, answer) < 0)
+		log_warn("call c%u: cannot answer the re-INVITE", r->from->call->id);
+	free(ct);
+	free(answer);
+	relay_free(r);
+}
+
+static int relay_offer(struct call_leg *l, struct sip_tx *tx, const char *method)
+{
+	struct call *c = l->call;
+	struct call_leg *other = &c->legs[l->kind == CALL_LEG_DEVICE ? CALL_LEG_REMOTE
+								      : CALL_LEG_DEVICE];
+	char *ct = NULL, *offer = sip_tx_body(tx, &ct);
+	struct relay *r = NULL;
+	int err = 488;
+
+	/* RFC 3261 14.2: one offer at a time (491), and only once both legs are up. An
+	 * offerless re-INVITE is not relayed yet. */
+	if (c->relaying || c->state != CALL_STATE_CONNECTED)
+		err = 491;
+	else if (offer && ct && (r = calloc(1, sizeof(*r))))
+		err = 0;
+	if (err == 0) {
+		r->from = l;
+		r->tx = mem_ref(tx);
+		mem_ref(c);
+		c->relaying = true;
+		if (sip_dialog_request(other->dlg, method, ct, offer, on_relay_response, r) < 0) {
+			relay_free(r);
+			err = 500;
+		}
+	}
+	free(ct);
+	free(offer);
+	return err;
+}
+
 static void in_dialog_request(struct call_leg *l, struct sip_tx *tx)
 {
 	const char *m = sip_tx_method(tx);
+	int err;
 
-	/* TODO: relay re-INVITE and UPDATE with their SDP to the other leg (RFC 3725 6).
-	 * Until then the session stays as negotiated: RFC 3261 14.2, 488 for a change
-	 * we cannot take. */
-	if (m && (strcmp(m, "INVITE") == 0 || strcmp(m, "UPDATE") == 0))
-		sip_tx_reply(tx, 488, NULL);
-	else if (m && strcmp(m, "INFO") == 0)
+	if (m && (strcmp(m, "INVITE") == 0 || strcmp(m, "UPDATE") == 0)) {
+		err = relay_offer(l, tx, m);
+		if (err)
+			sip_tx_reply(tx, err, NULL);
+	} else if (m && strcmp(m, "INFO") == 0) {
 		sip_tx_reply(tx, 200, NULL);
-	else
+	} else {
 		sip_tx_reply(tx, 501, NULL);
+	}
 }
 
 static void loop_dialog(struct call_leg *l, enum sip_dialog_event ev, int status,

@@ -84,6 +84,32 @@ def loop_mode_device_hangs_up_ad_hoc_device():
 
 
 @test
+def loop_mode_relays_reinvite():
+    dev, tgt = loop_call(device_sets=[("hangup", "yes"), ("reinvite", "yes")])
+    try:
+        with running(Daemon(config=config([sip_device("desk", dev.uri, "loop")]))) as d:
+            with d.unix_client() as c:
+                join(c, tgt.uri, "desk")
+                evs = events_until_end(c)
+            check_eq((evs[-1]["state"], evs[-1].get("reason")), ("ended", "device-bye"),
+                     "final event")
+            check_eq(dev.wait(), 0, "SIPp device: re-INVITE answered, then its BYE")
+            check_eq(tgt.wait(), 0, "SIPp target: re-INVITE, ACK, BYE")
+            invites = tgt.received("INVITE")
+            check_eq(len(invites), 2, "the target got the re-INVITE")
+            check_eq(media_port(invites[1]), dev.mp + 2,
+                     "the re-INVITE carries the device's new offer (RFC 3725 7)")
+            oks = [p for p in dev.messages().split("message received")
+                   if p.lstrip(" [0123456789]bytes:\n").startswith("SIP/2.0 200") and
+                   "CSeq: 2 INVITE" in p]
+            check(oks and media_port(oks[0]) == tgt.mp,
+                  "the device's 200 carries the target's answer")
+    finally:
+        dev.close()
+        tgt.close()
+
+
+@test
 def loop_mode_target_busy():
     dev, tgt = loop_call(target_sets=[("status", "486")])
     try:
