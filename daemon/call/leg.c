@@ -117,12 +117,13 @@ char *call_sdp_refuse(const char *offer)
 	if (!out)
 		return NULL;
 	while (*p) {
-		bool mline = strncmp(p, "m=", 2) == 0;
-		const char *sp = mline ? strchr(p, ' ') : NULL;
 		const char *eol = p + strcspn(p, "\n");
+		const char *sp = strncmp(p, "m=", 2) == 0 ? memchr(p, ' ', (size_t)(eol - p)) : NULL;
+		size_t digits = sp ? strspn(sp + 1, "0123456789") : 0;
 
-		if (sp && sp < eol) {
-			size_t media = (size_t)(sp - p) + 1, digits = strspn(sp + 1, "0123456789");
+		/* Only a port of at least one digit is replaced: the answer is never longer. */
+		if (digits > 0) {
+			size_t media = (size_t)(sp - p) + 1;
 
 			memcpy(o, p, media);
 			o += media;
