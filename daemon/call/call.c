@@ -297,14 +297,20 @@ static void on_prepared(void *arg, int err, const char *why)
 
 static void begin_now(struct call *c)
 {
+	int r;
+
 	if (!c->dev) {
 		if (c->ops->start(c) < 0)
 			call_finish(c, CALL_STATE_FAILED, "internal", 0);
 		return;
 	}
-	/* A softphone may have to be started first (sipsvc-wrapper.h prepare). */
+	/* A softphone may have to be started first (sipsvc-wrapper.h prepare); a wrapper
+	 * without prepare() has nothing to start. */
 	c->preparing = true;
-	if (device_prepare(c->dev, on_prepared, mem_ref(c)) < 0) {
+	r = device_prepare(c->dev, on_prepared, mem_ref(c));
+	if (r == -EOPNOTSUPP) {
+		on_prepared(c, 0, NULL);
+	} else if (r < 0) {
 		c->preparing = false;
 		mem_deref(c);
 		call_finish(c, CALL_STATE_FAILED, "device-unavailable", 0);

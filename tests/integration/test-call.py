@@ -11,7 +11,10 @@ Refer-To after the answer, NOTIFY 200 sipfrag → transferred, then BYE; a devic
 refuses REFER with 405 → failed. Errors: no-such-device, limit, no-such-call.
 Every reply and event validates against sipsvc.xsd; SIPp checks its side."""
 
+import http.server
 import re
+import threading
+import urllib.parse
 
 from calltest import Peer, config, events_until_end, join, legs, media_port, sip_device
 from sipsvctest import Daemon, check, check_eq, main, running, test, xsd_validate
@@ -235,6 +238,59 @@ def errors_and_limits():
             check_eq(dev.wait(), 0, "SIPp device got CANCEL")
     finally:
         dev.close()
+
+
+class ClickToDial:
+    """A phone's HTTP click-to-dial API on loopback: answers @status, records paths."""
+
+    def __init__(self, status):
+        paths = self.paths = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                paths.append(urllib.parse.unquote(self.path))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@test
+def transfer_mode_click_to_dial():
+    ok_phone, bad_phone = ClickToDial(200), ClickToDial(503)
+    try:
+        devs = ['<device id="%s" wrapper="http" mode="transfer"><param name="url" '
+                'value="http://127.0.0.1:%d/dial/{target}"/></device>' % (n, p.port)
+                for n, p in (("click", ok_phone), ("broken", bad_phone))]
+        with running(Daemon(config=config(devs), allow_errors=[r"http"])) as d:
+            with d.unix_client() as c:
+                join(c, "sip:bob@example.com", "click")
+                evs = events_until_end(c)
+                check_eq((evs[-1]["state"], evs[-1].get("reason")), ("ended", "transferred"),
+                         "a 2xx from the phone: transferred")
+                check_eq(ok_phone.paths, ["/dial/sip:bob@example.com"],
+                         "the phone was asked to dial the target")
+                join(c, "sip:bob@example.com", "broken")
+                evs = events_until_end(c)
+                check_eq((evs[-1]["state"], evs[-1].get("reason")),
+                         ("failed", "device-did-not-dial"), "a 503 from the phone: failed")
+                el, line = c.request('<Join id="sip:bob@example.com"><Use dev="click" '
+                                     'mode="loop"/></Join>')
+                xsd_validate(line)
+                check_eq(el.get("code"), "invalid", "a click-to-dial device cannot loop")
+    finally:
+        ok_phone.close()
+        bad_phone.close()
 
 
 def wait_state(c, state, timeout=10):
