@@ -274,6 +274,12 @@ int call_use_device(struct call *c, const char *dev, enum device_mode mode, char
 			 "mode=\"transfer\"", dev);
 		return -EINVAL;
 	}
+	if (c->mode == DEVICE_MODE_TRANSFER &&
+	    !(c->caps & (SIPSVC_CAP_REFER | SIPSVC_CAP_DIALS))) {
+		snprintf(err, errlen, "device \"%s\" does not accept REFER (its config says "
+			 "so); use mode=\"loop\", which works with it", dev);
+		return -EINVAL;
+	}
 	return 0;
 }
 

@@ -219,12 +219,19 @@ def transfer_mode_refer_refused():
 def errors_and_limits():
     dev = Peer("call-device-ring.xml")
     try:
-        cfg = config([sip_device("desk", dev.uri, "loop")], max_calls=1)
+        cfg = config([sip_device("desk", dev.uri, "loop"),
+                      sip_device("norefer", "sip:x@127.0.0.1:9", "loop",
+                                 '<param name="refer" value="false"/>')], max_calls=1)
         with running(Daemon(config=cfg)) as d:
             with d.unix_client() as c:
                 el, line = c.request('<Join id="sip:a@127.0.0.1"><Use dev="nosuch"/></Join>')
                 xsd_validate(line)
                 check_eq(el.get("code"), "no-such-device", "unknown device")
+                el, line = c.request('<Join id="sip:a@127.0.0.1"><Use dev="norefer" '
+                                     'mode="transfer"/></Join>')
+                xsd_validate(line)
+                check_eq(el.get("code"), "invalid", "transfer mode on a device without REFER")
+                check("loop" in el.text, "the error points to loop mode: %s" % line)
                 join(c, "sip:nobody@127.0.0.1:9", "desk")
                 el, line = c.request('<Join id="sip:a@127.0.0.1"><Use dev="desk"/></Join>')
                 xsd_validate(line)
