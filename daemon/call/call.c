@@ -186,7 +186,8 @@ void call_finish(struct call *c, enum call_state st, const char *reason, int sip
 	mem_ref(c);
 	for (int i = 0; i < _CALL_LEG_MAX; i++)
 		call_leg_end(&c->legs[i]);
-	if (c->mgr) {
+	m = c->mgr; /* ending the legs may have unlinked the call */
+	if (m) {
 		ev_timer_stop(m->loop, &c->timer);
 		ev_timer_set(&c->timer, CALL_LINGER, 0.);
 		ev_timer_start(m->loop, &c->timer);
