@@ -460,9 +460,12 @@ static void on_invite_response(struct sip_tx *tx, int status, const osip_message
 	mem_deref(d); /* the transaction's reference */
 }
 
-static osip_message_t *invite_new(struct sip *s, const char *from, const char *to, bool tcp)
+/* A request that starts a dialog or stands alone (RFC 3261 8.1.1): new From tag and
+ * Call-ID, CSeq 1, our Contact. */
+static osip_message_t *request_new(struct sip *s, const char *method, const char *from,
+				   const char *to, bool tcp)
 {
-	osip_message_t *m = request_skeleton("INVITE", to);
+	osip_message_t *m = request_skeleton(method, to);
 	char tag[17], cid[17], buf[512];
 
 	if (!m)
@@ -473,8 +476,10 @@ static osip_message_t *invite_new(struct sip *s, const char *from, const char *t
 	if (osip_message_set_from(m, buf) < 0)
 		goto fail;
 	snprintf(buf, sizeof(buf), "<%s>", to);
-	if (osip_message_set_to(m, buf) < 0 || osip_message_set_call_id(m, cid) < 0 ||
-	    osip_message_set_cseq(m, "1 INVITE") < 0 || sip_message_add_contact(s, m, tcp) < 0 ||
+	if (osip_message_set_to(m, buf) < 0 || osip_message_set_call_id(m, cid) < 0)
+		goto fail;
+	snprintf(buf, sizeof(buf), "1 %s", method);
+	if (osip_message_set_cseq(m, buf) < 0 || sip_message_add_contact(s, m, tcp) < 0 ||
 	    osip_message_set_header(m, "Allow", SIP_ALLOW) < 0)
 		goto fail;
 	return m;
@@ -495,7 +500,7 @@ int sip_dialog_invite_with(struct sip *s, const char *from, const char *to,
 			   const char *body, bool tcp, sip_dialog_h *h, void *arg,
 			   struct sip_dialog **ret)
 {
-	osip_message_t *m = invite_new(s, from, to, tcp);
+	osip_message_t *m = request_new(s, "INVITE", from, to, tcp);
 	struct sip_dialog *d;
 	struct sip_tx *tx = NULL;
 	int r;
@@ -520,6 +525,19 @@ int sip_dialog_invite_with(struct sip *s, const char *from, const char *to,
 	d->itx = mem_ref(tx);
 	*ret = d;
 	return 0;
+}
+
+int sip_request_out(struct sip *s, const char *method, const char *from, const char *to,
+		    const char *headers, const char *ctype, const char *body, bool tcp,
+		    sip_response_h *h, void *arg)
+{
+	osip_message_t *m = request_new(s, method, from, to, tcp);
+
+	if (!m || add_headers(m, headers) < 0 || set_body(m, ctype, body) < 0) {
+		osip_message_free(m);
+		return -EINVAL;
+	}
+	return sip_request_send(s, m, tcp, h, arg, NULL);
 }
 
 void sip_dialog_stray_2xx(struct sip *s, const osip_message_t *resp)

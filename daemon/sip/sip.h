@@ -118,6 +118,16 @@ int sip_request_send(struct sip *s, struct osip_message *req, bool tcp, sip_resp
 		     void *arg, struct sip_tx **ret);
 
 /**
+ * Send @p method from @p from to @p to (sip: URIs, numeric host) outside any dialog:
+ * new tag and Call-ID, CSeq 1, our Contact, extra @p headers ("Name: value" lines
+ * separated by CRLF) and a body if @p ctype is set; @p h gets the responses (a
+ * REFER with Refer-Sub: false, RFC 4488). 0 or -errno.
+ */
+int sip_request_out(struct sip *s, const char *method, const char *from, const char *to,
+		    const char *headers, const char *ctype, const char *body, bool tcp,
+		    sip_response_h *h, void *arg);
+
+/**
  * Credentials for digest challenges (RFC 8760: MD5, SHA-256) to any request we send:
  * a 401/407 is answered once per challenge, again on stale=true. NULL user: none.
  * 0 or -ENOMEM.
