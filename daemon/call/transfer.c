@@ -6,7 +6,10 @@
  * implicit `refer` subscription's NOTIFYs carry message/sipfrag status lines (RFC 3515
  * 2.4.4): a 2xx means the device reached the target (transferred), a final error
  * means it did not (failed). Then the transferor ends its own dialog with BYE (RFC
- * 5589 5). Click-to-dial devices (SIPSVC_CAP_DIALS) are asked to dial instead.
+ * 5589 5). Click-to-dial devices (SIPSVC_CAP_DIALS) are asked to dial instead, and
+ * devices that take an out-of-dialog REFER without a subscription get just that
+ * (RFC 4488 4, the RFC 5359 2.18 click-to-dial flow): no INVITE to the device, and
+ * its 2xx is all the service learns.
  */
 #include "config.h"
 
@@ -47,6 +50,57 @@ static void on_dialed(void *arg, int err, const char *why)
 	mem_deref(c);
 }
 
+static void refused(struct call *c, int status)
+{
+	/* RFC 3515 2.4.2: the REFER was refused; say what would work instead. */
+	log_warn("call c%u: device %s refused REFER (%d); loop mode would work", c->id,
+		 c->dev_spec, status);
+	call_leg_set_state(&c->legs[CALL_LEG_DEVICE], CALL_STATE_FAILED, status);
+	call_finish(c, CALL_STATE_FAILED,
+		    "the device refused REFER; use mode=\"loop\", which works with it", status);
+}
+
+static void on_nosub_response(struct sip_tx *tx, int status, const struct osip_message *resp,
+			      void *arg)
+{
+	struct call *c = arg;
+
+	if (status < 200)
+		return;
+	if (!c->ended && status >= 300) {
+		refused(c, status);
+	} else if (!c->ended) {
+		/* RFC 4488 4: no subscription, so no NOTIFY will tell how the call went; the
+		 * device has taken the job. */
+		call_leg_set_state(&c->legs[CALL_LEG_DEVICE], CALL_STATE_TRANSFERRED, 0);
+		call_set_state(c, CALL_STATE_TRANSFERRED);
+		call_finish(c, CALL_STATE_ENDED, "transferred", 0);
+	}
+	call_check_gone(c);
+	mem_deref(c);
+}
+
+/* RFC 4488 4: Refer-Sub: false asks for no implicit subscription; norefersub says we
+ * understand the answer's Refer-Sub. */
+static int send_refer_nosub(struct call *c)
+{
+	char hdr[2 * CALL_URI_MAX + 128];
+	int r;
+
+	snprintf(hdr, sizeof(hdr), "Refer-To: <%s>\r\nReferred-By: <%s>\r\nRefer-Sub: false\r\n"
+		 "Supported: norefersub", c->target, call_identity(c));
+	r = sip_request_out(c->mgr->sip, "REFER", call_identity(c), c->contact, hdr, NULL, NULL,
+			    false, on_nosub_response, mem_ref(c));
+	if (r < 0) {
+		mem_deref(c);
+		return r;
+	}
+	call_leg_set_state(&c->legs[CALL_LEG_DEVICE], CALL_STATE_TRANSFERRING, 0);
+	call_set_state(c, CALL_STATE_TRANSFERRING);
+	call_arm_timeout(c);
+	return 0;
+}
+
 static int transfer_start(struct call *c)
 {
 	const char *hdr = c->caps & SIPSVC_CAP_AUTO_ANSWER ? "Answer-Mode: Auto" : NULL;
@@ -59,6 +113,8 @@ static int transfer_start(struct call *c)
 			mem_deref(c);
 		return r;
 	}
+	if (c->caps & SIPSVC_CAP_REFER_NOSUB)
+		return send_refer_nosub(c);
 	r = call_leg_invite(&c->legs[CALL_LEG_DEVICE], c->contact, hdr, false,
 			    "application/sdp", hold_sdp);
 	if (r == 0)
@@ -73,17 +129,10 @@ static void on_refer_response(struct sip_tx *tx, int status, const struct osip_m
 
 	if (status < 200)
 		return;
-	if (!c->ended && status >= 300) {
-		/* RFC 3515 2.4.2: the REFER was refused; say what would work instead. */
-		log_warn("call c%u: device %s refused REFER (%d); loop mode would work", c->id,
-			 c->dev_spec, status);
-		call_leg_set_state(&c->legs[CALL_LEG_DEVICE], CALL_STATE_FAILED, status);
-		call_finish(c, CALL_STATE_FAILED,
-			    "the device refused REFER; use mode=\"loop\", which works with it",
-			    status);
-	} else if (!c->ended) {
+	if (!c->ended && status >= 300)
+		refused(c, status);
+	else if (!c->ended)
 		c->subscribed = true;
-	}
 	call_check_gone(c);
 	mem_deref(c);
 }

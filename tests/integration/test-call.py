@@ -216,6 +216,37 @@ def transfer_mode_refer_refused():
 
 
 @test
+def transfer_mode_out_of_dialog_refer_nosub():
+    dev, bad = Peer("call-device-refer-nosub.xml"), Peer("call-device-refer-nosub.xml",
+                                                        [("status", "403")])
+    target = "sip:bob@127.0.0.1:5999"
+    nosub = '<param name="refer-nosub" value="true"/>'
+    try:
+        cfg = config([sip_device("desk", dev.uri, "transfer", nosub),
+                      sip_device("bad", bad.uri, "transfer", nosub)])
+        with running(Daemon(config=cfg)) as d:
+            with d.unix_client() as c:
+                join(c, target, "desk")
+                evs = events_until_end(c)
+                check_eq((evs[-1]["state"], evs[-1].get("reason")), ("ended", "transferred"),
+                         "a 202 to the REFER: transferred")
+                join(c, target, "bad")
+                evs = events_until_end(c)
+                check_eq((evs[-1]["state"], evs[-1].get("sip-status")), ("failed", "403"),
+                         "a 403 to the REFER: failed")
+            check_eq(dev.wait(), 0, "SIPp device took the REFER")
+            check_eq(bad.wait(), 0, "SIPp device refused the REFER")
+            check(not dev.received("INVITE"), "no INVITE to the device (RFC 5359 2.18)")
+            refer = dev.received("REFER")[0]
+            check(re.search(r"(?im)^Refer-To: *<%s>" % re.escape(target), refer),
+                  "Refer-To names the target: %s" % refer)
+            check(re.search(r"(?im)^Refer-Sub: *false", refer), "Refer-Sub: false (RFC 4488)")
+    finally:
+        dev.close()
+        bad.close()
+
+
+@test
 def errors_and_limits():
     dev = Peer("call-device-ring.xml")
     try:
