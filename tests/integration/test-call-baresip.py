@@ -4,7 +4,8 @@
 auto-answers), sends it an in-dialog REFER to a SIPp target, and baresip itself
 INVITEs the target (SIPp checks that an offer arrives and answers); baresip's refer
 NOTIFYs report the 200, so the call is transferred and the daemon BYEs its own dialog
-(RFC 5589). The target then hangs up on baresip."""
+(RFC 5589). The target then hangs up on baresip. An out-of-dialog REFER with
+Refer-Sub: false (RFC 4488) is refused by baresip 1.0 (501): the call fails."""
 
 import os
 import shutil
@@ -70,14 +71,12 @@ class Baresip:
         return self.log.read()[-int(os.environ.get("BARESIP_LOG_TAIL", "3000")):]
 
 
-@test
-def baresip_transfers_to_the_target():
+def transfer_through_baresip(param):
     tgt = callpeers.Peer("call-target.xml", [("hangup", "yes")])
     bs = None
     try:
         bs = Baresip()
-        cfg = callpeers.config([callpeers.sip_device(
-            "soft", bs.uri, "transfer", '<param name="auto-answer" value="true"/>')])
+        cfg = callpeers.config([callpeers.sip_device("soft", bs.uri, "transfer", param)])
         with running(Daemon(config=cfg, args=["--log-level", "debug"])) as d:
             with d.unix_client() as c:
                 callpeers.join(c, tgt.uri, "soft")
@@ -97,6 +96,31 @@ def baresip_transfers_to_the_target():
         tgt.close()
         if bs:
             bs.close()
+
+
+@test
+def baresip_transfers_to_the_target():
+    """In-dialog REFER after baresip answered (RFC 3515)."""
+    transfer_through_baresip('<param name="auto-answer" value="true"/>')
+
+
+@test
+def baresip_refuses_an_out_of_dialog_refer():
+    """baresip 1.0 answers an out-of-dialog REFER (RFC 4488, Refer-Sub: false) with 501:
+    the call fails with that status and the error says loop mode would work."""
+    bs = Baresip()
+    try:
+        cfg = callpeers.config([callpeers.sip_device(
+            "soft", bs.uri, "transfer", '<param name="refer-nosub" value="true"/>')])
+        with running(Daemon(config=cfg)) as d:
+            with d.unix_client() as c:
+                callpeers.join(c, "sip:bob@127.0.0.1:9", "soft")
+                evs = callpeers.events_until_end(c, timeout=30)
+            check_eq((evs[-1]["state"], evs[-1].get("sip-status")), ("failed", "501"),
+                     "baresip's 501 fails the call: %r" % evs)
+            check("loop" in evs[-1].get("reason", ""), "the reason points to loop mode")
+    finally:
+        bs.close()
 
 
 if __name__ == "__main__":
