@@ -4,6 +4,7 @@
 #define SIPSVC_CALL_PRIVATE_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "call/call.h"
 #include "sip/sip.h"
@@ -87,7 +88,15 @@ struct call {
 	unsigned prompt;          /* ExternalJoin: the prompt waiting, 0 none */
 	ev_timer timer;           /* answer timeout, then the linger bound */
 	ev_timer start;           /* runs call_begin's work after the request's reply */
-	ev_timer prompt_timer;
+	ev_timer prompt_timer;    /* the prompt's 60 s, then the chooser program's */
+	struct {
+		pid_t pid;        /* the chooser program running, or 0 */
+		int fd;           /* its standard output */
+		ev_io io;
+		ev_child child;
+		char out[CALL_URI_MAX];
+		size_t len;
+	} chooser;
 };
 
 struct call_mgr {

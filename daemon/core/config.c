@@ -81,6 +81,7 @@ void config_free(struct config *c)
 	free(c->download_dir);
 	free(c->identity_uri);
 	free(c->display_name);
+	free(c->chooser);
 	free(c->conference_server);
 	free(c->conference_method);
 	free(c);
@@ -238,6 +239,7 @@ static int read_element(struct config *c, xmlNodePtr n, char *err, size_t errlen
 		take_num(n, "answer-timeout", &timeout);
 		c->max_calls = (unsigned)max;
 		c->answer_timeout = (unsigned)timeout;
+		return take_str(n, "chooser", &c->chooser);
 	} else if (strcmp(name, "conference") == 0) {
 		if (take_str(n, "server", &c->conference_server) < 0 ||
 		    take_str(n, "method", &c->conference_method) < 0)

@@ -132,6 +132,7 @@ struct config {
 	size_t n_devices;
 	unsigned max_calls;       /* <calls max>: concurrent calls */
 	unsigned answer_timeout;  /* <calls answer-timeout>: seconds a leg may ring */
+	char *chooser;            /* <calls chooser>: ExternalJoin's chooser program */
 };
 
 #define CONFIG_DEFAULT_CONTROL_PORT 7060

@@ -12,7 +12,9 @@ refuses REFER with 405 → failed. Errors: no-such-device, limit, no-such-call.
 Every reply and event validates against sipsvc.xsd; SIPp checks its side."""
 
 import http.server
+import os
 import re
+import tempfile
 import threading
 import urllib.parse
 
@@ -408,6 +410,52 @@ def external_join_declined_and_defaults():
             check_eq(dev.wait(), 0, "the default device was called")
     finally:
         dev.close()
+
+
+def chooser_script(body):
+    """A chooser program (PROTOCOL.md "Device choice", step 2) as a shell script."""
+    fd, path = tempfile.mkstemp(prefix="sipsvc-chooser-", suffix=".sh")
+    with os.fdopen(fd, "w") as f:
+        f.write("#!/bin/sh\n" + body + "\n")
+    os.chmod(path, 0o755)
+    return path
+
+
+@test
+def external_join_chooser_program():
+    dev = Peer("call-device-ring.xml")
+    log = tempfile.mktemp(prefix="sipsvc-chooser-args-")
+    picks = chooser_script('echo "$@" > %s; echo desk' % log)
+    declines = chooser_script("exit 1")
+    try:
+        devs = [sip_device("desk", dev.uri, "loop"),
+                sip_device("other", "sip:other@127.0.0.1:9", "loop")]
+        cfg = config(devs).replace('<calls ', '<calls chooser="%s" ' % picks)
+        with running(Daemon(config=cfg)) as d:
+            with d.unix_client() as c:
+                ok, line = c.request('<ExternalJoin id="sip:bob@127.0.0.1:9"/>')
+                check_eq(ok.tag, "Ok", "ExternalJoin answered Ok: %s" % line)
+                wait_state(c, "ringing")
+                with open(log) as f:
+                    check_eq(f.read().split(), ["sip:bob@127.0.0.1:9", "desk", "other"],
+                             "the chooser got the target and the devices")
+                c.request("<Hangup/>")
+                evs = events_until_end(c)
+                check_eq(evs[-1]["state"], "ended", "the call ended")
+            check_eq(dev.wait(), 0, "the device the chooser named was called")
+        cfg = config(devs).replace('<calls ', '<calls chooser="%s" ' % declines)
+        with running(Daemon(config=cfg)) as d:
+            with d.unix_client() as c:
+                ok, line = c.request('<ExternalJoin id="sip:bob@127.0.0.1:9"/>')
+                check_eq(ok.tag, "Ok", "ExternalJoin answered Ok: %s" % line)
+                evs = events_until_end(c)
+                check_eq((evs[-1]["state"], evs[-1].get("reason")), ("failed", "declined"),
+                         "no device named and no default: declined")
+    finally:
+        dev.close()
+        for p in (picks, declines, log):
+            if os.path.exists(p):
+                os.unlink(p)
 
 
 if __name__ == "__main__":
