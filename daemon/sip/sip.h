@@ -99,6 +99,9 @@ char *sip_tx_body(const struct sip_tx *tx, char **ret_ctype);
  */
 char *sip_tx_header(const struct sip_tx *tx, const char *name);
 
+/** The URI of the request's From (or with @p to, To), malloc'd; NULL once ended. */
+char *sip_tx_party(const struct sip_tx *tx, bool to);
+
 /* ---- client transactions -------------------------------------------------------- */
 
 /**

@@ -213,3 +213,18 @@ char *sip_tx_header(const struct sip_tx *tx, const char *name)
 		return NULL;
 	return strdup(h->hvalue);
 }
+
+char *sip_tx_party(const struct sip_tx *tx, bool to)
+{
+	const osip_from_t *f;
+	char *uri = NULL, *r;
+
+	if (!tx->tr || tx->dead)
+		return NULL;
+	f = to ? tx->req->to : tx->req->from;
+	if (!f || !f->url || osip_uri_to_str(f->url, &uri) < 0)
+		return NULL;
+	r = strdup(uri);
+	osip_free(uri);
+	return r;
+}
