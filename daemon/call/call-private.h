@@ -50,6 +50,7 @@ struct call_leg {
 	int sip_status;           /* the final status of a failed leg */
 	char *uri;
 	struct sip_dialog *dlg;   /* our reference; NULL before the INVITE */
+	struct sip_tx *tx;        /* an incoming INVITE not answered yet (our reference) */
 	bool answered;            /* a 2xx came (or we sent one) */
 	bool settled;             /* the dialog has ended: nothing more will come */
 };
@@ -65,6 +66,7 @@ struct call_ops {
 
 extern const struct call_ops call_loop_ops;
 extern const struct call_ops call_transfer_ops;
+extern const struct call_ops call_incoming_ops;
 
 struct call {
 	struct call_mgr *mgr;
@@ -122,6 +124,10 @@ void call_set_state(struct call *c, enum call_state st);
  * they have settled or after CALL_LINGER.
  */
 void call_finish(struct call *c, enum call_state st, const char *reason, int sip_status);
+/** A new call in the table (state trying), or NULL on out-of-memory. */
+struct call *call_new(struct call_mgr *m, const char *target, const struct origin *o);
+/** Take a call that never started out of the table again, without any event. */
+void call_discard(struct call *c);
 /** Called when a leg has settled: frees the call once all have. */
 void call_check_gone(struct call *c);
 /**
@@ -140,7 +146,15 @@ void call_arm_timeout(struct call *c);
  */
 int call_leg_invite(struct call_leg *l, const char *uri, const char *headers, bool defer_ack,
 		    const char *ctype, const char *body);
-/** End the leg whatever its state: CANCEL, ACK (with a refusal) then BYE, or BYE. */
+/**
+ * Answer the incoming INVITE of leg @p l with 200 and @p body, creating its dialog
+ * (sip_dialog_accept). 0 or -errno (-ENOENT: the caller has given up).
+ */
+int call_leg_accept(struct call_leg *l, const char *ctype, const char *body);
+/**
+ * End the leg whatever its state: CANCEL, ACK (with a refusal) then BYE, BYE, or for
+ * an incoming INVITE not answered yet a 480.
+ */
 void call_leg_end(struct call_leg *l);
 /** Drop the dialog without a word (shutdown, linger bound). */
 void call_leg_drop(struct call_leg *l);
@@ -151,6 +165,14 @@ void call_leg_settle(struct call_leg *l);
  * for the ACK of a 2xx whose offer can no longer be used. malloc'd or NULL.
  */
 char *call_sdp_refuse(const char *offer);
+
+/* ---- loop.c ------------------------------------------------------------------------ */
+/** A request inside leg @p l of a connected call: relay an offer, answer the rest. */
+void call_loop_request(struct call_leg *l, struct sip_tx *tx);
+
+/* ---- incoming.c -------------------------------------------------------------------- */
+/** Take INVITEs to the user from @p m's SIP service (NULL: stop). */
+void call_incoming_install(struct call_mgr *m, bool on);
 
 /* ---- choose.c ---------------------------------------------------------------------- */
 /** Run the device choice for @p c (ExternalJoin); ends with call_begin or a failure. */

@@ -198,7 +198,7 @@ void call_finish(struct call *c, enum call_state st, const char *reason, int sip
 
 static void on_start(struct ev_loop *loop, ev_timer *w, int revents);
 
-static struct call *call_alloc(struct call_mgr *m, const char *target, const struct origin *o)
+struct call *call_new(struct call_mgr *m, const char *target, const struct origin *o)
 {
 	struct call *c = mem_zalloc(sizeof(*c), call_destroy);
 
@@ -324,6 +324,14 @@ static void begin_now(struct call *c)
 	}
 }
 
+void call_discard(struct call *c)
+{
+	if (!c->ended && c->mgr)
+		c->mgr->n_active--;
+	c->ended = true;
+	unlink_call(c);
+}
+
 static void on_start(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct call *c = w->data;
@@ -364,15 +372,13 @@ int call_join(struct call_mgr *m, const char *target, const char *dev, enum devi
 
 	if (r < 0)
 		return r;
-	c = call_alloc(m, target, o);
+	c = call_new(m, target, o);
 	if (!c)
 		return -ENOMEM;
 	r = call_use_device(c, dev, mode, err, errlen);
 	if (r < 0) {
 		/* Refused before it began: no event, the Error says it all. */
-		c->ended = true;
-		m->n_active--;
-		unlink_call(c);
+		call_discard(c);
 		return r;
 	}
 	*ret_id = c->id;
@@ -394,16 +400,13 @@ int call_external_join(struct call_mgr *m, const char *target, bool prompt,
 		snprintf(err, errlen, "no device is configured; add a <device> to sipsvc.xml");
 		return -ENXIO;
 	}
-	c = call_alloc(m, target, o);
+	c = call_new(m, target, o);
 	if (!c)
 		return -ENOMEM;
 	*ret_id = c->id;
 	r = call_choose_start(c, prompt, err, errlen);
-	if (r < 0) {
-		c->ended = true;
-		m->n_active--;
-		unlink_call(c);
-	}
+	if (r < 0)
+		call_discard(c);
 	return r;
 }
 
@@ -438,6 +441,7 @@ int call_mgr_new(struct ev_loop *loop, const struct config *cfg, struct sip *sip
 		free(m);
 		return -ENOMEM;
 	}
+	call_incoming_install(m, true);
 	*ret = m;
 	return 0;
 }
@@ -447,6 +451,7 @@ void call_mgr_free(struct call_mgr *m)
 	if (!m)
 		return;
 	status_unregister(on_status, m);
+	call_incoming_install(m, false);
 	while (m->calls) {
 		struct call *c = m->calls;
 

@@ -83,8 +83,27 @@ static void ack_refusing(struct call_leg *l)
 	free(answer);
 }
 
+int call_leg_accept(struct call_leg *l, const char *ctype, const char *body)
+{
+	int r;
+
+	if (!l->tx)
+		return -ENOENT;
+	r = sip_dialog_accept(l->tx, ctype, body, on_dialog, l, &l->dlg);
+	l->tx = mem_deref(l->tx);
+	if (r == 0)
+		l->answered = true;
+	return r;
+}
+
 void call_leg_end(struct call_leg *l)
 {
+	if (l->tx) {
+		/* RFC 3261 21.4.18: the callee cannot be reached now (the device did not take
+		 * the call); -EALREADY when the caller CANCELled and got its 487. */
+		sip_tx_reply(l->tx, 480, NULL);
+		l->tx = mem_deref(l->tx);
+	}
 	if (!l->dlg || l->settled)
 		return;
 	if (!l->answered) {
@@ -99,6 +118,7 @@ void call_leg_end(struct call_leg *l)
 
 void call_leg_drop(struct call_leg *l)
 {
+	l->tx = mem_deref(l->tx);
 	if (!l->dlg)
 		return;
 	sip_dialog_set_handler(l->dlg, NULL, NULL);

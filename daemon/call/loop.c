@@ -171,7 +171,7 @@ static int relay_offer(struct call_leg *l, struct sip_tx *tx, const char *method
 	return err;
 }
 
-static void in_dialog_request(struct call_leg *l, struct sip_tx *tx)
+void call_loop_request(struct call_leg *l, struct sip_tx *tx)
 {
 	const char *m = sip_tx_method(tx);
 	int err;
@@ -209,7 +209,7 @@ static void loop_dialog(struct call_leg *l, enum sip_dialog_event ev, int status
 		leg_bye(l, device ? "device-bye" : "remote-bye");
 		break;
 	case SIP_DIALOG_REQUEST:
-		in_dialog_request(l, tx);
+		call_loop_request(l, tx);
 		break;
 	default:
 		break;

@@ -14,11 +14,13 @@ Every reply and event validates against sipsvc.xsd; SIPp checks its side."""
 import http.server
 import os
 import re
+import subprocess
 import tempfile
 import threading
 import urllib.parse
 
-from calltest import Peer, config, events_until_end, join, legs, media_port, sip_device
+from calltest import (Peer, config, events_until_end, free_udp, join, legs, media_port,
+                      sip_device)
 from sipsvctest import Daemon, check, check_eq, main, running, test, xsd_validate
 
 def loop_call(device_sets=(), target_sets=()):
@@ -408,6 +410,82 @@ def external_join_declined_and_defaults():
                 evs = events_until_end(c)
                 check_eq(evs[-1]["state"], "ended", "the call ended")
             check_eq(dev.wait(), 0, "the default device was called")
+    finally:
+        dev.close()
+
+
+def caller(port, extra=()):
+    """SIPp's built-in uac calling the daemon once: INVITE with SDP, ACK, BYE."""
+    tmp = tempfile.mkdtemp(prefix="sipsvc-caller-")
+    mp = free_udp()
+    trace = os.path.join(tmp, "messages.log")
+    p = subprocess.Popen(["sipp", "-sn", "uac", "-t", "u1", "-i", "127.0.0.1",
+                          "-p", str(free_udp()), "-mp", str(mp), "-m", "1", "-nostdin",
+                          "-timeout", "30", "-timeout_error", "-trace_msg",
+                          "-message_file", trace] + list(extra) + ["127.0.0.1:%d" % port],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         stdin=subprocess.DEVNULL, cwd=tmp)
+    return p, mp, trace
+
+
+def sip_port(d):
+    for s in d.status().findall("Sip"):
+        if s.get("transport") == "udp" and s.get("address", "").startswith("0.0.0.0:"):
+            return int(s.get("address").rsplit(":", 1)[1])
+    raise AssertionError("no UDP SIP address in Status")
+
+
+@test
+def incoming_call_bridged_to_the_default_device():
+    dev = Peer("call-target.xml")
+    try:
+        cfg = config([sip_device("desk", dev.uri, "loop")])
+        with running(Daemon(config=cfg)) as d:
+            with d.unix_client() as c:
+                ok, _ = c.request('<Subscribe events="incoming call"/>')
+                p, mp, trace = caller(sip_port(d))
+                el, line = c.recv_xml(15)
+                xsd_validate(line)
+                check_eq((el.get("type"), el.get("call")), ("incoming", "c1"),
+                         "an incoming event: %s" % line)
+                check(el.get("from", "").startswith("sip:sipp@"), "from the caller: %s" % line)
+                evs = events_until_end(c)
+                check("connected" in [e["state"] for e in evs if "leg" not in e],
+                      "the call was connected: %r" % evs)
+                check_eq((evs[-1]["state"], evs[-1].get("reason")), ("ended", "remote-bye"),
+                         "the caller hung up")
+            out, _ = p.communicate(timeout=40)
+            if p.returncode:
+                print(out.decode(errors="replace")[-2000:])
+            check_eq(p.returncode, 0, "SIPp caller: 200, ACK, BYE")
+            check_eq(dev.wait(), 0, "SIPp device: INVITE, 200, ACK, BYE")
+            check_eq(media_port(dev.received("INVITE")[0]), mp,
+                     "the device got the caller's offer")
+            with open(trace, errors="replace") as f:
+                ok200 = [m for m in f.read().split("message received")
+                         if "SIP/2.0 200" in m and "INVITE" in m]
+            check(ok200 and media_port(ok200[0]) == dev.mp,
+                  "the caller got the device's answer")
+    finally:
+        dev.close()
+
+
+@test
+def incoming_call_device_busy():
+    dev = Peer("call-target.xml", [("status", "486")])
+    try:
+        cfg = config([sip_device("desk", dev.uri, "loop")])
+        with running(Daemon(config=cfg)) as d:
+            with d.unix_client() as c:
+                c.request('<Subscribe events="call"/>')
+                p, _, trace = caller(sip_port(d))
+                evs = events_until_end(c)
+                check_eq((evs[-1]["state"], evs[-1].get("sip-status")), ("failed", "486"),
+                         "the device's 486 fails the call")
+            p.communicate(timeout=40)
+            with open(trace, errors="replace") as f:
+                check("SIP/2.0 486" in f.read(), "the caller got the 486")
+            check_eq(dev.wait(), 0, "SIPp device refused")
     finally:
         dev.close()
 
