@@ -18,6 +18,17 @@ import calltest as callpeers
 from sipsvctest import check, check_eq, main, need_program, running, test, Daemon
 
 
+def start_baresip(tries=3):
+    """A running Baresip; the free port it was given may be taken again by the time it
+    binds (parallel tests), so it is tried again on another one."""
+    for i in range(tries):
+        try:
+            return Baresip()
+        except Exception:
+            if i == tries - 1:
+                raise
+
+
 class Baresip:
     """baresip on a loopback port, auto-answering, from a private config dir."""
 
@@ -48,6 +59,9 @@ class Baresip:
         self.proc = subprocess.Popen(["baresip", "-s", "-f", self.dir], stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=subprocess.STDOUT)
         time.sleep(1.0)
+        if self.proc.poll() is not None:
+            print(self.output())
+            self.close()
         check(self.proc.poll() is None, "baresip runs")
 
     @property
@@ -75,7 +89,7 @@ def transfer_through_baresip(param):
     tgt = callpeers.Peer("call-target.xml", [("hangup", "yes")])
     bs = None
     try:
-        bs = Baresip()
+        bs = start_baresip()
         cfg = callpeers.config([callpeers.sip_device("soft", bs.uri, "transfer", param)])
         with running(Daemon(config=cfg, args=["--log-level", "debug"])) as d:
             with d.unix_client() as c:
@@ -108,7 +122,7 @@ def baresip_transfers_to_the_target():
 def baresip_refuses_an_out_of_dialog_refer():
     """baresip 1.0 answers an out-of-dialog REFER (RFC 4488, Refer-Sub: false) with 501:
     the call fails with that status and the error says loop mode would work."""
-    bs = Baresip()
+    bs = start_baresip()
     try:
         cfg = callpeers.config([callpeers.sip_device(
             "soft", bs.uri, "transfer", '<param name="refer-nosub" value="true"/>')])
