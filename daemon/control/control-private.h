@@ -223,6 +223,11 @@ xmlNodePtr handle_tunnel(struct request *req);
 xmlNodePtr handle_share(struct request *req);
 xmlNodePtr handle_unshare(struct request *req);
 xmlNodePtr handle_shares(struct request *req);
+xmlNodePtr handle_join(struct request *req);
+xmlNodePtr handle_external_join(struct request *req);
+xmlNodePtr handle_choose_device(struct request *req);
+xmlNodePtr handle_hangup(struct request *req);
+xmlNodePtr handle_calls(struct request *req);
 
 /* ---- control.c ------------------------------------------------------------ */
 
@@ -232,6 +237,7 @@ struct control {
 	struct device_table *devices;
 	struct tunnel *tunnel;
 	struct share *share;
+	struct call_mgr *calls;
 	struct listener ls[CONTROL_MAX_LISTENERS];
 	unsigned n_ls;
 	char *unix_path;     /* the socket we bound, to unlink at exit */
@@ -249,6 +255,8 @@ struct control {
 
 /** Called by a listener for each accepted socket. */
 void control_accept(struct control *ctl, struct listener *l, int fd);
+/** True if a live connection is subscribed to events of type @p t. */
+bool control_has_subscriber(struct control *ctl, enum event_type t);
 /** Find a live connection by id (events routed to their origin). */
 struct conn *control_find_conn(struct control *ctl, uint64_t id);
 

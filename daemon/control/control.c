@@ -225,6 +225,19 @@ void control_set_share(struct control *ctl, struct share *s)
 	ctl->share = s;
 }
 
+void control_set_calls(struct control *ctl, struct call_mgr *m)
+{
+	ctl->calls = m;
+}
+
+bool control_has_subscriber(struct control *ctl, enum event_type t)
+{
+	for (struct conn *cn = ctl->conns; cn; cn = cn->next)
+		if (!cn->doomed && (cn->subs & (1u << t)))
+			return true;
+	return false;
+}
+
 int control_tcp_port(const struct control *ctl)
 {
 	return ctl->tcp_port;

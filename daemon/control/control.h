@@ -36,6 +36,9 @@ void control_set_tunnel(struct control *c, struct tunnel *t);
 struct share;
 /** The share index Share/Unshare/Shares use (NULL: none). */
 void control_set_share(struct control *c, struct share *s);
+struct call_mgr;
+/** The call subsystem Join, ExternalJoin, Hangup and Calls use (NULL: none). */
+void control_set_calls(struct control *c, struct call_mgr *m);
 /** The TCP port actually bound (for --control-port 0), or -1. */
 int control_tcp_port(const struct control *c);
 

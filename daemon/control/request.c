@@ -20,15 +20,15 @@ struct request_def {
 
 /* Every request of PROTOCOL.md; later subsystems fill in their handlers. */
 static const struct request_def requests[] = {
-	{ "Calls", NULL },
+	{ "Calls", handle_calls },
 	{ "Cancel", NULL },
-	{ "ChooseDevice", NULL },
+	{ "ChooseDevice", handle_choose_device },
 	{ "Devices", handle_devices },
-	{ "ExternalJoin", NULL },
+	{ "ExternalJoin", handle_external_join },
 	{ "Fetch", NULL },
-	{ "Hangup", NULL },
+	{ "Hangup", handle_hangup },
 	{ "Invite", NULL },
-	{ "Join", NULL },
+	{ "Join", handle_join },
 	{ "SameDeviceJoin", NULL },
 	{ "Search", NULL },
 	{ "Share", handle_share },

@@ -42,6 +42,8 @@ struct config *config_new_defaults(void)
 	if (!c)
 		return NULL;
 	c->control_port = CONFIG_DEFAULT_CONTROL_PORT;
+	c->max_calls = CONFIG_DEFAULT_MAX_CALLS;
+	c->answer_timeout = CONFIG_DEFAULT_ANSWER_TIMEOUT;
 	c->limits = (struct control_limits){
 		.max_message = 64 * 1024,
 		.max_depth = 32,
@@ -85,6 +87,7 @@ void config_free(struct config *c)
 	free(c->reg_user);
 	free(c->reg_password);
 	free(c->reg_password_file);
+	free(c->chooser);
 	free(c->conference_server);
 	free(c->conference_method);
 	free(c);
@@ -315,6 +318,14 @@ static int read_element(struct config *c, xmlNodePtr n, char *err, size_t errlen
 		take_num(n, "max-roots", &roots);
 		c->share_max_files = (unsigned long)files;
 		c->share_max_roots = (unsigned)roots;
+	} else if (strcmp(name, "calls") == 0) {
+		long max = c->max_calls, timeout = c->answer_timeout;
+
+		take_num(n, "max", &max);
+		take_num(n, "answer-timeout", &timeout);
+		c->max_calls = (unsigned)max;
+		c->answer_timeout = (unsigned)timeout;
+		return take_str(n, "chooser", &c->chooser);
 	} else if (strcmp(name, "conference") == 0) {
 		if (take_str(n, "server", &c->conference_server) < 0 ||
 		    take_token(n, "method", &c->conference_method) < 0)

@@ -139,12 +139,17 @@ struct config {
 	size_t n_devices;
 	unsigned long share_max_files; /* <share max-files>: files in the share index */
 	unsigned share_max_roots;      /* <share max-roots>: shared roots */
+	unsigned max_calls;       /* <calls max>: concurrent calls */
+	unsigned answer_timeout;  /* <calls answer-timeout>: seconds a leg may ring */
+	char *chooser;            /* <calls chooser>: ExternalJoin's chooser program */
 };
 
 #define CONFIG_DEFAULT_CONTROL_PORT 7060
 #define CONFIG_DEFAULT_SIP_PORT 5060
 #define CONFIG_DEFAULT_SHARE_MAX_FILES 100000
 #define CONFIG_DEFAULT_SHARE_MAX_ROOTS 64
+#define CONFIG_DEFAULT_MAX_CALLS 16
+#define CONFIG_DEFAULT_ANSWER_TIMEOUT 60
 
 /** A config with the embedded defaults (no paths resolved); NULL on out-of-memory. */
 struct config *config_new_defaults(void);

@@ -25,6 +25,7 @@
 #include "core/core.h"
 #include "core/worker.h"
 #include "core/xml.h"
+#include "call/call.h"
 #include "sip/sip.h"
 #include "tunnel/tunnel.h"
 
@@ -47,6 +48,7 @@ struct daemon {
 	struct worker_pool *workers; /* blocking work: hashing, directory walks */
 	struct sip *sip;
 	struct tunnel *tunnel;
+	struct call_mgr *calls;
 	ev_tstamp started;
 	ev_signal sigterm, sigint, sighup;
 	ev_timer watchdog;
@@ -215,6 +217,7 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
 		tunnel_set_config(d->tunnel, c);
 		if (share_set_limits(d->share, c->share_max_files, c->share_max_roots) < 0)
 			log_err("reload: out of memory applying the share limits");
+		call_mgr_set_config(d->calls, c);
 		config_free(d->cfg);
 		d->cfg = c;
 		log_info("configuration reloaded (%zu devices)", c->n_devices);
@@ -298,6 +301,9 @@ static void daemon_stop(struct daemon *d)
 	ev_signal_stop(d->loop, &d->sighup);
 	ev_timer_stop(d->loop, &d->watchdog);
 	status_unregister(on_status, d);
+	if (d->control)
+		control_set_calls(d->control, NULL);
+	call_mgr_free(d->calls);
 	tunnel_free(d->tunnel); /* before the SIP stack, which answers what it left */
 	sip_free(d->sip);
 	control_free(d->control);
@@ -359,6 +365,11 @@ static int run(int argc, char **argv)
 		daemon_stop(&d);
 		return EX_OSERR;
 	}
+	if (call_mgr_new(d.loop, d.cfg, d.sip, d.devices, &d.calls) < 0) {
+		daemon_stop(&d);
+		return EX_OSERR;
+	}
+	control_set_calls(d.control, d.calls);
 	watchdog_start(&d);
 	log_notice("sipsvcd %s ready (control port %d, pid %ld)", PACKAGE_VERSION,
 		   control_tcp_port(d.control), (long)getpid());

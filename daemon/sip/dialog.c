@@ -33,7 +33,16 @@ struct sip_dialog {
 	ev_tstamp retx_interval, retx_start;
 	ev_timer accepted;       /* UAS: RFC 6026 "Accepted" lifetime, 64*T1 */
 	bool held;               /* the subsystem's own reference for that time */
+	bool defer_ack;          /* UAC: the 2xx is ACKed by sip_dialog_send_ack() */
+	bool cancel_wanted;      /* UAC: CANCEL once a provisional response came */
+	bool provisional;        /* UAC: a provisional response came (RFC 3261 9.1) */
+	struct sip_tx *itx;      /* UAC: our INVITE's transaction until its final response */
+	int ack_cseq;            /* UAC: CSeq of the 2xx a deferred ACK answers */
+	char *rctype, *rbody;    /* the body of the 2xx to our INVITE (the peer's SDP) */
+	bool reack_wait;         /* our 2xx to a re-INVITE waits for its ACK */
 };
+
+static int send_ack(struct sip_dialog *d, int cseq, const char *ctype, const char *body);
 
 static void emit(struct sip_dialog *d, enum sip_dialog_event ev, int status, struct sip_tx *tx)
 {
@@ -71,6 +80,9 @@ static void dialog_destroy(void *data)
 	osip_message_free(d->ack);
 	osip_message_free(d->ok);
 	free(d->invite_key);
+	free(d->rctype);
+	free(d->rbody);
+	mem_deref(d->itx);
 }
 
 static struct sip_dialog *dialog_alloc(struct sip *s, bool uac, sip_dialog_h *h, void *arg)
@@ -93,6 +105,12 @@ static struct sip_dialog *dialog_alloc(struct sip *s, bool uac, sip_dialog_h *h,
 	s->dialogs = d;
 	s->n_dialogs++;
 	return d;
+}
+
+void sip_dialog_set_handler(struct sip_dialog *d, sip_dialog_h *h, void *arg)
+{
+	d->h = h;
+	d->arg = arg;
 }
 
 const char *sip_dialog_call_id(const struct sip_dialog *d)
@@ -221,8 +239,85 @@ static osip_message_t *in_dialog_request(struct sip_dialog *d, const char *metho
 	return m;
 }
 
+/* @p headers: "Name: value" lines separated by CRLF (or LF), as callers write them. */
+static int add_headers(osip_message_t *m, const char *headers)
+{
+	char line[1024];
+
+	for (const char *p = headers; p && *p;) {
+		size_t n = strcspn(p, "\r\n");
+		char *colon;
+
+		if (n > 0 && n < sizeof(line)) {
+			memcpy(line, p, n);
+			line[n] = '\0';
+			colon = strchr(line, ':');
+			if (!colon)
+				return -EINVAL;
+			*colon = '\0';
+			colon += strspn(colon + 1, " \t") + 1;
+			if (osip_message_set_header(m, line, colon) < 0)
+				return -ENOMEM;
+		} else if (n > 0) {
+			return -EINVAL;
+		}
+		p += n;
+		p += strspn(p, "\r\n");
+	}
+	return 0;
+}
+
 int sip_dialog_request(struct sip_dialog *d, const char *method, const char *ctype,
 		       const char *body, sip_response_h *h, void *arg)
+{
+	return sip_dialog_request_with(d, method, NULL, ctype, body, h, arg);
+}
+
+/* A re-INVITE we sent: its 2xx is ACKed here like the first one. */
+struct reinvite {
+	struct sip_dialog *d;
+	sip_response_h *h;
+	void *arg;
+};
+
+static void on_reinvite_response(struct sip_tx *tx, int status, const osip_message_t *resp,
+				  void *arg)
+{
+	struct reinvite *ri = arg;
+
+	/* RFC 3261 13.2.2.4: the UAC core ACKs each 2xx to an INVITE, a re-INVITE too; the
+	 * ACK is kept to answer retransmissions of this 2xx. */
+	if (status >= 200 && status < 300 && resp && ri->d->linked && ri->d->od)
+		send_ack(ri->d, atoi(resp->cseq->number), NULL, NULL);
+	if (ri->h)
+		ri->h(tx, status, resp, ri->arg);
+	if (status >= 200) {
+		mem_deref(ri->d);
+		free(ri);
+	}
+}
+
+static int send_reinvite(struct sip_dialog *d, osip_message_t *m, sip_response_h *h,
+			 void *arg)
+{
+	struct reinvite *ri = malloc(sizeof(*ri));
+	int r;
+
+	if (!ri) {
+		osip_message_free(m);
+		return -ENOMEM;
+	}
+	*ri = (struct reinvite){ .d = mem_ref(d), .h = h, .arg = arg };
+	r = sip_request_send(d->sip, m, d->tcp, on_reinvite_response, ri, NULL);
+	if (r < 0) {
+		mem_deref(d);
+		free(ri);
+	}
+	return r;
+}
+
+int sip_dialog_request_with(struct sip_dialog *d, const char *method, const char *headers,
+			    const char *ctype, const char *body, sip_response_h *h, void *arg)
 {
 	osip_message_t *m;
 	bool refresh = strcmp(method, "INVITE") == 0 || strcmp(method, "UPDATE") == 0;
@@ -232,27 +327,110 @@ int sip_dialog_request(struct sip_dialog *d, const char *method, const char *cty
 	/* RFC 3261 12.2.1.1: CSeq one higher than the last we sent. */
 	m = in_dialog_request(d, method, ++d->od->local_cseq);
 	if (!m || (refresh && sip_message_add_contact(d->sip, m, d->tcp) < 0) ||
-	    set_body(m, ctype, body) < 0) {
+	    add_headers(m, headers) < 0 || set_body(m, ctype, body) < 0) {
 		osip_message_free(m);
 		return -ENOMEM;
 	}
+	if (strcmp(method, "INVITE") == 0)
+		return send_reinvite(d, m, h, arg);
 	return sip_request_send(d->sip, m, d->tcp, h, arg, NULL);
 }
 
 /* ---- UAC ------------------------------------------------------------------------------ */
 
-static void send_ack(struct sip_dialog *d, const osip_message_t *resp)
+static int send_ack(struct sip_dialog *d, int cseq, const char *ctype, const char *body)
 {
-	osip_message_t *ack = in_dialog_request(d, "ACK", atoi(resp->cseq->number));
+	osip_message_t *ack = in_dialog_request(d, "ACK", cseq);
 
 	/* RFC 3261 13.2.2.4: the ACK carries the INVITE's CSeq number; its own branch. */
-	if (!ack || set_body(ack, NULL, NULL) < 0 || sip_send_direct(d->sip, ack, d->tcp) < 0) {
+	if (!ack || set_body(ack, ctype, body) < 0 || sip_send_direct(d->sip, ack, d->tcp) < 0) {
 		log_warn("sip: cannot send the ACK in dialog %s", d->od->call_id);
 		osip_message_free(ack);
-		return;
+		return -EIO;
 	}
 	osip_message_free(d->ack);
 	d->ack = ack;
+	return 0;
+}
+
+int sip_dialog_send_ack(struct sip_dialog *d, const char *ctype, const char *body)
+{
+	if (!d->uac || !d->od || !d->defer_ack || d->acked)
+		return -EALREADY;
+	d->acked = true;
+	return send_ack(d, d->ack_cseq, ctype, body);
+}
+
+const char *sip_dialog_remote_body(const struct sip_dialog *d, const char **ret_ctype)
+{
+	if (ret_ctype)
+		*ret_ctype = d->rctype;
+	return d->rbody;
+}
+
+/* Keep the 2xx's body: in RFC 3264 terms the peer's offer (offerless INVITE) or answer. */
+static void keep_body(struct sip_dialog *d, const osip_message_t *resp)
+{
+	osip_body_t *b = osip_list_get(&resp->bodies, 0);
+	char *ct = NULL;
+
+	if (!b || !b->body || !resp->content_type ||
+	    osip_content_type_to_str(resp->content_type, &ct) < 0)
+		return;
+	free(d->rctype);
+	free(d->rbody);
+	d->rctype = strdup(ct);
+	d->rbody = strndup(b->body, b->length);
+	osip_free(ct);
+}
+
+/* RFC 3261 9.1: CANCEL has the INVITE's Request-URI, Call-ID, To, From, CSeq number
+ * and its one Via (same branch), so that it matches the INVITE's server transaction. */
+static void send_cancel(struct sip_dialog *d)
+{
+	struct sip_tx *it = d->itx;
+	osip_message_t *c = NULL;
+	osip_via_t *via;
+	osip_generic_param_t *b = NULL;
+	char host[256];
+	int port;
+
+	if (!it || !it->tr || it->dead || osip_message_clone(it->req, &c) < 0)
+		return;
+	osip_free(c->sip_method);
+	c->sip_method = osip_strdup("CANCEL");
+	osip_free(c->cseq->method);
+	c->cseq->method = osip_strdup("CANCEL");
+	/* Only Via, From, To, Call-ID, CSeq, Route, Max-Forwards matter: drop the body. */
+	osip_list_special_free(&c->bodies, (void (*)(void *))osip_body_free);
+	osip_content_type_free(c->content_type);
+	c->content_type = NULL;
+	osip_content_length_free(c->content_length);
+	c->content_length = NULL;
+	osip_message_set_content_length(c, "0");
+	osip_message_force_update(c);
+	via = osip_list_get(&c->vias, 0);
+	osip_via_param_get_byname(via, "branch", &b);
+	if (!b || !b->gvalue || sip_request_target(c, host, sizeof(host), &port) < 0) {
+		osip_message_free(c);
+		return;
+	}
+	if (sip_tx_new_client(d->sip, c, &it->src, sip_txkey_client(b->gvalue, "CANCEL"), host,
+			      port, NULL, NULL, NULL) < 0)
+		log_warn("sip: cannot send CANCEL for %s", host);
+}
+
+int sip_dialog_cancel(struct sip_dialog *d)
+{
+	if (!d->uac || d->od || d->ended || !d->itx)
+		return -EALREADY;
+	/* RFC 3261 9.1: not before a provisional response; the first one sends it. */
+	if (d->cancel_wanted)
+		return 0;
+	d->cancel_wanted = true;
+	if (d->provisional)
+		send_cancel(d);
+	return 0;
 }
 
 static void on_invite_response(struct sip_tx *tx, int status, const osip_message_t *resp,
@@ -261,13 +439,23 @@ static void on_invite_response(struct sip_tx *tx, int status, const osip_message
 	struct sip_dialog *d = arg;
 
 	if (status < 200) {
+		if (!d->provisional) {
+			d->provisional = true;
+			if (d->cancel_wanted)
+				send_cancel(d);
+		}
 		emit(d, SIP_DIALOG_PROGRESS, status, NULL);
 		return;
 	}
+	d->itx = mem_deref(d->itx);
 	if (status < 300 && d->linked &&
 	    osip_dialog_init_as_uac(&d->od, (osip_message_t *)resp) == 0) {
-		send_ack(d, resp);
-		d->acked = true;
+		keep_body(d, resp);
+		d->ack_cseq = atoi(resp->cseq->number);
+		if (!d->defer_ack) {
+			send_ack(d, d->ack_cseq, NULL, NULL);
+			d->acked = true;
+		}
 		emit(d, SIP_DIALOG_ESTABLISHED, status, NULL);
 	} else {
 		d->ended = true;
@@ -276,9 +464,12 @@ static void on_invite_response(struct sip_tx *tx, int status, const osip_message
 	mem_deref(d); /* the transaction's reference */
 }
 
-static osip_message_t *invite_new(struct sip *s, const char *from, const char *to, bool tcp)
+/* A request that starts a dialog or stands alone (RFC 3261 8.1.1): new From tag and
+ * Call-ID, CSeq 1, our Contact. */
+static osip_message_t *request_new(struct sip *s, const char *method, const char *from,
+				   const char *to, bool tcp)
 {
-	osip_message_t *m = request_skeleton("INVITE", to);
+	osip_message_t *m = request_skeleton(method, to);
 	char tag[17], cid[17], buf[512];
 
 	if (!m)
@@ -289,8 +480,10 @@ static osip_message_t *invite_new(struct sip *s, const char *from, const char *t
 	if (osip_message_set_from(m, buf) < 0)
 		goto fail;
 	snprintf(buf, sizeof(buf), "<%s>", to);
-	if (osip_message_set_to(m, buf) < 0 || osip_message_set_call_id(m, cid) < 0 ||
-	    osip_message_set_cseq(m, "1 INVITE") < 0 || sip_message_add_contact(s, m, tcp) < 0 ||
+	if (osip_message_set_to(m, buf) < 0 || osip_message_set_call_id(m, cid) < 0)
+		goto fail;
+	snprintf(buf, sizeof(buf), "1 %s", method);
+	if (osip_message_set_cseq(m, buf) < 0 || sip_message_add_contact(s, m, tcp) < 0 ||
 	    osip_message_set_header(m, "Allow", SIP_ALLOW) < 0)
 		goto fail;
 	return m;
@@ -303,11 +496,20 @@ int sip_dialog_invite(struct sip *s, const char *from, const char *to, const cha
 		      const char *body, bool tcp, sip_dialog_h *h, void *arg,
 		      struct sip_dialog **ret)
 {
-	osip_message_t *m = invite_new(s, from, to, tcp);
+	return sip_dialog_invite_with(s, from, to, NULL, false, ctype, body, tcp, h, arg, ret);
+}
+
+int sip_dialog_invite_with(struct sip *s, const char *from, const char *to,
+			   const char *headers, bool defer_ack, const char *ctype,
+			   const char *body, bool tcp, sip_dialog_h *h, void *arg,
+			   struct sip_dialog **ret)
+{
+	osip_message_t *m = request_new(s, "INVITE", from, to, tcp);
 	struct sip_dialog *d;
+	struct sip_tx *tx = NULL;
 	int r;
 
-	if (!m || set_body(m, ctype, body) < 0) {
+	if (!m || add_headers(m, headers) < 0 || set_body(m, ctype, body) < 0) {
 		osip_message_free(m);
 		return -EINVAL;
 	}
@@ -317,14 +519,29 @@ int sip_dialog_invite(struct sip *s, const char *from, const char *to, const cha
 		return -EBUSY;
 	}
 	d->tcp = tcp;
-	r = sip_request_send(s, m, tcp, on_invite_response, mem_ref(d), NULL);
+	d->defer_ack = defer_ack;
+	r = sip_request_send(s, m, tcp, on_invite_response, mem_ref(d), &tx);
 	if (r < 0) {
 		mem_deref(d);
 		mem_deref(d);
 		return r;
 	}
+	d->itx = mem_ref(tx);
 	*ret = d;
 	return 0;
+}
+
+int sip_request_out(struct sip *s, const char *method, const char *from, const char *to,
+		    const char *headers, const char *ctype, const char *body, bool tcp,
+		    sip_response_h *h, void *arg)
+{
+	osip_message_t *m = request_new(s, method, from, to, tcp);
+
+	if (!m || add_headers(m, headers) < 0 || set_body(m, ctype, body) < 0) {
+		osip_message_free(m);
+		return -EINVAL;
+	}
+	return sip_request_send(s, m, tcp, h, arg, NULL);
 }
 
 void sip_dialog_stray_2xx(struct sip *s, const osip_message_t *resp)
@@ -438,12 +655,65 @@ int sip_dialog_accept(struct sip_tx *tx, const char *ctype, const char *body, si
 	return 0;
 }
 
+/* Resend @p r (our 2xx to an INVITE on @p tx) until its ACK (RFC 3261 13.3.1.4). */
+static int start_2xx_retx(struct sip_dialog *d, struct sip_tx *tx, osip_message_t *r)
+{
+	struct sip *s = d->sip;
+	char *host = NULL;
+
+	osip_message_free(d->ok);
+	d->ok = NULL;
+	free(d->invite_key);
+	d->invite_key = strdup(tx->key);
+	if (osip_message_clone(r, &d->ok) < 0 || !d->invite_key)
+		return -ENOMEM;
+	d->src = tx->src;
+	osip_response_get_destination(r, &host, &d->ok_port);
+	snprintf(d->ok_host, sizeof(d->ok_host), "%s", host ? host : tx->src.ip);
+	osip_free(host);
+	d->reack_wait = true;
+	d->retx_interval = SIP_T1;
+	d->retx_start = s->loop ? ev_now(s->loop) : 0;
+	if (!d->linked || !s->loop)
+		return 0;
+	ev_timer_stop(s->loop, &d->retx);
+	ev_init(&d->retx, on_retx);
+	d->retx.data = d;
+	d->retx.repeat = SIP_T1;
+	ev_timer_again(s->loop, &d->retx);
+	return 0;
+}
+
+int sip_dialog_answer(struct sip_dialog *d, struct sip_tx *tx, const char *ctype,
+		      const char *body)
+{
+	bool invite = tx->req && strcmp(tx->req->sip_method, "INVITE") == 0;
+	osip_message_t *r;
+
+	if (!tx->tr || tx->dead || tx->final_sent)
+		return -ENOENT;
+	r = accept_response(tx, ctype, body);
+	if (!r)
+		return -ENOMEM;
+	if (invite && start_2xx_retx(d, tx, r) < 0) {
+		osip_message_free(r);
+		return -ENOMEM;
+	}
+	return sip_tx_send(tx, r);
+}
+
 bool sip_dialog_ack(struct sip *s, const osip_message_t *ack)
 {
 	for (struct sip_dialog *d = s->dialogs; d; d = d->next) {
-		if (d->uac || !d->od || osip_dialog_match_as_uas(d->od, (osip_message_t *)ack) != 0)
+		if ((d->uac && !d->reack_wait) || !d->od ||
+		    osip_dialog_match_as_uas(d->od, (osip_message_t *)ack) != 0)
 			continue;
-		if (!d->acked) {
+		if (d->reack_wait) {
+			/* The ACK of our 2xx to a re-INVITE: nothing to report. */
+			d->reack_wait = false;
+			if (s->loop)
+				ev_timer_stop(s->loop, &d->retx);
+		} else if (!d->acked) {
 			d->acked = true;
 			if (s->loop)
 				ev_timer_stop(s->loop, &d->retx);
@@ -459,7 +729,7 @@ bool sip_dialog_absorb_invite(struct sip *s, const char *key)
 	/* RFC 6026 7.1: libosip2's IST ends with the 2xx; its retransmissions belong to
 	 * the dialog (the "Accepted" state) and get the 2xx again, for 64*T1. */
 	for (struct sip_dialog *d = s->dialogs; d; d = d->next) {
-		if (d->uac || !d->invite_key || strcmp(d->invite_key, key) != 0)
+		if ((d->uac && !d->reack_wait) || !d->invite_key || strcmp(d->invite_key, key) != 0)
 			continue;
 		if (d->ok && s->loop && ev_now(s->loop) - d->retx_start < 64 * SIP_T1)
 			sip_send_to(s, &d->src, d->ok, d->ok_host, d->ok_port);

@@ -90,6 +90,19 @@ void sip_set_invite_handler(struct sip *s, sip_invite_h *h, void *arg);
 int sip_tx_reply(struct sip_tx *tx, int status, const char *reason);
 /** The request's method ("INVITE"), or NULL once the transaction has ended. */
 const char *sip_tx_method(const struct sip_tx *tx);
+/**
+ * The body of a server transaction's request and (in *@p ret_ctype, if given) its
+ * Content-Type, both malloc'd; NULL when there is none or the transaction has ended.
+ */
+char *sip_tx_body(const struct sip_tx *tx, char **ret_ctype);
+/**
+ * The value of the first header @p name of a server transaction's request, malloc'd;
+ * NULL when absent or the transaction has ended.
+ */
+char *sip_tx_header(const struct sip_tx *tx, const char *name);
+
+/** The URI of the request's From (or with @p to, To), malloc'd; NULL once ended. */
+char *sip_tx_party(const struct sip_tx *tx, bool to);
 
 /* ---- client transactions -------------------------------------------------------- */
 
@@ -108,6 +121,16 @@ typedef void(sip_response_h)(struct sip_tx *tx, int status, const struct osip_me
  */
 int sip_request_send(struct sip *s, struct osip_message *req, bool tcp, sip_response_h *h,
 		     void *arg, struct sip_tx **ret);
+
+/**
+ * Send @p method from @p from to @p to (sip: URIs, numeric host) outside any dialog:
+ * new tag and Call-ID, CSeq 1, our Contact, extra @p headers ("Name: value" lines
+ * separated by CRLF) and a body if @p ctype is set; @p h gets the responses (a
+ * REFER with Refer-Sub: false, RFC 4488). 0 or -errno.
+ */
+int sip_request_out(struct sip *s, const char *method, const char *from, const char *to,
+		    const char *headers, const char *ctype, const char *body, bool tcp,
+		    sip_response_h *h, void *arg);
 
 /**
  * Credentials for digest challenges (RFC 8760: MD5, SHA-256) to any request we send:
@@ -179,8 +202,55 @@ int sip_dialog_accept(struct sip_tx *tx, const char *ctype, const char *body, si
  */
 int sip_dialog_request(struct sip_dialog *d, const char *method, const char *ctype,
 		       const char *body, sip_response_h *h, void *arg);
+/**
+ * sip_dialog_invite() with extra @p headers ("Name: value" lines separated by CRLF,
+ * e.g. Answer-Mode, RFC 5373) and, with @p defer_ack, no automatic ACK: the 2xx is
+ * reported as SIP_DIALOG_ESTABLISHED, its body is read with sip_dialog_remote_body(),
+ * and the caller sends the ACK with sip_dialog_send_ack() — with the answer when the
+ * INVITE had no offer (RFC 3264 5; RFC 3725 4.1). 0 or -errno.
+ */
+int sip_dialog_invite_with(struct sip *s, const char *from, const char *to,
+			   const char *headers, bool defer_ack, const char *ctype,
+			   const char *body, bool tcp, sip_dialog_h *h, void *arg,
+			   struct sip_dialog **ret);
+/**
+ * The deferred ACK of a dialog made with defer_ack, with a body if @p ctype is set;
+ * resent for retransmitted 2xx. 0, -EALREADY (not deferred, or sent), -errno.
+ */
+int sip_dialog_send_ack(struct sip_dialog *d, const char *ctype, const char *body);
+/** The body of the 2xx to our INVITE and its type, or NULL (valid while @p d lives). */
+const char *sip_dialog_remote_body(const struct sip_dialog *d, const char **ret_ctype);
+/**
+ * Cancel our INVITE before its final response (RFC 3261 9.1): the CANCEL goes once a
+ * provisional response has come; the INVITE then ends with 487 (SIP_DIALOG_FAILED),
+ * or with a 2xx that crossed the CANCEL. 0 or -EALREADY (answered already).
+ */
+int sip_dialog_cancel(struct sip_dialog *d);
+/**
+ * Answer an in-dialog request @p tx of @p d (a re-INVITE or UPDATE) with 200, our
+ * Contact and a body (the SDP answer); a 2xx to a re-INVITE is resent until its ACK
+ * (RFC 3261 13.3.1.4), which is absorbed. 0 or -errno.
+ */
+int sip_dialog_answer(struct sip_dialog *d, struct sip_tx *tx, const char *ctype,
+		      const char *body);
+/**
+ * The body of a message a handler got (a response) and, in *@p ret_ctype if given,
+ * its Content-Type; both malloc'd, NULL when there is none.
+ */
+char *sip_message_body(const struct osip_message *m, char **ret_ctype);
+/**
+ * sip_dialog_request() with extra @p headers (Refer-To, Event...). A re-INVITE's 2xx
+ * is ACKed by the dialog (RFC 3261 13.2.2.4). 0 or -errno.
+ */
+int sip_dialog_request_with(struct sip_dialog *d, const char *method, const char *headers,
+			    const char *ctype, const char *body, sip_response_h *h, void *arg);
 /** Send BYE; SIP_DIALOG_TERMINATED follows its answer. 0 or -errno. */
 int sip_dialog_bye(struct sip_dialog *d);
+/**
+ * Change who gets the events of @p d; NULL detaches (an owner that goes away while
+ * the dialog lingers: later in-dialog requests are answered 501).
+ */
+void sip_dialog_set_handler(struct sip_dialog *d, sip_dialog_h *h, void *arg);
 /** Call-ID of the dialog (logs, tests). */
 const char *sip_dialog_call_id(const struct sip_dialog *d);
 

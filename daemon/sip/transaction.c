@@ -178,3 +178,53 @@ const char *sip_tx_method(const struct sip_tx *tx)
 {
 	return tx->tr && !tx->dead ? tx->req->sip_method : NULL;
 }
+
+char *sip_message_body(const struct osip_message *m, char **ret_ctype)
+{
+	const osip_body_t *b = m ? osip_list_get(&m->bodies, 0) : NULL;
+	char *ct = NULL, *body;
+
+	if (!b || !b->body)
+		return NULL;
+	body = strndup(b->body, b->length);
+	if (body && ret_ctype) {
+		*ret_ctype = NULL;
+		if (m->content_type && osip_content_type_to_str(m->content_type, &ct) == 0) {
+			*ret_ctype = strdup(ct);
+			osip_free(ct);
+		}
+	}
+	return body;
+}
+
+char *sip_tx_body(const struct sip_tx *tx, char **ret_ctype)
+{
+	if (!tx->tr || tx->dead)
+		return NULL;
+	return sip_message_body(tx->req, ret_ctype);
+}
+
+char *sip_tx_header(const struct sip_tx *tx, const char *name)
+{
+	osip_header_t *h = NULL;
+
+	if (!tx->tr || tx->dead ||
+	    osip_message_header_get_byname(tx->req, name, 0, &h) < 0 || !h || !h->hvalue)
+		return NULL;
+	return strdup(h->hvalue);
+}
+
+char *sip_tx_party(const struct sip_tx *tx, bool to)
+{
+	const osip_from_t *f;
+	char *uri = NULL, *r;
+
+	if (!tx->tr || tx->dead)
+		return NULL;
+	f = to ? tx->req->to : tx->req->from;
+	if (!f || !f->url || osip_uri_to_str(f->url, &uri) < 0)
+		return NULL;
+	r = strdup(uri);
+	osip_free(uri);
+	return r;
+}

@@ -130,31 +130,56 @@ def tunnel_carries_headers_and_body():
 
 # Implemented requests that fail for the REQUESTS above: exit code, error code.
 IMPLEMENTED_ERRORS = {"Share": (3, "invalid"), "Unshare": (2, "not-shared")}
+# What the daemon implements: exit code and, for errors, the code it names.
+IMPLEMENTED = {"Status": (0, None), "Devices": (0, None), "Calls": (0, None),
+               "Join": (0, None), "ExternalJoin": (0, None)}
+
+
+def follow_and_hang_up(args, name, mark):
+    """join and call follow their call: the test hangs it up from another client
+    (the desk device at 192.0.2.10 never answers) and the client exits 0 on "ended"."""
+    p = subprocess.Popen([SIPSVC] + list(args), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=env())
+    try:
+        D.wait_log(r"request %s ref=r1$" % name, start=mark)
+        D.wait_log(r"call c\d+: device leg trying", start=mark)
+        with D.unix_client() as c:
+            c.request("<Hangup/>")
+        out, err = p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    return p.returncode, err
 
 
 @test
 def every_subcommand_reaches_the_daemon():
     """Sent for real: the daemon logs each request; those it does not implement yet
-    come back as unknown-request (exit 3), the implemented ones succeed."""
-    for args, name, _, _ in REQUESTS:
+    come back as unknown-request (exit 3), the others as the daemon answers them."""
+    for args, name, attrs, _ in REQUESTS:
         if args[0] == "events":
             continue
         mark = D.log_mark()
-        rc, _, err = sipsvc(*args)
+        if name in ("Join", "ExternalJoin"):
+            rc, err = follow_and_hang_up(args, name, mark)
+        else:
+            rc, _, err = sipsvc(*args)
         D.wait_log(r"request %s ref=r1$" % name, start=mark)
-        if name in ("Status", "Devices", "Shares"):
-            check_eq(rc, 0, "%s exit code" % args[0])
-        elif name == "Tunnel":
+        if name == "Tunnel":
             # Sent for real; example.com is a name, and the stack sends to numeric hosts.
             check_eq(rc, 4, "tunnel exit code (stderr %r)" % err)
             check("sip-error" in err and "example.com" in err, err)
-        elif name in IMPLEMENTED_ERRORS:
-            want_rc, code = IMPLEMENTED_ERRORS[name]
-            check_eq(rc, want_rc, "%s exit code (stderr %r)" % (args[0], err))
-            check(code in err, "the error names its code: %r" % err)
-        else:
-            check_eq(rc, 3, "%s exit code (stderr %r)" % (args[0], err))
-            check("unknown-request" in err, "the error names its code: %r" % err)
+            continue
+        want, code = (IMPLEMENTED.get(name) or IMPLEMENTED_ERRORS.get(name) or
+                      (3, "unknown-request"))
+        if name == "Shares":
+            want, code = 0, None
+        if name == "Hangup":
+            want, code = (2, "no-such-call") if "call" in attrs else (0, None)
+        check_eq(rc, want, "%s exit code (stderr %r)" % (args[0], err))
+        if code:
+            check(code in err, "the error names its code %s: %r" % (code, err))
 
 
 @test
@@ -180,7 +205,10 @@ def send_reads_stdin():
 def errors_map_to_exit_codes():
     rc, _, err = sipsvc("send", '<Join id="not-a-uri"><Use/></Join>')
     check_eq(rc, 3, "invalid request")
-    rc, _, err = sipsvc("join", "sip:bob@example.com", "--dev", "desk")
+    rc, _, err = sipsvc("join", "sip:bob@example.com", "--dev", "nosuch")
+    check_eq(rc, 2, "no-such-device: not found")
+    check(err.startswith("sipsvc: no-such-device: "), err)
+    rc, _, err = sipsvc("switch", "sip:bob@example.com")
     check_eq(rc, 3, "unknown-request")
     check(err.startswith("sipsvc: unknown-request: "), err)
 

@@ -80,9 +80,9 @@ def sends_external_join():
     mark = D.log_mark()
     rc, _, err = run([OPEN, "sip:bob@example.com"])
     D.wait_log(r"request ExternalJoin ref=r1$", start=mark)
-    # The daemon does not implement ExternalJoin yet: its error is shown, exit 1.
+    # The daemon has no device configured: its error is shown, exit 1.
     check_eq(rc, 1, "exit code")
-    check("unknown-request" in err, err)
+    check("no-devices" in err, err)
 
 
 @test

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Internals of the call subsystem shared between its files. */
+#ifndef SIPSVC_CALL_PRIVATE_H
+#define SIPSVC_CALL_PRIVATE_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "call/call.h"
+#include "sip/sip.h"
+
+struct device;
+
+/* How long a call that has ended may wait for its BYE/CANCEL answers before its
+ * dialogs are dropped (RFC 3261 timer F is 64*T1 = 32 s). */
+#define CALL_LINGER 40.0
+#define CALL_URI_MAX 1024
+/* Prompts waiting for a ChooseDevice (PROTOCOL.md "Device choice"): 60 s each. */
+#define CALL_PROMPT_TIMEOUT 60.0
+
+/** PROTOCOL.md call and leg states; one string table (call.c) for logs and XML. */
+enum call_state {
+	CALL_STATE_TRYING,
+	CALL_STATE_RINGING,
+	CALL_STATE_CONNECTED,
+	CALL_STATE_TRANSFERRING,
+	CALL_STATE_TRANSFERRED,
+	CALL_STATE_HELD,
+	CALL_STATE_ENDED,
+	CALL_STATE_FAILED,
+	_CALL_STATE_MAX,
+	_CALL_STATE_INVALID = -1,
+};
+const char *call_state_to_string(enum call_state s);
+
+enum call_leg_kind {
+	CALL_LEG_DEVICE,
+	CALL_LEG_REMOTE,
+	_CALL_LEG_MAX,
+};
+const char *call_leg_kind_to_string(enum call_leg_kind k);
+
+struct call;
+
+/** One leg: a dialog the service holds with the device or the far end. */
+struct call_leg {
+	struct call *call;
+	enum call_leg_kind kind;
+	enum call_state state;
+	int sip_status;           /* the final status of a failed leg */
+	char *uri;
+	struct sip_dialog *dlg;   /* our reference; NULL before the INVITE */
+	struct sip_tx *tx;        /* an incoming INVITE not answered yet (our reference) */
+	bool answered;            /* a 2xx came (or we sent one) */
+	bool settled;             /* the dialog has ended: nothing more will come */
+};
+
+/** What a mode does with its legs' events. */
+struct call_ops {
+	/** The device is ready (prepared) with contact @p contact: start the call. */
+	int (*start)(struct call *c);
+	/** A dialog event on leg @p l (sip_dialog_h). */
+	void (*dialog)(struct call_leg *l, enum sip_dialog_event ev, int status,
+		       struct sip_tx *tx);
+};
+
+extern const struct call_ops call_loop_ops;
+extern const struct call_ops call_transfer_ops;
+extern const struct call_ops call_incoming_ops;
+
+struct call {
+	struct call_mgr *mgr;
+	struct call *next, *prev;
+	unsigned id;
+	struct origin origin;
+	enum device_mode mode;
+	enum call_state state;
+	const struct call_ops *ops;
+	char *target;
+	char *dev_spec;           /* what the request named (device id or URI) */
+	struct device *dev;       /* NULL for an ad-hoc SIP device */
+	unsigned caps;            /* enum sipsvc_cap */
+	char contact[CALL_URI_MAX]; /* where the device is called */
+	struct call_leg legs[_CALL_LEG_MAX];
+	bool ended;               /* the final event was sent */
+	bool preparing;           /* device_prepare() is running */
+	bool subscribed;          /* transfer: the REFER was accepted */
+	bool hangup;              /* Hangup asked: ends on the next loop turn */
+	bool relaying;            /* loop: a re-INVITE/UPDATE is on its way through */
+	unsigned prompt;          /* ExternalJoin: the prompt waiting, 0 none */
+	ev_timer timer;           /* answer timeout, then the linger bound */
+	ev_timer start;           /* runs call_begin's work after the request's reply */
+	ev_timer prompt_timer;    /* the prompt's 60 s, then the chooser program's */
+	struct {
+		pid_t pid;        /* the chooser program running, or 0 */
+		int fd;           /* its standard output */
+		ev_io io;
+		ev_child child;
+		char out[CALL_URI_MAX];
+		size_t len;
+	} chooser;
+};
+
+struct call_mgr {
+	struct ev_loop *loop;
+	const struct config *cfg;
+	struct sip *sip;
+	struct device_table *devs;
+	struct call *calls;       /* every call object still alive, ended ones too */
+	size_t n_active;
+	unsigned next_id, next_prompt;
+};
+
+/* ---- call.c ------------------------------------------------------------------------ */
+/** Our identity (From of our requests). */
+const char *call_identity(const struct call *c);
+/** Report @p l's new state (an event with leg=, sip-status= for a failure). */
+void call_leg_set_state(struct call_leg *l, enum call_state st, int sip_status);
+/** Report the call's state (connected, transferred...) without ending it. */
+void call_set_state(struct call *c, enum call_state st);
+/**
+ * The call is over: the final event (ended or failed, @p reason, @p sip_status if
+ * not 0), then every leg is cleaned up (CANCEL, ACK+BYE, BYE); the object goes when
+ * they have settled or after CALL_LINGER.
+ */
+void call_finish(struct call *c, enum call_state st, const char *reason, int sip_status);
+/** A new call in the table (state trying), or NULL on out-of-memory. */
+struct call *call_new(struct call_mgr *m, const char *target, const struct origin *o);
+/** Take a call that never started out of the table again, without any event. */
+void call_discard(struct call *c);
+/** Called when a leg has settled: frees the call once all have. */
+void call_check_gone(struct call *c);
+/**
+ * Start calling the device (after the device choice for ExternalJoin), or send the
+ * device-choice prompt if c->prompt is set: on the next loop turn, so that the reply
+ * to the request goes out before any of its events (PROTOCOL.md "Replies").
+ */
+void call_begin(struct call *c);
+/** Arm the answer timeout. */
+void call_arm_timeout(struct call *c);
+
+/* ---- leg.c ------------------------------------------------------------------------- */
+/**
+ * INVITE @p uri on leg @p l (@p headers extra, @p defer_ack per
+ * sip_dialog_invite_with(), @p ctype/@p body an offer or NULL). 0 or -errno.
+ */
+int call_leg_invite(struct call_leg *l, const char *uri, const char *headers, bool defer_ack,
+		    const char *ctype, const char *body);
+/**
+ * Answer the incoming INVITE of leg @p l with 200 and @p body, creating its dialog
+ * (sip_dialog_accept). 0 or -errno (-ENOENT: the caller has given up).
+ */
+int call_leg_accept(struct call_leg *l, const char *ctype, const char *body);
+/**
+ * End the leg whatever its state: CANCEL, ACK (with a refusal) then BYE, BYE, or for
+ * an incoming INVITE not answered yet a 480.
+ */
+void call_leg_end(struct call_leg *l);
+/** Drop the dialog without a word (shutdown, linger bound). */
+void call_leg_drop(struct call_leg *l);
+/** A leg's dialog ended (BYE either way, failure): mark it settled. */
+void call_leg_settle(struct call_leg *l);
+/**
+ * The answer that refuses every stream of @p offer (RFC 3264 6: port 0 per m= line),
+ * for the ACK of a 2xx whose offer can no longer be used. malloc'd or NULL.
+ */
+char *call_sdp_refuse(const char *offer);
+
+/* ---- loop.c ------------------------------------------------------------------------ */
+/** A request inside leg @p l of a connected call: relay an offer, answer the rest. */
+void call_loop_request(struct call_leg *l, struct sip_tx *tx);
+
+/* ---- incoming.c -------------------------------------------------------------------- */
+/** Take INVITEs to the user from @p m's SIP service (NULL: stop). */
+void call_incoming_install(struct call_mgr *m, bool on);
+
+/* ---- choose.c ---------------------------------------------------------------------- */
+/** Run the device choice for @p c (ExternalJoin); ends with call_begin or a failure. */
+int call_choose_start(struct call *c, bool prompt, char *err, size_t errlen);
+/** Send the prompt of c->prompt and start its timeout. */
+void call_prompt_send(struct call *c);
+/** Stop a pending choice (the call ends). */
+void call_choose_stop(struct call *c);
+/** Pick device @p id for @p c (a device id or an ad-hoc URI). 0 or -errno. */
+int call_use_device(struct call *c, const char *dev, enum device_mode mode, char *err,
+		    size_t errlen);
+
+#endif

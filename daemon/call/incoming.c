@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Incoming calls (DESIGN.md "SIP flows"): an INVITE to the user is offered to
+ * subscribed clients as an `incoming` event and bridged in loop mode to the default
+ * device; with no device it gets 480 (RFC 3261 21.4.18). The caller's offer goes in
+ * the INVITE to the device and the device's answer in our 200 to the caller, so both
+ * dialogs stay with the service as in loop mode: a BYE on either ends the other, and
+ * re-INVITEs are relayed the same way.
+ *
+ * Not yet: an INVITE without an offer (488), and telling the device at once when the
+ * caller CANCELs (the SIP layer answers the CANCEL itself; the device is CANCELled at
+ * its answer, or at the answer timeout).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "call/call-private.h"
+#include "device/device.h"
+
+static void emit_incoming(struct call *c, const char *from, const char *to)
+{
+	xmlNodePtr ev = event_new(EVENT_INCOMING, &c->origin);
+
+	if (ev && (xml_set_propf(ev, "call", "c%u", c->id) < 0 ||
+		   (from && !xmlNewProp(ev, BAD_CAST "from", BAD_CAST from)) ||
+		   (to && !xmlNewProp(ev, BAD_CAST "to", BAD_CAST to)))) {
+		xmlFreeNode(ev);
+		return;
+	}
+	event_emit(EVENT_INCOMING, &c->origin, ev);
+}
+
+/* The call for one incoming INVITE, or a final answer saying why there is none. */
+static void take_invite(struct call_mgr *m, struct sip_tx *tx)
+{
+	struct device *d = m->devs ? device_default(m->devs) : NULL;
+	struct origin none = { 0 };
+	char *from = sip_tx_party(tx, false), *to = sip_tx_party(tx, true), err[256];
+	struct call *c = NULL;
+
+	if (!d || device_available(d) == 0)
+		sip_tx_reply(tx, 480, NULL);
+	else if (m->n_active >= m->cfg->max_calls)
+		sip_tx_reply(tx, 486, NULL); /* RFC 3261 21.4.24: we take no more calls */
+	else if (!(c = call_new(m, from ? from : "sip:anonymous@anonymous.invalid", &none)))
+		sip_tx_reply(tx, 500, NULL);
+	else if (call_use_device(c, device_id(d), DEVICE_MODE_LOOP, err, sizeof(err)) < 0) {
+		log_warn("call c%u: cannot bridge an incoming call: %s", c->id, err);
+		sip_tx_reply(tx, 480, NULL);
+		call_discard(c);
+	} else {
+		c->ops = &call_incoming_ops;
+		c->legs[CALL_LEG_REMOTE].tx = mem_ref(tx);
+		c->legs[CALL_LEG_REMOTE].uri = from;
+		from = NULL;
+		log_info("call c%u: incoming from %s, to device %s", c->id, c->target,
+			 device_id(d));
+		emit_incoming(c, c->target, to);
+		call_leg_set_state(&c->legs[CALL_LEG_REMOTE], CALL_STATE_RINGING, 0);
+		call_begin(c);
+	}
+	free(from);
+	free(to);
+}
+
+static void on_invite(struct sip_tx *tx, void *arg)
+{
+	take_invite(arg, tx);
+}
+
+void call_incoming_install(struct call_mgr *m, bool on)
+{
+	if (m->sip)
+		sip_set_invite_handler(m->sip, on ? on_invite : NULL, on ? m : NULL);
+}
+
+/* The caller's offer to the device, which rings: no Answer-Mode here. */
+static int incoming_start(struct call *c)
+{
+	struct call_leg *remote = &c->legs[CALL_LEG_REMOTE];
+	char *ct = NULL, *offer = remote->tx ? sip_tx_body(remote->tx, &ct) : NULL;
+	int r = 0;
+
+	if (!offer || !ct) {
+		/* Offerless INVITEs are not bridged yet: 488 (RFC 3261 21.4.26). */
+		sip_tx_reply(remote->tx, 488, NULL);
+		remote->tx = mem_deref(remote->tx);
+		call_finish(c, CALL_STATE_FAILED, "caller-sent-no-offer", 488);
+	} else {
+		r = call_leg_invite(&c->legs[CALL_LEG_DEVICE], c->contact, NULL, false, ct, offer);
+		if (r == 0)
+			call_arm_timeout(c);
+	}
+	free(ct);
+	free(offer);
+	return r;
+}
+
+static void device_event(struct call_leg *l, enum sip_dialog_event ev, int status)
+{
+	struct call *c = l->call;
+	struct call_leg *remote = &c->legs[CALL_LEG_REMOTE];
+	const char *ct = NULL, *answer;
+
+	switch (ev) {
+	case SIP_DIALOG_PROGRESS:
+		if (status > 100 && remote->tx) {
+			call_leg_set_state(l, CALL_STATE_RINGING, 0);
+			sip_tx_reply(remote->tx, 180, NULL);
+		}
+		break;
+	case SIP_DIALOG_ESTABLISHED:
+		l->answered = true;
+		call_leg_set_state(l, CALL_STATE_CONNECTED, 0);
+		answer = sip_dialog_remote_body(l->dlg, &ct);
+		if (!answer || !ct || call_leg_accept(remote, ct, answer) < 0)
+			call_finish(c, CALL_STATE_ENDED, "caller-gone", 0);
+		break;
+	case SIP_DIALOG_FAILED:
+		call_leg_settle(l);
+		call_leg_set_state(l, CALL_STATE_FAILED, status);
+		/* The device's refusal is the caller's answer (486 busy, 603 decline...). */
+		if (remote->tx && status >= 300)
+			sip_tx_reply(remote->tx, status, NULL);
+		call_finish(c, CALL_STATE_FAILED, "device-failed", status);
+		break;
+	case SIP_DIALOG_TERMINATED:
+		call_leg_settle(l);
+		call_leg_set_state(l, CALL_STATE_ENDED, 0);
+		call_finish(c, CALL_STATE_ENDED, "device-bye", 0);
+		break;
+	default:
+		break;
+	}
+}
+
+static void remote_event(struct call_leg *l, enum sip_dialog_event ev, int status)
+{
+	struct call *c = l->call;
+
+	switch (ev) {
+	case SIP_DIALOG_ESTABLISHED:
+		/* The caller's ACK for our 200. */
+		call_leg_set_state(l, CALL_STATE_CONNECTED, 0);
+		ev_timer_stop(c->mgr->loop, &c->timer);
+		call_set_state(c, CALL_STATE_CONNECTED);
+		break;
+	case SIP_DIALOG_FAILED:
+		/* RFC 3261 13.3.1.4: no ACK came; the dialog layer sends the BYE. */
+		call_leg_settle(l);
+		call_leg_set_state(l, CALL_STATE_FAILED, status);
+		call_finish(c, CALL_STATE_FAILED, "remote-failed", status);
+		break;
+	case SIP_DIALOG_TERMINATED:
+		call_leg_settle(l);
+		call_leg_set_state(l, CALL_STATE_ENDED, 0);
+		call_finish(c, CALL_STATE_ENDED, "remote-bye", 0);
+		break;
+	default:
+		break;
+	}
+}
+
+static void incoming_dialog(struct call_leg *l, enum sip_dialog_event ev, int status,
+			    struct sip_tx *tx)
+{
+	if (ev == SIP_DIALOG_REQUEST)
+		call_loop_request(l, tx);
+	else if (l->kind == CALL_LEG_DEVICE)
+		device_event(l, ev, status);
+	else
+		remote_event(l, ev, status);
+}
+
+const struct call_ops call_incoming_ops = {
+	.start = incoming_start,
+	.dialog = incoming_dialog,
+};

@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Loop mode: third-party call control (RFC 3725). The device is called first without
+ * an offer; its 2xx carries its offer, which goes in the INVITE to the target; the
+ * target's answer goes back in the ACK to the device (RFC 3725 4.1; RFC 3264 5: an
+ * INVITE without a body makes the 2xx carry the offer and the ACK the answer). Both
+ * dialogs stay with the service: a BYE on one leg ends the other, a failure on one
+ * cleans up the other, a Hangup before the answer CANCELs.
+ *
+ * Re-INVITEs and UPDATEs with an offer are passed to the other leg, and its answer
+ * back (RFC 3725 7, continued processing: the controller relays offers and answers).
+ *
+ * The device's 2xx waits for its ACK while the target rings: RFC 3261 13.3.1.4 gives
+ * it 64*T1 = 32 s, so a target that rings longer than that loses the device (which
+ * BYEs); RFC 3725 4.1 accepts this for devices that answer at once.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "call/call-private.h"
+#include "device/device.h"
+
+static int loop_start(struct call *c)
+{
+	struct call_leg *dev = &c->legs[CALL_LEG_DEVICE];
+	/* RFC 5373: ask an auto-answering device to pick up by itself. */
+	const char *hdr = c->caps & SIPSVC_CAP_AUTO_ANSWER ? "Answer-Mode: Auto" : NULL;
+	int r = call_leg_invite(dev, c->contact, hdr, true, NULL, NULL);
+
+	if (r == 0)
+		call_arm_timeout(c);
+	return r;
+}
+
+/* A leg that did not get to the answer: report it and end the call. */
+static void leg_failed(struct call_leg *l, int status, const char *reason)
+{
+	call_leg_settle(l);
+	call_leg_set_state(l, CALL_STATE_FAILED, status);
+	call_finish(l->call, CALL_STATE_FAILED, reason, status);
+}
+
+static void leg_bye(struct call_leg *l, const char *reason)
+{
+	call_leg_settle(l);
+	call_leg_set_state(l, CALL_STATE_ENDED, 0);
+	call_finish(l->call, CALL_STATE_ENDED, reason, 0);
+}
+
+static void progress(struct call_leg *l, int status)
+{
+	/* 180 Ringing and 183 Session Progress; 100 Trying says nothing of the callee. */
+	if (status > 100)
+		call_leg_set_state(l, CALL_STATE_RINGING, 0);
+}
+
+/* The device answered with its offer: carry it to the target. */
+static void device_answered(struct call_leg *l)
+{
+	struct call *c = l->call;
+	const char *ct = NULL;
+	const char *offer = sip_dialog_remote_body(l->dlg, &ct);
+
+	l->answered = true;
+	call_leg_set_state(l, CALL_STATE_CONNECTED, 0);
+	if (!offer || !ct) {
+		/* RFC 3264 5: a 2xx to an offerless INVITE must carry an offer. */
+		log_warn("call c%u: the device's 2xx carries no offer", c->id);
+		call_finish(c, CALL_STATE_FAILED, "device-sent-no-offer", 0);
+		return;
+	}
+	if (call_leg_invite(&c->legs[CALL_LEG_REMOTE], c->target, NULL, false, ct, offer) < 0)
+		call_finish(c, CALL_STATE_FAILED, "cannot-call-target", 0);
+	else
+		call_arm_timeout(c);
+}
+
+/* The target answered: its answer goes in the ACK to the device (RFC 3725 4.1). */
+static void remote_answered(struct call_leg *l)
+{
+	struct call *c = l->call;
+	struct call_leg *dev = &c->legs[CALL_LEG_DEVICE];
+	const char *ct = NULL;
+	const char *answer = sip_dialog_remote_body(l->dlg, &ct);
+
+	l->answered = true;
+	call_leg_set_state(l, CALL_STATE_CONNECTED, 0);
+	if (!answer || !ct) {
+		log_warn("call c%u: the target's 2xx carries no answer", c->id);
+		call_finish(c, CALL_STATE_FAILED, "target-sent-no-answer", 0);
+		return;
+	}
+	if (sip_dialog_send_ack(dev->dlg, ct, answer) < 0) {
+		call_finish(c, CALL_STATE_FAILED, "internal", 0);
+		return;
+	}
+	ev_timer_stop(c->mgr->loop, &c->timer);
+	call_set_state(c, CALL_STATE_CONNECTED);
+}
+
+/* A re-INVITE or UPDATE from one leg, on its way through the other. */
+struct relay {
+	struct call_leg *from;
+	struct sip_tx *tx;
+};
+
+static void relay_free(struct relay *r)
+{
+	struct call *c = r->from->call;
+
+	c->relaying = false;
+	mem_deref(r->tx);
+	free(r);
+	call_check_gone(c);
+	mem_deref(c);
+}
+
+/* The other leg's answer goes back as ours (RFC 3725 7: the controller passes offers
+ * and answers through); its refusal is passed on as it is. */
+static void on_relay_response(struct sip_tx *tx, int status, const struct osip_message *resp,
+			      void *arg)
+{
+	struct relay *r = arg;
+	char *ct = NULL, *answer = NULL;
+
+	if (status < 200)
+		return;
+	if (r->from->call->ended)
+		sip_tx_reply(r->tx, 487, NULL);
+	else if (status >= 300)
+		sip_tx_reply(r->tx, status, NULL);
+	else if (!(answer = sip_message_body(resp, &ct)) || !ct)
+		sip_tx_reply(r->tx, 488, NULL);
+	else if (sip_dialog_answer(r->from->dlg, r->tx, ct, answer) < 0)
+		log_warn("call c%u: cannot answer the re-INVITE", r->from->call->id);
+	free(ct);
+	free(answer);
+	relay_free(r);
+}
+
+static int relay_offer(struct call_leg *l, struct sip_tx *tx, const char *method)
+{
+	struct call *c = l->call;
+	struct call_leg *other = &c->legs[l->kind == CALL_LEG_DEVICE ? CALL_LEG_REMOTE
+								      : CALL_LEG_DEVICE];
+	char *ct = NULL, *offer = sip_tx_body(tx, &ct);
+	struct relay *r = NULL;
+	int err = 488;
+
+	/* RFC 3261 14.2: one offer at a time (491), and only once both legs are up. An
+	 * offerless re-INVITE is not relayed yet. */
+	if (c->relaying || c->state != CALL_STATE_CONNECTED)
+		err = 491;
+	else if (offer && ct && (r = calloc(1, sizeof(*r))))
+		err = 0;
+	if (err == 0) {
+		r->from = l;
+		r->tx = mem_ref(tx);
+		mem_ref(c);
+		c->relaying = true;
+		if (sip_dialog_request(other->dlg, method, ct, offer, on_relay_response, r) < 0) {
+			relay_free(r);
+			err = 500;
+		}
+	}
+	free(ct);
+	free(offer);
+	return err;
+}
+
+void call_loop_request(struct call_leg *l, struct sip_tx *tx)
+{
+	const char *m = sip_tx_method(tx);
+	int err;
+
+	if (m && (strcmp(m, "INVITE") == 0 || strcmp(m, "UPDATE") == 0)) {
+		err = relay_offer(l, tx, m);
+		if (err)
+			sip_tx_reply(tx, err, NULL);
+	} else if (m && strcmp(m, "INFO") == 0) {
+		sip_tx_reply(tx, 200, NULL);
+	} else {
+		sip_tx_reply(tx, 501, NULL);
+	}
+}
+
+static void loop_dialog(struct call_leg *l, enum sip_dialog_event ev, int status,
+			struct sip_tx *tx)
+{
+	bool device = l->kind == CALL_LEG_DEVICE;
+
+	switch (ev) {
+	case SIP_DIALOG_PROGRESS:
+		progress(l, status);
+		break;
+	case SIP_DIALOG_ESTABLISHED:
+		if (device)
+			device_answered(l);
+		else
+			remote_answered(l);
+		break;
+	case SIP_DIALOG_FAILED:
+		leg_failed(l, status, device ? "device-failed" : "remote-failed");
+		break;
+	case SIP_DIALOG_TERMINATED:
+		leg_bye(l, device ? "device-bye" : "remote-bye");
+		break;
+	case SIP_DIALOG_REQUEST:
+		call_loop_request(l, tx);
+		break;
+	default:
+		break;
+	}
+}
+
+const struct call_ops call_loop_ops = {
+	.start = loop_start,
+	.dialog = loop_dialog,
+};
