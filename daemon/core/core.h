@@ -184,6 +184,13 @@ int paths_resolve(struct config *c);
  */
 int paths_make_private_dir(const char *dir);
 
+/**
+ * Replace DIR/NAME with @p len bytes of @p buf so that a crash leaves the old file or
+ * the new one, never a torn one (DESIGN.md "Security model"): a private temporary file
+ * beside it, fsync, rename, fsync of the directory. Mode 0600. Returns 0 or -errno.
+ */
+int paths_write_atomic(const char *dir, const char *name, const char *buf, size_t len);
+
 /* ---- event.c: the sink through which subsystems reach clients -------------- */
 
 enum event_type {

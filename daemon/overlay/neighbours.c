@@ -175,7 +175,7 @@ int known_save(struct overlay *ov)
 		len += (size_t)snprintf(buf + len, max - len, "%s %s\n", hex,
 					ov->known[i].peer.contact);
 	}
-	r = overlay_file_write_atomic(ov->state_dir, KNOWN_FILE, buf, len);
+	r = paths_write_atomic(ov->state_dir, KNOWN_FILE, buf, len);
 	if (r == 0)
 		ov->known_dirty = false;
 	return r;

@@ -150,45 +150,6 @@ int overlay_peer_from_uri(const char *uri, struct overlay_peer *p)
 	return 0;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-int overlay_file_write_atomic(const char *dir, const char *name, const char *buf, size_t len)
-{
-	_cleanup_(freep) char *tmp = NULL, *path = NULL;
-	int fd, r;
-
-	if (asprintf(&tmp, "%s/.%s.tmp", dir, name) < 0 || asprintf(&path, "%s/%s", dir, name) < 0)
-		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
-	r = write_all(fd, buf, len);
-	/* A crash must leave the old file or the new one, never a torn one: the data
-	 * reaches the disk before the rename makes it visible. */
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-	return r;
-}
-
 /* Read a small file whole (at most @p max bytes); -EFBIG if larger. */
 static int read_small(const char *path, char *buf, size_t max, size_t *ret_len)
 {
@@ -237,7 +198,7 @@ int overlay_node_id_load(const char *dir, struct overlay_id *id)
 			return r;
 		overlay_id_to_hex(id, hex);
 		hex[OVERLAY_ID_HEX_LEN] = '\n';
-		return overlay_file_write_atomic(dir, NODE_ID_FILE, hex, OVERLAY_ID_HEX_LEN + 1);
+		return paths_write_atomic(dir, NODE_ID_FILE, hex, OVERLAY_ID_HEX_LEN + 1);
 	}
 	if (r == -EFBIG)
 		return -EBADMSG;

@@ -340,8 +340,6 @@ int overlay_id_from_hex(const char *s, struct overlay_id *id);
  * not replaced: the node's identity must not change silently), or -errno.
  */
 int overlay_node_id_load(const char *dir, struct overlay_id *id);
-/** Write @p len bytes to DIR/NAME atomically (tmp, fsync, rename). Returns 0 or -errno. */
-int overlay_file_write_atomic(const char *dir, const char *name, const char *buf, size_t len);
 /**
  * Parse a node URI "sip:ID@host:port" or a bootstrap URI "sip:host[:port]" (as given
  * to `sipsvcd --bootstrap`; the id is then all zero, port 5060 by default, RFC 3261

@@ -37,7 +37,7 @@ static int write_gen(struct share *s, const char *buf, size_t len, uint64_t gen)
 
 	pthread_mutex_lock(&s->save_lock);
 	if (gen > s->saved_gen) {
-		r = share_store_write(s->state_dir, SHARE_INDEX_FILE, buf, len);
+		r = paths_write_atomic(s->state_dir, SHARE_INDEX_FILE, buf, len);
 		if (r == 0)
 			s->saved_gen = gen;
 	}

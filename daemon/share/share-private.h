@@ -279,7 +279,6 @@ int share_store_format_step(struct store_fmt *f, size_t max);
 void share_store_format_done(struct store_fmt *f);
 /** Atomically replace @p dir/@p name with @p len bytes of @p buf (temp, fsync, rename,
  * fsync dir). 0 or -errno. */
-int share_store_write(const char *dir, const char *name, const char *buf, size_t len);
 /** Read @p dir/@p name, at most @p max bytes (-EFBIG beyond). 0 or -errno. */
 int share_store_read(const char *dir, const char *name, size_t max, char **ret, size_t *ret_len);
 

@@ -391,52 +391,6 @@ void share_store_data_done(struct store_data *d)
 
 /* ---- files ------------------------------------------------------------------------- */
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* DESIGN.md "Security model": state files are written atomically. */
-int share_store_write(const char *dir, const char *name, const char *buf, size_t len)
-{
-	_cleanup_(freep) char *tmp = NULL, *dst = NULL;
-	int fd, dfd, r;
-
-	if (asprintf(&tmp, "%s/.%s.XXXXXX", dir, name) < 0 ||
-	    asprintf(&dst, "%s/%s", dir, name) < 0)
-		return -ENOMEM;
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	r = write_all(fd, buf, len);
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, dst) < 0)
-		r = -errno;
-	if (r < 0) {
-		unlink(tmp);
-		return r;
-	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return -errno;
-	r = fsync(dfd) < 0 ? -errno : 0;
-	close(dfd);
-	return r;
-}
-
 int share_store_read(const char *dir, const char *name, size_t max, char **ret, size_t *ret_len)
 {
 	_cleanup_(freep) char *path = NULL;

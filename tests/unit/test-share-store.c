@@ -165,15 +165,15 @@ START_TEST(atomic_replace)
 	char *dir = su_tmpdir(), *buf;
 	size_t len;
 
-	ck_assert_int_eq(share_store_write(dir, "x.idx", "one\n", 4), 0);
-	ck_assert_int_eq(share_store_write(dir, "x.idx", "two!\n", 5), 0);
+	ck_assert_int_eq(paths_write_atomic(dir, "x.idx", "one\n", 4), 0);
+	ck_assert_int_eq(paths_write_atomic(dir, "x.idx", "two!\n", 5), 0);
 	ck_assert_int_eq(share_store_read(dir, "x.idx", 100, &buf, &len), 0);
 	ck_assert_str_eq(buf, "two!\n");
 	free(buf);
 	ck_assert_uint_eq(count_files(dir), 1); /* no temporary file left behind */
 	ck_assert_int_eq(share_store_read(dir, "x.idx", 3, &buf, &len), -EFBIG);
 	ck_assert_int_eq(share_store_read(dir, "none", 100, &buf, &len), -ENOENT);
-	ck_assert_int_eq(share_store_write("/nonexistent-dir", "x", "a", 1), -ENOENT);
+	ck_assert_int_eq(paths_write_atomic("/nonexistent-dir", "x", "a", 1), -ENOENT);
 	su_rmtree(dir);
 	free(dir);
 }
@@ -245,7 +245,7 @@ START_TEST(corrupt_index_refused_and_rebuilt)
 	su_write(data, "b.txt", "bbb");
 	ck_assert_int_ge(asprintf(&text, "sipsvc-shares 1\nroot %s\nfile 0 zz\n", data), 0);
 	ck_assert_int_eq(mkdir(state, 0700), 0);
-	ck_assert_int_eq(share_store_write(state, SHARE_INDEX_FILE, text, strlen(text)), 0);
+	ck_assert_int_eq(paths_write_atomic(state, SHARE_INDEX_FILE, text, strlen(text)), 0);
 	su_start(&env, state, 0);
 	share_get_stats(env.s, &st);
 	ck_assert_uint_eq(st.loaded, 0);
