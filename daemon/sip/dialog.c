@@ -140,7 +140,7 @@ int sip_message_add_contact(struct sip *s, osip_message_t *m, bool tcp)
 	return osip_message_set_contact(m, buf) < 0 ? -ENOMEM : 0;
 }
 
-static int set_body(osip_message_t *m, const char *ctype, const char *body)
+int sip_message_set_body(osip_message_t *m, const char *ctype, const char *body)
 {
 	char len[24];
 
@@ -240,7 +240,7 @@ static osip_message_t *in_dialog_request(struct sip_dialog *d, const char *metho
 }
 
 /* @p headers: "Name: value" lines separated by CRLF (or LF), as callers write them. */
-static int add_headers(osip_message_t *m, const char *headers)
+int sip_message_add_headers(osip_message_t *m, const char *headers)
 {
 	char line[1024];
 
@@ -327,7 +327,7 @@ int sip_dialog_request_with(struct sip_dialog *d, const char *method, const char
 	/* RFC 3261 12.2.1.1: CSeq one higher than the last we sent. */
 	m = in_dialog_request(d, method, ++d->od->local_cseq);
 	if (!m || (refresh && sip_message_add_contact(d->sip, m, d->tcp) < 0) ||
-	    add_headers(m, headers) < 0 || set_body(m, ctype, body) < 0) {
+	    sip_message_add_headers(m, headers) < 0 || sip_message_set_body(m, ctype, body) < 0) {
 		osip_message_free(m);
 		return -ENOMEM;
 	}
@@ -343,7 +343,7 @@ static int send_ack(struct sip_dialog *d, int cseq, const char *ctype, const cha
 	osip_message_t *ack = in_dialog_request(d, "ACK", cseq);
 
 	/* RFC 3261 13.2.2.4: the ACK carries the INVITE's CSeq number; its own branch. */
-	if (!ack || set_body(ack, ctype, body) < 0 || sip_send_direct(d->sip, ack, d->tcp) < 0) {
+	if (!ack || sip_message_set_body(ack, ctype, body) < 0 || sip_send_direct(d->sip, ack, d->tcp) < 0) {
 		log_warn("sip: cannot send the ACK in dialog %s", d->od->call_id);
 		osip_message_free(ack);
 		return -EIO;
@@ -484,7 +484,7 @@ static osip_message_t *request_new(struct sip *s, const char *method, const char
 		goto fail;
 	snprintf(buf, sizeof(buf), "1 %s", method);
 	if (osip_message_set_cseq(m, buf) < 0 || sip_message_add_contact(s, m, tcp) < 0 ||
-	    osip_message_set_header(m, "Allow", SIP_ALLOW) < 0)
+	    osip_message_set_header(m, "Allow", sip_allow(s)) < 0)
 		goto fail;
 	return m;
 fail:
@@ -509,7 +509,7 @@ int sip_dialog_invite_with(struct sip *s, const char *from, const char *to,
 	struct sip_tx *tx = NULL;
 	int r;
 
-	if (!m || add_headers(m, headers) < 0 || set_body(m, ctype, body) < 0) {
+	if (!m || sip_message_add_headers(m, headers) < 0 || sip_message_set_body(m, ctype, body) < 0) {
 		osip_message_free(m);
 		return -EINVAL;
 	}
@@ -537,7 +537,7 @@ int sip_request_out(struct sip *s, const char *method, const char *from, const c
 {
 	osip_message_t *m = request_new(s, method, from, to, tcp);
 
-	if (!m || add_headers(m, headers) < 0 || set_body(m, ctype, body) < 0) {
+	if (!m || sip_message_add_headers(m, headers) < 0 || sip_message_set_body(m, ctype, body) < 0) {
 		osip_message_free(m);
 		return -EINVAL;
 	}
@@ -587,12 +587,12 @@ static osip_message_t *accept_response(struct sip_tx *tx, const char *ctype, con
 	snprintf(buf, sizeof(buf), "<sip:sipsvc@%s%s%s:%d;transport=%s>", v6 ? "[" : "", ip,
 		 v6 ? "]" : "", tx->sip->port, tx->src.is_tcp ? "tcp" : "udp");
 	if (osip_message_set_contact(r, buf) < 0 ||
-	    osip_message_set_header(r, "Allow", SIP_ALLOW) < 0)
+	    osip_message_set_header(r, "Allow", sip_allow(tx->sip)) < 0)
 		goto fail;
 	if (ctype) {
 		osip_content_length_free(r->content_length);
 		r->content_length = NULL;
-		if (set_body(r, ctype, body) < 0)
+		if (sip_message_set_body(r, ctype, body) < 0)
 			goto fail;
 	}
 	return r;

@@ -287,6 +287,30 @@ char *sip_auth_header(const struct sip_auth_challenge *c, const char *user, cons
 /* ---- register.c ------------------------------------------------------------------------ */
 
 #define SIP_MAX_REGS 8
+/* Methods features may claim, and the longest method name we take for a claim. */
+#define SIP_MAX_CLAIMS 32
+#define SIP_METHOD_MAX 32
+
+struct sip_claim {
+	char method[SIP_METHOD_MAX + 1];
+	enum sip_claim_order order;
+	sip_request_h *h;
+	void *arg;
+};
+
+/** Whether @p method is one the service handles itself (RFC 3261 core methods). */
+bool sip_builtin_method(const char *method);
+/** Whether some feature claims @p method. */
+bool sip_claimed(const struct sip *s, const char *method);
+/**
+ * Offer @p tx to the claimers of its method, in order; true when one took it (or it
+ * ended meanwhile).
+ */
+bool sip_claims_offer(struct sip *s, struct sip_tx *tx);
+/** "Name: value" lines (CRLF or LF separated) into @p m. 0, -EINVAL or -ENOMEM. */
+int sip_message_add_headers(osip_message_t *m, const char *headers);
+/** Body and Content-Type/Length (@p ctype NULL: Content-Length 0). 0 or -ENOMEM. */
+int sip_message_set_body(osip_message_t *m, const char *ctype, const char *body);
 
 struct sip_reg {
 	struct sip *sip;
@@ -393,6 +417,9 @@ struct sip {
 	char *rxbuf;             /* one datagram */
 	sip_invite_h *invite_h;
 	void *invite_arg;
+	struct sip_claim claims[SIP_MAX_CLAIMS];
+	unsigned n_claims;
+	char allow[SIP_MAX_CLAIMS * (SIP_METHOD_MAX + 2) + 64];
 	struct sip_dialog *dialogs;
 	unsigned n_dialogs;
 	bool closing;

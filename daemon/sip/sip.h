@@ -83,6 +83,42 @@ typedef void(sip_invite_h)(struct sip_tx *tx, void *arg);
  */
 void sip_set_invite_handler(struct sip *s, sip_invite_h *h, void *arg);
 /**
+ * Receives a request of a method it claimed that no dialog of the SIP layer owns: out
+ * of dialog, or with a To tag the claimer may own itself (a NOTIFY of a subscription
+ * it keeps). Returns true when it takes the transaction: it then answers it, now or
+ * later, with sip_tx_reply() or sip_tx_respond(). False passes it on to the next
+ * claimer and in the end to the service's own answer (481 with a To tag, else 501).
+ */
+typedef bool(sip_request_h)(struct sip_tx *tx, void *arg);
+
+/** Who is asked first: features, then Tunnel listeners (PROTOCOL.md "Listen"). */
+enum sip_claim_order { SIP_CLAIM_FEATURE, SIP_CLAIM_LISTENER };
+
+/**
+ * Ask @p h about every request of @p method (an RFC 3261 token; not ACK, CANCEL, BYE
+ * or OPTIONS, which the SIP layer answers itself). INVITEs are offered to claimers
+ * before the invite handler. The method joins the Allow header. 0, -EINVAL, -EEXIST
+ * (the same claim twice) or -ENOSPC (SIP_MAX_CLAIMS claims).
+ */
+int sip_claim(struct sip *s, const char *method, enum sip_claim_order order, sip_request_h *h,
+	      void *arg);
+/** Drop the claims of @p h/@p arg on @p method (NULL: on every method). */
+void sip_unclaim(struct sip *s, const char *method, sip_request_h *h, void *arg);
+/** The Allow header value: the service's methods and the claimed ones. */
+const char *sip_allow(const struct sip *s);
+
+/**
+ * Answer a server transaction with @p status, @p reason (NULL: the RFC's), extra
+ * @p headers ("Name: value" lines separated by CRLF, may be NULL) and a body if
+ * @p ctype is set. A 2xx to a request that may create a dialog should carry a Contact
+ * (the caller's headers). 0, -ENOENT, -EALREADY, -EINVAL (bad headers), -ENOMEM.
+ */
+int sip_tx_respond(struct sip_tx *tx, int status, const char *reason, const char *headers,
+		   const char *ctype, const char *body);
+/** Where a server transaction's request came from: "udp:IP:PORT" or "tcp:[IP6]:PORT". */
+int sip_tx_source(const struct sip_tx *tx, char *buf, size_t size);
+
+/**
  * Answer a server transaction with @p status and @p reason (NULL: the RFC 3261 phrase).
  * Returns 0, -ENOENT when the transaction has ended, -EALREADY after a final
  * response, -ENOMEM.

@@ -174,6 +174,41 @@ int sip_tx_reply(struct sip_tx *tx, int status, const char *reason)
 	return resp ? sip_tx_send(tx, resp) : -ENOMEM;
 }
 
+int sip_tx_respond(struct sip_tx *tx, int status, const char *reason, const char *headers,
+		   const char *ctype, const char *body)
+{
+	osip_message_t *resp;
+	int r;
+
+	if (!tx->tr || tx->dead)
+		return -ENOENT;
+	if (tx->final_sent)
+		return -EALREADY;
+	resp = sip_response_new(tx->req, status, reason, tx->tag);
+	if (!resp)
+		return -ENOMEM;
+	r = sip_message_add_headers(resp, headers);
+	if (r == 0 && ctype) {
+		osip_content_length_free(resp->content_length);
+		resp->content_length = NULL;
+		r = sip_message_set_body(resp, ctype, body ? body : "");
+	}
+	if (r < 0) {
+		osip_message_free(resp);
+		return r;
+	}
+	return sip_tx_send(tx, resp);
+}
+
+int sip_tx_source(const struct sip_tx *tx, char *buf, size_t size)
+{
+	bool v6 = strchr(tx->src.ip, ':') != NULL;
+	int n = snprintf(buf, size, "%s:%s%s%s:%d", tx->src.is_tcp ? "tcp" : "udp",
+			 v6 ? "[" : "", tx->src.ip, v6 ? "]" : "", tx->src.port);
+
+	return n < 0 || (size_t)n >= size ? -ENOSPC : 0;
+}
+
 const char *sip_tx_method(const struct sip_tx *tx)
 {
 	return tx->tr && !tx->dead ? tx->req->sip_method : NULL;
