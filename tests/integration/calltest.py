@@ -23,6 +23,21 @@ def free_udp():
         return s.getsockname()[1]
 
 
+def udp_bound(port):
+    """Whether some socket is bound to UDP 127.0.0.1:port (/proc/net/udp: hex ip:port)."""
+    want = ":%04X" % port
+    with open("/proc/net/udp") as f:
+        return any(line.split()[1].endswith(want) for line in list(f)[1:])
+
+
+def wait_udp_bound(port, proc, what, timeout=10):
+    """Wait until @proc listens on UDP @port; fails if it exits or takes too long."""
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and not udp_bound(port):
+        check(time.monotonic() < deadline, "%s listens on %d" % (what, port))
+        time.sleep(0.02)
+
+
 class Peer:
     """One SIPp UAS on loopback, with its message trace."""
 
@@ -39,7 +54,7 @@ class Peer:
             args += ["-set", k, v]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=self.tmp)
-        time.sleep(0.3)
+        wait_udp_bound(self.port, self.proc, "SIPp %s" % scenario)
 
     @property
     def uri(self):

@@ -69,10 +69,7 @@ class Baresip:
         self.log = open(os.path.join(self.dir, "baresip.log"), "w+")
         self.proc = subprocess.Popen(["baresip", "-s", "-f", self.dir], stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 10
-        while self.proc.poll() is None and not udp_bound(self.port):
-            check(time.monotonic() < deadline, "baresip listens on %d" % self.port)
-            time.sleep(0.05)
+        callpeers.wait_udp_bound(self.port, self.proc, "baresip")
         if self.proc.poll() is not None:
             print(self.output())
             self.close()
@@ -117,13 +114,6 @@ def sine(hz, seconds):
     """16-bit little-endian mono samples of a sine at a third of full scale."""
     return array.array("h", (int(10000 * math.sin(2 * math.pi * hz * i / RATE))
                              for i in range(RATE * seconds))).tobytes()
-
-
-def udp_bound(port):
-    """Whether some socket is bound to UDP 127.0.0.1:port (/proc/net/udp: hex ip:port)."""
-    want = ":%04X" % port
-    with open("/proc/net/udp") as f:
-        return any(line.split()[1].endswith(want) for line in list(f)[1:])
 
 
 def samples(path):
