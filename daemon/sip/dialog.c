@@ -18,7 +18,8 @@
 
 struct sip_dialog {
 	struct sip *sip;
-	struct sip_dialog *next, *prev;
+	struct sip_dialog *next, *prev; /* in the bucket of its Call-ID */
+	unsigned bucket;
 	osip_dialog_t *od;       /* NULL until the 2xx (UAC) */
 	bool uac, tcp, linked, acked, ended;
 	sip_dialog_h *h;
@@ -63,7 +64,7 @@ static void unlink_dialog(struct sip_dialog *d)
 	if (d->prev)
 		d->prev->next = d->next;
 	else
-		s->dialogs = d->next;
+		s->dialogs[d->bucket] = d->next;
 	if (d->next)
 		d->next->prev = d->prev;
 	s->n_dialogs--;
@@ -85,9 +86,28 @@ static void dialog_destroy(void *data)
 	mem_deref(d->itx);
 }
 
-static struct sip_dialog *dialog_alloc(struct sip *s, bool uac, sip_dialog_h *h, void *arg)
+/*
+ * Every way of matching a message to a dialog (RFC 3261 12.2.1.2, 12.2.2, 13.2.2.4)
+ * requires the same Call-ID, so dialogs are hashed by it (FNV-1a): a message costs a
+ * walk of one short bucket however many calls are up.
+ */
+static unsigned call_id_bucket(const osip_call_id_t *cid)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *p = cid && cid->number ? cid->number : ""; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	h = (h ^ '@') * 16777619u;
+	for (const char *p = cid && cid->host ? cid->host : ""; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return h % SIP_DIALOG_BUCKETS;
+}
+
+static struct sip_dialog *dialog_alloc(struct sip *s, const osip_message_t *m, bool uac,
+				       sip_dialog_h *h, void *arg)
 {
 	struct sip_dialog *d;
+	unsigned b = call_id_bucket(m->call_id);
 
 	if (s->n_dialogs >= SIP_MAX_DIALOGS)
 		return NULL;
@@ -99,10 +119,11 @@ static struct sip_dialog *dialog_alloc(struct sip *s, bool uac, sip_dialog_h *h,
 	d->h = h;
 	d->arg = arg;
 	d->linked = true;
-	d->next = s->dialogs;
-	if (s->dialogs)
-		s->dialogs->prev = d;
-	s->dialogs = d;
+	d->bucket = b;
+	d->next = s->dialogs[b];
+	if (s->dialogs[b])
+		s->dialogs[b]->prev = d;
+	s->dialogs[b] = d;
 	s->n_dialogs++;
 	return d;
 }
@@ -513,7 +534,7 @@ int sip_dialog_invite_with(struct sip *s, const char *from, const char *to,
 		osip_message_free(m);
 		return -EINVAL;
 	}
-	d = dialog_alloc(s, true, h, arg);
+	d = dialog_alloc(s, m, true, h, arg);
 	if (!d) {
 		osip_message_free(m);
 		return -EBUSY;
@@ -546,7 +567,7 @@ int sip_request_out(struct sip *s, const char *method, const char *from, const c
 
 void sip_dialog_stray_2xx(struct sip *s, const osip_message_t *resp)
 {
-	for (struct sip_dialog *d = s->dialogs; d; d = d->next)
+	for (struct sip_dialog *d = s->dialogs[call_id_bucket(resp->call_id)]; d; d = d->next)
 		if (d->uac && d->od && d->ack &&
 		    osip_dialog_match_as_uac(d->od, (osip_message_t *)resp) == 0) {
 			sip_send_direct(s, d->ack, d->tcp);
@@ -620,7 +641,7 @@ int sip_dialog_accept(struct sip_tx *tx, const char *ctype, const char *body, si
 	if (!tx->tr || tx->dead || tx->final_sent)
 		return -ENOENT;
 	r = accept_response(tx, ctype, body);
-	d = r ? dialog_alloc(s, false, h, arg) : NULL;
+	d = r ? dialog_alloc(s, tx->req, false, h, arg) : NULL;
 	if (!d || osip_dialog_init_as_uas(&d->od, (osip_message_t *)tx->req, r) < 0 ||
 	    osip_message_clone(r, &d->ok) < 0) {
 		osip_message_free(r);
@@ -704,7 +725,7 @@ int sip_dialog_answer(struct sip_dialog *d, struct sip_tx *tx, const char *ctype
 
 bool sip_dialog_ack(struct sip *s, const osip_message_t *ack)
 {
-	for (struct sip_dialog *d = s->dialogs; d; d = d->next) {
+	for (struct sip_dialog *d = s->dialogs[call_id_bucket(ack->call_id)]; d; d = d->next) {
 		if ((d->uac && !d->reack_wait) || !d->od ||
 		    osip_dialog_match_as_uas(d->od, (osip_message_t *)ack) != 0)
 			continue;
@@ -724,11 +745,11 @@ bool sip_dialog_ack(struct sip *s, const osip_message_t *ack)
 	return false;
 }
 
-bool sip_dialog_absorb_invite(struct sip *s, const char *key)
+bool sip_dialog_absorb_invite(struct sip *s, const osip_message_t *invite, const char *key)
 {
 	/* RFC 6026 7.1: libosip2's IST ends with the 2xx; its retransmissions belong to
 	 * the dialog (the "Accepted" state) and get the 2xx again, for 64*T1. */
-	for (struct sip_dialog *d = s->dialogs; d; d = d->next) {
+	for (struct sip_dialog *d = s->dialogs[call_id_bucket(invite->call_id)]; d; d = d->next) {
 		if ((d->uac && !d->reack_wait) || !d->invite_key || strcmp(d->invite_key, key) != 0)
 			continue;
 		if (d->ok && s->loop && ev_now(s->loop) - d->retx_start < 64 * SIP_T1)
@@ -740,8 +761,7 @@ bool sip_dialog_absorb_invite(struct sip *s, const char *key)
 
 struct sip_dialog *sip_dialog_find_uas(struct sip *s, const osip_message_t *req)
 {
-	/* Bounded by SIP_MAX_DIALOGS; a per-user daemon holds a handful. */
-	for (struct sip_dialog *d = s->dialogs; d; d = d->next)
+	for (struct sip_dialog *d = s->dialogs[call_id_bucket(req->call_id)]; d; d = d->next)
 		if (d->od && !d->ended && osip_dialog_match_as_uas(d->od, (osip_message_t *)req) == 0)
 			return d;
 	return NULL;
@@ -818,13 +838,14 @@ void sip_dialogs_free(struct sip *s)
 {
 	/* Owners keep their references; the dialogs leave the subsystem, which drops its
 	 * own (RFC 6026 lifetime) references. */
-	while (s->dialogs) {
-		struct sip_dialog *d = s->dialogs;
+	for (unsigned b = 0; b < SIP_DIALOG_BUCKETS; b++)
+		while (s->dialogs[b]) {
+			struct sip_dialog *d = s->dialogs[b];
 
-		unlink_dialog(d);
-		if (d->held) {
-			d->held = false;
-			mem_deref(d);
+			unlink_dialog(d);
+			if (d->held) {
+				d->held = false;
+				mem_deref(d);
+			}
 		}
-	}
 }

@@ -138,7 +138,7 @@ static void on_request(struct sip *s, const struct sip_src *src, osip_event_t *e
 		sip_tx_event(tx, evt);
 		return;
 	}
-	if (key && strcmp(m->sip_method, "INVITE") == 0 && sip_dialog_absorb_invite(s, key)) {
+	if (key && strcmp(m->sip_method, "INVITE") == 0 && sip_dialog_absorb_invite(s, m, key)) {
 		s->stats.rx_retrans++;
 		free(key);
 		osip_event_free(evt);
