@@ -70,6 +70,10 @@ void *mem_deref(void *data);
 /** Number of live refcounted objects (leak checks in tests and Status). */
 size_t mem_live_objects(void);
 
+/** Every few seconds, give glibc's free heap back to the kernel after a burst. */
+void trim_start(struct ev_loop *loop, ev_timer *w);
+void trim_stop(struct ev_loop *loop, ev_timer *w);
+
 /** free() for _cleanup_: `_cleanup_(freep) char *s = NULL;` */
 static inline void freep(void *p)
 {

@@ -52,6 +52,7 @@ struct daemon {
 	ev_tstamp started;
 	ev_signal sigterm, sigint, sighup;
 	ev_timer watchdog;
+	ev_timer trim;
 };
 
 static void usage(FILE *f)
@@ -262,6 +263,7 @@ static void signals_start(struct daemon *d)
 	ev_signal_start(d->loop, &d->sigterm);
 	ev_signal_start(d->loop, &d->sigint);
 	ev_signal_start(d->loop, &d->sighup);
+	trim_start(d->loop, &d->trim);
 }
 
 static void watchdog_start(struct daemon *d)
@@ -298,6 +300,7 @@ static void daemon_stop(struct daemon *d)
 	sd_notifyf_safe("STOPPING=1");
 	ev_signal_stop(d->loop, &d->sigterm);
 	ev_signal_stop(d->loop, &d->sigint);
+	trim_stop(d->loop, &d->trim);
 	ev_signal_stop(d->loop, &d->sighup);
 	ev_timer_stop(d->loop, &d->watchdog);
 	status_unregister(on_status, d);
