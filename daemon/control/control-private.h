@@ -197,6 +197,7 @@ struct request {
 	xmlNodePtr node;      /* the request element */
 	const char *name;     /* its element name */
 	struct origin origin; /* connection id + ref */
+	bool bare;            /* "<Name/>" known valid: built without parsing */
 };
 
 /** Handles one request; returns the reply (<Ok> or <Error>), NULL on out-of-memory. */

@@ -346,6 +346,28 @@ START_TEST(test_replies_in_order)
 }
 END_TEST
 
+/* Bare requests skip the parser once the schema passed them: the same replies. */
+START_TEST(test_bare_requests_twice)
+{
+	static const char *const reqs[] = { "<Devices/>", "<Devices />", "<Join/>", "<Join/>",
+					    "<Devices ref=\"x\"/>" };
+	static const char *const want[] = {
+		"<Ok request=\"Devices\"><Device id=\"desk\"",
+		"<Ok request=\"Devices\"><Device id=\"desk\"",
+		/* Join needs id=: invalid both times, never taken for valid. */
+		"<Error request=\"Join\" code=\"invalid\">",
+		"<Error request=\"Join\" code=\"invalid\">",
+		/* Not bare: parsed and validated as always. */
+		"<Ok ref=\"x\" request=\"Devices\"><Device id=\"desk\"",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(reqs); i++) {
+		ck_assert_int_eq(conn_input(cn, reqs[i], strlen(reqs[i])), 0);
+		assert_prefix(replies(), want[i]);
+	}
+}
+END_TEST
+
 /* PROTOCOL.md: one <Error code="not-well-formed"> and the connection is closed. */
 START_TEST(test_not_well_formed)
 {
@@ -583,6 +605,7 @@ static Suite *request_suite(void)
 	tcase_add_test(tc, test_valid_requests);
 	tcase_add_test(tc, test_invalid_requests);
 	tcase_add_test(tc, test_ref_echoed);
+	tcase_add_test(tc, test_bare_requests_twice);
 	tcase_add_test(tc, test_devices_reply);
 	tcase_add_test(tc, test_replies_in_order);
 	tcase_add_test(tc, test_not_well_formed);
