@@ -33,7 +33,7 @@ static bool utf8_ok(const char *s, size_t n)
 static void add_header(xmlNodePtr ev, const char *line, size_t len)
 {
 	const char *colon = memchr(line, ':', len);
-	char name[128], value[MAX_VALUE + 1];
+	char name[65], value[MAX_VALUE + 1]; /* sipsvc.xsd: names of 1-64 */
 	xmlNodePtr h;
 	size_t n, v;
 
@@ -56,9 +56,9 @@ static void add_header(xmlNodePtr ev, const char *line, size_t len)
 	}
 }
 
-static void add_body(xmlNodePtr ev, const osip_message_t *resp, const char *body, size_t len)
+static void add_body(xmlNodePtr ev, const osip_message_t *m, const char *body, size_t len)
 {
-	const osip_content_type_t *ct = resp->content_type;
+	const osip_content_type_t *ct = m->content_type;
 	char type[160];
 	xmlNodePtr b;
 
@@ -81,17 +81,18 @@ static void add_body(xmlNodePtr ev, const osip_message_t *resp, const char *body
 }
 
 /* The wire form, split at CRLFs: what the client sees is what the peer sent, after the
- * stack's parsing and re-serialising. */
-static void add_message(xmlNodePtr ev, const osip_message_t *resp)
+ * stack's parsing and re-serialising. At most MAX_HEADERS headers; the body is
+ * bounded by the stack's message size. */
+static void add_message(xmlNodePtr ev, const osip_message_t *m)
 {
 	char *text = NULL, *p, *end;
 	size_t len = 0;
 	int n = 0;
 
-	if (osip_message_to_str((osip_message_t *)resp, &text, &len) != 0 || !text)
+	if (osip_message_to_str((osip_message_t *)m, &text, &len) != 0 || !text)
 		return;
 	end = text + len;
-	p = strstr(text, "\r\n"); /* skip the status line */
+	p = strstr(text, "\r\n"); /* skip the start line */
 	for (p = p ? p + 2 : end; p < end && n < MAX_HEADERS; n++) {
 		char *eol = strstr(p, "\r\n");
 
@@ -103,18 +104,22 @@ static void add_message(xmlNodePtr ev, const osip_message_t *resp)
 		p = eol + 2;
 	}
 	if (n < MAX_HEADERS)
-		add_body(ev, resp, p, (size_t)(end - p));
+		add_body(ev, m, p, (size_t)(end - p));
 	osip_free(text);
 }
 
 xmlNodePtr tunnel_response_event(const struct origin *o, int status,
-				 const osip_message_t *resp)
+				 const osip_message_t *resp, const char *call, const char *leg)
 {
 	xmlNodePtr ev = event_new(EVENT_TUNNEL, o);
 	const char *reason = resp ? osip_message_get_reason_phrase(resp) : NULL;
 
 	if (!ev)
 		return NULL;
+	if (call && leg) {
+		xmlNewProp(ev, BAD_CAST "call", BAD_CAST call);
+		xmlNewProp(ev, BAD_CAST "leg", BAD_CAST leg);
+	}
 	xml_set_propf(ev, "status", "%d", status);
 	if (!resp)
 		reason = status == 408 ? "no response (timer F, RFC 3261 17.1.2.2)" :
@@ -122,5 +127,45 @@ xmlNodePtr tunnel_response_event(const struct origin *o, int status,
 	xml_set_propf(ev, "reason", "%s", reason ? reason : "");
 	if (resp)
 		add_message(ev, resp);
+	return ev;
+}
+
+/* sipsvc.xsd's Uri: scheme ":" rest, no whitespace, controls, <, > or ", ≤ 1024. */
+static bool uri_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0, scheme = s ? strspn(s, "abcdefghijklmnopqrstuvwxyz"
+							"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-") : 0;
+
+	if (n == 0 || n > 1024 || scheme == 0 || s[scheme] != ':' || !s[scheme + 1] ||
+	    !((s[0] | 0x20) >= 'a' && (s[0] | 0x20) <= 'z'))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f || strchr("<>\"", s[i]))
+			return false;
+	return utf8_ok(s, n);
+}
+
+static void add_uri(xmlNodePtr ev, const char *attr, osip_uri_t *uri)
+{
+	char *s = NULL;
+
+	if (uri && osip_uri_to_str(uri, &s) == 0 && uri_ok(s))
+		xmlNewProp(ev, BAD_CAST attr, BAD_CAST s);
+	osip_free(s);
+}
+
+xmlNodePtr tunnel_request_event(const struct origin *o, const char *tx,
+				const osip_message_t *req)
+{
+	xmlNodePtr ev = event_new(EVENT_TUNNEL, o);
+
+	if (!ev)
+		return NULL;
+	xmlNewProp(ev, BAD_CAST "tx", BAD_CAST tx);
+	xmlNewProp(ev, BAD_CAST "method", BAD_CAST req->sip_method);
+	add_uri(ev, "uri", req->req_uri);
+	add_uri(ev, "from", req->from ? req->from->url : NULL);
+	add_uri(ev, "to", req->to ? req->to->url : NULL);
+	add_message(ev, req);
 	return ev;
 }
