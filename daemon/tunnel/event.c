@@ -5,29 +5,30 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/xml.h"
 #include "tunnel/tunnel-private.h"
 
 #define MAX_HEADERS 64
 #define MAX_VALUE 8192 /* sipsvc.xsd's bound on a Header value */
+#define TOKEN_CHARS                                                                        \
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.!%*_+`'~"
 
-/* XML 1.0 carries valid UTF-8 only; a body that is not is left out (and said so). */
+/* XML 1.0 carries only its Char set (§2.2, as core/xml.c reads it): text with
+ * anything else, NUL included, is not passed on. */
 static bool utf8_ok(const char *s, size_t n)
 {
-	for (size_t i = 0; i < n;) {
-		unsigned char c = (unsigned char)s[i];
-		size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 :
-			     (c >> 3) == 30 ? 4 : 0;
+	char *copy;
+	bool ok;
 
-		if (len == 0 || i + len > n || (c < 0x20 && c != '\t' && c != '\r' && c != '\n'))
-			return false;
-		for (size_t k = 1; k < len; k++)
-			if (((unsigned char)s[i + k] >> 6) != 2)
-				return false;
-		i += len;
-	}
-	return true;
+	if (memchr(s, '\0', n) || !(copy = strndup(s, n)))
+		return false;
+	xml_text_sanitize(copy);
+	ok = memcmp(copy, s, n) == 0;
+	free(copy);
+	return ok;
 }
 
 static void add_header(xmlNodePtr ev, const char *line, size_t len)
@@ -42,10 +43,15 @@ static void add_header(xmlNodePtr ev, const char *line, size_t len)
 	n = (size_t)(colon - line);
 	memcpy(name, line, n);
 	name[n] = '\0';
+	/* RFC 3261 25.1: a header name is a token (sipsvc.xsd HeaderName). */
+	if (strspn(name, TOKEN_CHARS) != n)
+		return;
 	for (colon++; colon < line + len && (*colon == ' ' || *colon == '\t'); colon++)
 		;
 	v = (size_t)(line + len - colon);
-	if (v > MAX_VALUE || !utf8_ok(colon, v))
+	/* sipsvc.xsd HeaderValue: one line (a bare CR or LF survives libosip2). */
+	if (v > MAX_VALUE || !utf8_ok(colon, v) || memchr(colon, '\r', v) ||
+	    memchr(colon, '\n', v))
 		return;
 	memcpy(value, colon, v);
 	value[v] = '\0';
@@ -54,6 +60,15 @@ static void add_header(xmlNodePtr ev, const char *line, size_t len)
 		xmlNewProp(h, BAD_CAST "name", BAD_CAST name);
 		xmlNewProp(h, BAD_CAST "value", BAD_CAST value);
 	}
+}
+
+static bool mime_token(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	return n > 0 && n < 64 &&
+	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+			 "!#$&^_.+-") == n;
 }
 
 static void add_body(xmlNodePtr ev, const osip_message_t *m, const char *body, size_t len)
@@ -71,8 +86,11 @@ static void add_body(xmlNodePtr ev, const osip_message_t *m, const char *body, s
 		xmlNodeAddContent(ev, BAD_CAST note);
 		return;
 	}
-	snprintf(type, sizeof(type), "%s/%s", ct && ct->type ? ct->type : "application",
-		 ct && ct->subtype ? ct->subtype : "octet-stream");
+	/* sipsvc.xsd MimeType (RFC 2045 tokens); what is not one is unknown content. */
+	if (!ct || !mime_token(ct->type) || !mime_token(ct->subtype))
+		snprintf(type, sizeof(type), "application/octet-stream");
+	else
+		snprintf(type, sizeof(type), "%s/%s", ct->type, ct->subtype);
 	b = xmlNewChild(ev, NULL, BAD_CAST "Body", NULL);
 	if (!b)
 		return;
@@ -108,6 +126,19 @@ static void add_message(xmlNodePtr ev, const osip_message_t *m)
 	osip_free(text);
 }
 
+/* sipsvc.xsd TextLine: at most 1024 characters of XML text on one line. */
+static void set_text(xmlNodePtr ev, const char *attr, const char *s)
+{
+	char buf[1025];
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (char *p = buf; *p; p++)
+		if (*p == '\r' || *p == '\n')
+			*p = ' ';
+	xml_text_sanitize(buf); /* also a character cut at the bound */
+	xmlNewProp(ev, BAD_CAST attr, BAD_CAST buf);
+}
+
 xmlNodePtr tunnel_response_event(const struct origin *o, int status,
 				 const osip_message_t *resp, const char *call, const char *leg)
 {
@@ -120,11 +151,12 @@ xmlNodePtr tunnel_response_event(const struct origin *o, int status,
 		xmlNewProp(ev, BAD_CAST "call", BAD_CAST call);
 		xmlNewProp(ev, BAD_CAST "leg", BAD_CAST leg);
 	}
-	xml_set_propf(ev, "status", "%d", status);
+	if (status >= 100 && status <= 699) /* sipsvc.xsd SipStatus; the parser's range */
+		xml_set_propf(ev, "status", "%d", status);
 	if (!resp)
 		reason = status == 408 ? "no response (timer F, RFC 3261 17.1.2.2)" :
 					 "could not be sent (transport error)";
-	xml_set_propf(ev, "reason", "%s", reason ? reason : "");
+	set_text(ev, "reason", reason ? reason : "");
 	if (resp)
 		add_message(ev, resp);
 	return ev;
@@ -162,7 +194,10 @@ xmlNodePtr tunnel_request_event(const struct origin *o, const char *tx,
 	if (!ev)
 		return NULL;
 	xmlNewProp(ev, BAD_CAST "tx", BAD_CAST tx);
-	xmlNewProp(ev, BAD_CAST "method", BAD_CAST req->sip_method);
+	/* The SIP layer took it as a token of at most 32 (sipsvc.xsd SipMethod). */
+	if (strlen(req->sip_method) <= 32 && strspn(req->sip_method, TOKEN_CHARS) ==
+						     strlen(req->sip_method))
+		xmlNewProp(ev, BAD_CAST "method", BAD_CAST req->sip_method);
 	add_uri(ev, "uri", req->req_uri);
 	add_uri(ev, "from", req->from ? req->from->url : NULL);
 	add_uri(ev, "to", req->to ? req->to->url : NULL);
