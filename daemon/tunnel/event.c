@@ -3,6 +3,7 @@
  * in the order received, and the body as <Body type>. */
 #include "config.h"
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,20 @@ static void add_header(xmlNodePtr ev, const char *line, size_t len)
 	}
 }
 
+/* What an event leaves out, as its text content ("; " between notes). */
+static void __attribute__((format(printf, 2, 3))) note(xmlNodePtr ev, const char *fmt, ...)
+{
+	char buf[120];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (ev->last && ev->last->type == XML_TEXT_NODE)
+		xmlNodeAddContent(ev, BAD_CAST "; ");
+	xmlNodeAddContent(ev, BAD_CAST buf);
+}
+
 static bool mime_token(const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
@@ -80,10 +95,7 @@ static void add_body(xmlNodePtr ev, const osip_message_t *m, const char *body, s
 	if (len == 0)
 		return;
 	if (!utf8_ok(body, len)) {
-		char note[80];
-
-		snprintf(note, sizeof(note), "body omitted: %zu bytes that are not UTF-8 text", len);
-		xmlNodeAddContent(ev, BAD_CAST note);
+		note(ev, "body left out: %zu bytes that are not XML text", len);
 		return;
 	}
 	/* sipsvc.xsd MimeType (RFC 2045 tokens); what is not one is unknown content. */
@@ -99,29 +111,34 @@ static void add_body(xmlNodePtr ev, const osip_message_t *m, const char *body, s
 }
 
 /* The wire form, split at CRLFs: what the client sees is what the peer sent, after the
- * stack's parsing and re-serialising. At most MAX_HEADERS headers; the body is
- * bounded by the stack's message size. */
+ * stack's parsing and re-serialising. At most MAX_HEADERS headers and a body of
+ * TUNNEL_MAX_BODY bytes; what is left out is said in the event's text. */
 static void add_message(xmlNodePtr ev, const osip_message_t *m)
 {
 	char *text = NULL, *p, *end;
-	size_t len = 0;
-	int n = 0;
+	size_t len = 0, n = 0;
 
 	if (osip_message_to_str((osip_message_t *)m, &text, &len) != 0 || !text)
 		return;
 	end = text + len;
 	p = strstr(text, "\r\n"); /* skip the start line */
-	for (p = p ? p + 2 : end; p < end && n < MAX_HEADERS; n++) {
+	for (p = p ? p + 2 : end; p < end; n++) {
 		char *eol = strstr(p, "\r\n");
 
 		if (!eol || eol == p) {
 			p = eol ? eol + 2 : end;
 			break;
 		}
-		add_header(ev, p, (size_t)(eol - p));
+		if (n < MAX_HEADERS)
+			add_header(ev, p, (size_t)(eol - p));
 		p = eol + 2;
 	}
-	if (n < MAX_HEADERS)
+	if (n > MAX_HEADERS)
+		note(ev, "%zu headers left out (at most %d)", n - MAX_HEADERS, MAX_HEADERS);
+	if ((size_t)(end - p) > TUNNEL_MAX_BODY)
+		note(ev, "body left out: %zu bytes (at most %d)", (size_t)(end - p),
+		     TUNNEL_MAX_BODY);
+	else
 		add_body(ev, m, p, (size_t)(end - p));
 	osip_free(text);
 }

@@ -120,6 +120,18 @@ static struct inbound *new_inbound(struct tunnel *t, struct sip_tx *tx, uint64_t
 	return in;
 }
 
+static size_t body_size(const osip_message_t *req)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < osip_list_size(&req->bodies); i++) {
+		const osip_body_t *b = osip_list_get(&req->bodies, i);
+
+		n += b ? b->length : 0;
+	}
+	return n;
+}
+
 /* sip_request_h: after every feature has declined the request. */
 static bool on_request(struct sip_tx *tx, void *arg)
 {
@@ -132,6 +144,11 @@ static bool on_request(struct sip_tx *tx, void *arg)
 	/* Out of dialog only: with a To tag the SIP layer answers 481 (RFC 3261 12.2.2). */
 	if (!l || has_to_tag(req))
 		return false;
+	if (body_size(req) > TUNNEL_MAX_BODY) {
+		/* RFC 3261 21.4.11: more than a listener takes (the same bound as its own). */
+		(void)sip_tx_respond(tx, 413, NULL, NULL, NULL, NULL);
+		return true;
+	}
 	if (waiting_on(t, l->o.conn) >= TUNNEL_MAX_INBOUND) {
 		/* RFC 3261 21.5.4: overloaded for now; the client is behind on answers. */
 		(void)sip_tx_respond(tx, 503, NULL, "Retry-After: 5", NULL, NULL);
