@@ -9,7 +9,8 @@ and Allow (OPTIONS) lists the method only while a listener exists; no answer in 
 408; the listener disconnects: 480 for what it left, 405 again for new requests; one
 listener per method (busy); refused methods, headers and sizes (413 for a body a listener would not
 take). In-dialog INFO on a loop-mode
-call reaches the SIPp device inside its dialog and its 200 comes back as an event."""
+call reaches the SIPp device inside its dialog and its 200 comes back as an event;
+a re-INVITE with the client's offer is ACKed by the service; a REFER is accepted."""
 
 import os
 import re
@@ -348,9 +349,30 @@ def info_inside_the_device_dialog_of_a_loop_call():
                 heads = {h.get("name").lower(): h.get("value") for h in ev.findall("Header")}
                 check_eq(heads.get("x-info-answer"), "from-device", "the device's header")
                 check_eq(ev.find("Body").text.strip(), "info taken", "the device's body")
+                sdp = ("v=0&#13;&#10;o=client 1 2 IN IP4 127.0.0.1&#13;&#10;s=-&#13;&#10;"
+                       "c=IN IP4 127.0.0.1&#13;&#10;t=0 0&#13;&#10;m=audio 40000 RTP/AVP 0"
+                       "&#13;&#10;")
+                ok, line = c.request(
+                    '<Tunnel ref="i2"><Request method="INVITE" uri="%s" call="%s" '
+                    'leg="device"><Body type="application/sdp">%s</Body></Request></Tunnel>'
+                    % (dev.uri, call, sdp))
+                check_eq(ok.tag, "Ok", "re-INVITE sent: " + line)
+                ev = next_tunnel_event(c)
+                while int(ev.get("status")) < 200:
+                    ev = next_tunnel_event(c)
+                check_eq((ev.get("ref"), ev.get("status")), ("i2", "200"), "re-INVITE answered")
+                check_eq(ev.find("Body").get("type"), "application/sdp", "with the answer")
+                ok, line = c.request(
+                    '<Tunnel ref="i3"><Request method="REFER" uri="%s" call="%s" '
+                    'leg="device"><Header name="Refer-To" value="&lt;sip:carol@127.0.0.1&gt;"/>'
+                    '<Header name="Refer-Sub" value="false"/></Request></Tunnel>'
+                    % (dev.uri, call))
+                check_eq(ok.tag, "Ok", "REFER sent: " + line)
+                ev = next_tunnel_event(c)
+                check_eq((ev.get("ref"), ev.get("status")), ("i3", "202"), "REFER accepted")
                 ok, _ = c.request('<Hangup call="%s"/>' % call)
                 check_eq(ok.tag, "Ok", "Hangup")
-            check_eq(dev.wait(), 0, "SIPp device: INFO in its dialog, then BYE")
+            check_eq(dev.wait(), 0, "SIPp device: INFO, re-INVITE and its ACK, REFER, BYE")
             check_eq(tgt.wait(), 0, "SIPp target: BYE")
             inv, info = dev.received("INVITE"), dev.received("INFO")
             check(inv and info, "the device got the INVITE and the INFO")
