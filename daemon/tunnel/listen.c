@@ -47,7 +47,6 @@ static void drop_inbound(struct inbound *in)
 		t->inbound = in->next;
 	if (in->next)
 		in->next->prev = in->prev;
-	t->n_inbound--;
 	mem_deref(in->tx);
 	free(in);
 }
@@ -69,7 +68,9 @@ static void on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	/* PROTOCOL.md "Tunnel": no answer within 5 s → 408 (RFC 3261 21.4.9). */
+	/* PROTOCOL.md "Tunnel": no answer within 5 s → 408 (RFC 3261 21.4.9). RFC 4320 4.2
+	 * forbids a 408 to a non-INVITE request because it would come after the UAC's own
+	 * timeout; this one comes at 5 s, well inside its Timer F (64*T1 = 32 s). */
 	answer(in, 408, NULL, "the listening client did not answer in time");
 }
 
@@ -116,7 +117,6 @@ static struct inbound *new_inbound(struct tunnel *t, struct sip_tx *tx, uint64_t
 	if (t->inbound)
 		t->inbound->prev = in;
 	t->inbound = in;
-	t->n_inbound++;
 	return in;
 }
 
@@ -282,17 +282,7 @@ int tunnel_respond(struct tunnel *t, uint64_t conn, const struct tunnel_response
 		snprintf(err, errlen, "the SIP transaction of tx=\"%s\" has ended", rs->to);
 	else if (r < 0)
 		snprintf(err, errlen, "cannot send the response: %s", strerror(-r));
-	if (r == -ENOENT || r == -EALREADY || (r == 0 && rs->status >= 200))
+	if (r == -ENOENT || r == -EALREADY || r == 0)
 		drop_inbound(in);
 	return r == -EALREADY ? -ENOENT : r;
-}
-
-size_t tunnel_listens(const struct tunnel *t)
-{
-	return t->n_listens;
-}
-
-size_t tunnel_inbound(const struct tunnel *t)
-{
-	return t->n_inbound;
 }

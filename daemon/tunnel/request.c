@@ -107,8 +107,12 @@ int tunnel_check(const struct tunnel_request *rq, char *err, size_t errlen)
 
 int tunnel_check_response(const struct tunnel_response *rs, char *err, size_t errlen)
 {
-	if (rs->status < 100 || rs->status > 699) {
-		snprintf(err, errlen, "status %d is not a SIP status (100-699)", rs->status);
+	/* RFC 4320 4.1: no provisional response to a non-INVITE request (all a listener
+	 * gets) but 100 Trying, which is the transaction layer's, not the client's. */
+	if (rs->status < 200 || rs->status > 699) {
+		snprintf(err, errlen, "status %d: answer with a final status (200-699); a "
+			 "request a listener gets takes no provisional response (RFC 4320 4.1)",
+			 rs->status);
 		return -EINVAL;
 	}
 	return check_parts(rs->headers, rs->n_headers, rs->body_type ? rs->body : NULL,

@@ -28,7 +28,6 @@ struct tunnel {
 	struct tunnel_listen listens[TUNNEL_MAX_LISTENS];
 	size_t n_listens;
 	struct inbound *inbound;
-	size_t n_inbound;
 	uint64_t next_tx;
 };
 

@@ -94,16 +94,14 @@ int tunnel_listen(struct tunnel *t, struct ev_loop *loop, const struct origin *o
 /** Stop listening to @p method on connection @p conn. 0 or -ENOENT. */
 int tunnel_unlisten(struct tunnel *t, uint64_t conn, const char *method);
 /**
- * Answer the inbound request rs->to with the client's response; only the connection
- * it was delivered to may. 0, -ENOENT (no such request waiting on @p conn), -EINVAL
- * (a header the stack owns), -E2BIG (a body or header over the bounds), with @p err.
+ * Answer the inbound request rs->to with the client's final response; only the
+ * connection it was delivered to may. 0, -ENOENT (no such request waiting on @p conn),
+ * -EINVAL (a provisional status, a header the stack owns), -E2BIG (a body or header
+ * over the bounds), with @p err.
  */
 int tunnel_respond(struct tunnel *t, uint64_t conn, const struct tunnel_response *rs,
 		   char *err, size_t errlen);
 /** Connection @p conn has closed: its listens go, its waiting requests get 480. */
 void tunnel_conn_gone(struct tunnel *t, uint64_t conn);
-/** Methods listened to, and inbound requests waiting for answers. */
-size_t tunnel_listens(const struct tunnel *t);
-size_t tunnel_inbound(const struct tunnel *t);
 
 #endif

@@ -256,7 +256,9 @@ def refused_methods_headers_and_bounds():
             check_eq(err.get("code"), "not-found", "another connection cannot answer")
             err = respond(c, "x1.0000000000000000", 200)
             check_eq(err.get("code"), "not-found", "an unknown tx")
-            check_eq(respond(c, tx, 180).tag, "Ok", "a provisional answer")
+            for status in (100, 180):
+                err = respond(c, tx, status)
+                check_eq(err.get("code"), "invalid", "a provisional %d (RFC 4320 4.1)" % status)
             check_eq(respond(c, tx, 200).tag, "Ok", "then the final one")
             check_eq(status_line(uac.final())[0], 200, "the peer gets the 200")
         finally:
