@@ -512,6 +512,25 @@ int call_hangup(struct call_mgr *m, unsigned id)
 	return 0;
 }
 
+int call_leg_dialog(struct call_mgr *m, unsigned id, const char *leg,
+		    struct sip_dialog **ret)
+{
+	struct call *c = find_call(m, id);
+	const struct call_leg *l = NULL;
+
+	if (!c)
+		return -ENOENT;
+	for (enum call_leg_kind k = 0; k < _CALL_LEG_MAX; k++)
+		if (strcmp(leg, call_leg_kind_to_string(k)) == 0)
+			l = &c->legs[k];
+	if (!l)
+		return -EINVAL;
+	if (!l->dlg || !l->answered || l->settled)
+		return -ENOTCONN;
+	*ret = l->dlg;
+	return 0;
+}
+
 static int add_leg(xmlNodePtr call, const struct call_leg *l)
 {
 	xmlNodePtr n;

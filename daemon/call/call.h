@@ -65,5 +65,14 @@ int call_choose(struct call_mgr *m, unsigned prompt, const char *dev, char *err,
 int call_hangup(struct call_mgr *m, unsigned id);
 /** Add a <Call> (sipsvc.xsd CallInfo) with its <Leg>s to @p parent per active call. */
 int call_mgr_list(struct call_mgr *m, xmlNodePtr parent);
+struct sip_dialog;
+/**
+ * The SIP dialog of leg @p leg ("device" or "remote") of active call @p id, for
+ * requests sent inside it (Tunnel call= leg=). The pointer is valid until the loop
+ * runs again. 0, -ENOENT (no such call), -EINVAL (no such leg name), -ENOTCONN (the
+ * leg has no established dialog, or it has ended).
+ */
+int call_leg_dialog(struct call_mgr *m, unsigned id, const char *leg,
+		    struct sip_dialog **ret);
 
 #endif

@@ -86,6 +86,7 @@ void conn_free(struct conn *cn)
 	if (!cn)
 		return;
 	ctl = cn->ctl;
+	control_tunnel_conn_gone(cn);
 	if (ctl->loop) {
 		ev_io_stop(ctl->loop, &cn->rio);
 		ev_io_stop(ctl->loop, &cn->wio);

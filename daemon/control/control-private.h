@@ -221,6 +221,8 @@ xmlNodePtr handle_devices(struct request *req);
 xmlNodePtr handle_subscribe(struct request *req);
 xmlNodePtr handle_unsubscribe(struct request *req);
 xmlNodePtr handle_tunnel(struct request *req);
+/** A connection closes: its Tunnel listens go, its inbound requests get 480. */
+void control_tunnel_conn_gone(struct conn *cn);
 xmlNodePtr handle_share(struct request *req);
 xmlNodePtr handle_unshare(struct request *req);
 xmlNodePtr handle_shares(struct request *req);

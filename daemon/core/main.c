@@ -304,8 +304,10 @@ static void daemon_stop(struct daemon *d)
 	ev_signal_stop(d->loop, &d->sighup);
 	ev_timer_stop(d->loop, &d->watchdog);
 	status_unregister(on_status, d);
-	if (d->control)
+	if (d->control) {
 		control_set_calls(d->control, NULL);
+		control_set_tunnel(d->control, NULL); /* its connections close after it */
+	}
 	call_mgr_free(d->calls);
 	tunnel_free(d->tunnel); /* before the SIP stack, which answers what it left */
 	sip_free(d->sip);

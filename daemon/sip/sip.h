@@ -139,6 +139,12 @@ char *sip_tx_header(const struct sip_tx *tx, const char *name);
 
 /** The URI of the request's From (or with @p to, To), malloc'd; NULL once ended. */
 char *sip_tx_party(const struct sip_tx *tx, bool to);
+/**
+ * The whole request of a server transaction (Request-URI, every header, body), for a
+ * claimer that relays it (Tunnel listeners); NULL once the transaction has ended.
+ * Valid until the transaction ends; read only.
+ */
+const struct osip_message *sip_tx_request(const struct sip_tx *tx);
 
 /* ---- client transactions -------------------------------------------------------- */
 

@@ -221,6 +221,11 @@ const char *sip_tx_method(const struct sip_tx *tx)
 	return tx->tr && !tx->dead ? tx->req->sip_method : NULL;
 }
 
+const struct osip_message *sip_tx_request(const struct sip_tx *tx)
+{
+	return tx->tr && !tx->dead ? tx->req : NULL;
+}
+
 char *sip_message_body(const struct osip_message *m, char **ret_ctype)
 {
 	const osip_body_t *b = m ? osip_list_get(&m->bodies, 0) : NULL;
