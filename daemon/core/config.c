@@ -51,6 +51,7 @@ struct config *config_new_defaults(void)
 		.max_queue = 1024,
 	};
 	c->sip_port = CONFIG_DEFAULT_SIP_PORT;
+	c->sip_source_rate = CONFIG_DEFAULT_SIP_SOURCE_RATE;
 	c->log_level = LOG_LEVEL_INFO;
 	c->share_max_files = CONFIG_DEFAULT_SHARE_MAX_FILES;
 	c->share_max_roots = CONFIG_DEFAULT_SHARE_MAX_ROOTS;
@@ -293,8 +294,12 @@ static int read_element(struct config *c, xmlNodePtr n, char *err, size_t errlen
 	if (strcmp(name, "control") == 0) {
 		read_control(c, n);
 	} else if (strcmp(name, "sip") == 0) {
+		long rate = c->sip_source_rate;
+
 		take_num(n, "port", &port);
+		take_num(n, "source-rate", &rate);
 		c->sip_port = (int)port;
+		c->sip_source_rate = (unsigned)rate;
 		return take_str(n, "addr", &c->sip_addr);
 	} else if (strcmp(name, "log") == 0) {
 		return read_log(c, n, err, errlen);

@@ -124,6 +124,7 @@ struct config {
 	struct control_limits limits;
 	int sip_port;
 	char *sip_addr;
+	unsigned sip_source_rate; /* requests/s one source address may send; 0: no limit */
 	enum log_level log_level;
 	char *state_dir;
 	char *runtime_dir;
@@ -153,6 +154,9 @@ struct config {
 #define CONFIG_DEFAULT_SHARE_MAX_FILES 100000
 #define CONFIG_DEFAULT_SHARE_MAX_ROOTS 64
 #define CONFIG_DEFAULT_MAX_CALLS 16
+/* A small share of the OPTIONS/s one daemon answers (bench/sip), above any honest
+ * peer of a desktop service and the 2,000/s load test of issue 3. */
+#define CONFIG_DEFAULT_SIP_SOURCE_RATE 2500
 #define CONFIG_DEFAULT_ANSWER_TIMEOUT 60
 
 /** A config with the embedded defaults (no paths resolved); NULL on out-of-memory. */

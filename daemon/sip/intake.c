@@ -175,6 +175,8 @@ void sip_input(struct sip *s, bool is_tcp, int fd, const struct sockaddr *peer,
 		return;
 	memcpy(&src.peer, peer, peer_len);
 	sip_addr_split(peer, src.ip, sizeof(src.ip), &src.port);
+	if (!sip_flood_admit(s, &src, buf, len))
+		return;
 	evt = osip_parse(buf, len);
 	if (!evt || !evt->sip) {
 		s->stats.rx_garbage++;

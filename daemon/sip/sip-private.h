@@ -290,6 +290,18 @@ char *sip_auth_header(const struct sip_auth_challenge *c, const char *user, cons
 #define SIP_MAX_REGS 8
 /* Methods features may claim, and the longest method name we take for a claim. */
 #define SIP_MAX_CLAIMS 32
+#define SIP_FLOOD_SOURCES 1024
+
+/* flood.c: one source's token bucket. */
+struct sip_flood_slot {
+	uint8_t key[16], len;
+	double tokens;
+	ev_tstamp last, logged;
+};
+
+/** Whether a message from @p src may go on: responses always, requests within the
+ * source's budget (flood.c). */
+bool sip_flood_admit(struct sip *s, const struct sip_src *src, const char *buf, size_t len);
 #define SIP_METHOD_MAX 32
 
 struct sip_claim {
@@ -418,6 +430,7 @@ struct sip {
 	char *rxbuf;             /* one datagram */
 	sip_invite_h *invite_h;
 	void *invite_arg;
+	struct sip_flood_slot flood[SIP_FLOOD_SOURCES];
 	struct sip_claim claims[SIP_MAX_CLAIMS];
 	unsigned n_claims;
 	char allow[SIP_MAX_CLAIMS * (SIP_METHOD_MAX + 2) + 64];

@@ -42,6 +42,7 @@ struct sip_stats {
 	uint64_t overload;      /* requests refused with 503: transaction table full */
 	uint64_t tcp_refused;   /* connections refused: too many open */
 	uint64_t tcp_oversize;  /* connections closed: message over the size limit */
+	uint64_t rx_flood;      /* requests dropped: their source was over its budget */
 };
 
 /**
