@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +57,7 @@ struct transfer_fetch {
 	int lfd;
 	char local_path[TRANSFER_PATH_MAX + 1];
 	struct transfer_sdp ans;
-	bool ranged, acquired, peer_bye, finished, started_sent;
+	bool ranged, acquired, peer_bye, cancelled, finished, started_sent;
 	unsigned restarts;
 	uint64_t bytes; /* in the part, as last reported */
 	ev_timer start, reap, grace;
@@ -501,6 +502,8 @@ static void on_start(struct ev_loop *loop, ev_timer *w, int revents)
 
 static enum transfer_state end_state(const struct transfer_fetch *f, int status)
 {
+	if (f->cancelled)
+		return TRANSFER_STATE_CANCELLED;
 	if (status == -ECANCELED && f->peer_bye)
 		return TRANSFER_STATE_PAUSED;
 	if (status == -ETIMEDOUT && f->st == F_INVITING)
@@ -511,6 +514,7 @@ static enum transfer_state end_state(const struct transfer_fetch *f, int status)
 static void finish(struct transfer_fetch *f, int status, const char *detail)
 {
 	enum transfer_state st = end_state(f, status);
+	struct transfer_record *rec;
 
 	if (f->finished)
 		return;
@@ -527,8 +531,17 @@ static void finish(struct transfer_fetch *f, int status, const char *detail)
 			 detail ? detail : transfer_status_reason(status));
 	}
 	emit(f, st, status == 0 ? NULL : detail ? detail : transfer_status_reason(status));
-	if (st != TRANSFER_STATE_PAUSED)
+	rec = transfer_record_find(f->m, f->sha256);
+	if (rec && st == TRANSFER_STATE_CANCELLED) {
+		/* the part is kept (PROTOCOL.md Cancel): a new Fetch of it resumes */
+		rec->active = false;
+		rec->hidden = true;
+		transfer_record_save(f->m);
+	} else if (st != TRANSFER_STATE_PAUSED) {
 		transfer_record_drop(f->m, f->sha256);
+	} else if (rec) {
+		rec->active = false; /* listed as paused from now on */
+	}
 	if (f->acquired) {
 		transfer_limits_release(f->m->down, f->peer);
 		f->acquired = false;
@@ -619,6 +632,10 @@ int transfer_fetch(struct transfer_mgr *m, const struct origin *o,
 		/* a paused download: its name and size are known, its part is resumed */
 		f->id = rec->id;
 		rec->active = true;
+		if (rec->hidden) {
+			rec->hidden = false;
+			transfer_record_save(m);
+		}
 		snprintf(f->name, sizeof(f->name), "%s", rec->name);
 		f->size = rec->size;
 		f->known = true;
@@ -639,6 +656,7 @@ int transfer_cancel_ref(struct transfer_mgr *m, uint64_t conn, const char *ref)
 	for (struct transfer_fetch *f = m->fetches; f; f = f->next) {
 		if (f->finished || f->origin.conn != conn || strcmp(f->origin.ref, ref) != 0)
 			continue;
+		f->cancelled = true;
 		if (f->rx && f->st == F_RECEIVING)
 			transfer_receiver_cancel(f->rx);
 		else
@@ -680,6 +698,18 @@ static void add_transfer(xmlNodePtr st, unsigned id, const char *state, const ui
 	xml_set_propf(n, "total", "%llu", (unsigned long long)total);
 }
 
+/* What the part of a paused download holds (its bytes are checked when it resumes). */
+static uint64_t part_bytes(const struct transfer_record *r)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int n = snprintf(path, sizeof(path), "%s/%s.part", r->dir, r->name);
+
+	if (n < 0 || (size_t)n >= sizeof(path) || lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	return (uint64_t)st.st_size;
+}
+
 void transfer_fetch_status(struct transfer_mgr *m, xmlNodePtr st)
 {
 	for (struct transfer_fetch *f = m->fetches; f; f = f->next)
@@ -688,6 +718,7 @@ void transfer_fetch_status(struct transfer_mgr *m, xmlNodePtr st)
 				     f->sha256, f->peer, f->known ? f->name : NULL, f->bytes,
 				     f->size);
 	for (struct transfer_record *r = m->records; r; r = r->next)
-		if (!r->active)
-			add_transfer(st, r->id, "paused", r->sha256, r->peer, r->name, 0, r->size);
+		if (!r->active && !r->hidden)
+			add_transfer(st, r->id, "paused", r->sha256, r->peer, r->name,
+				     part_bytes(r), r->size);
 }

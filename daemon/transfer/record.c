@@ -90,6 +90,7 @@ struct transfer_record *transfer_record_put(struct transfer_mgr *m,
 		r->dir = d;
 	}
 	if (r) {
+		r->hidden = false;
 		r->size = size;
 		strcpy(r->peer, peer);
 		strcpy(r->name, name);
@@ -153,6 +154,8 @@ int transfer_record_save(struct transfer_mgr *m)
 	for (const struct transfer_record *t = m->records; t; t = t->next) {
 		char sha[2 * TRANSFER_SHA256_LEN + 1];
 
+		if (t->hidden)
+			continue;
 		hex_of(t->sha256, TRANSFER_SHA256_LEN, sha);
 		len += (size_t)sprintf(buf + len, "%s %llu %s ", sha, (unsigned long long)t->size,
 				       t->peer[0] ? t->peer : "-");

@@ -97,6 +97,7 @@ struct transfer_record {
 	char *dir;
 	unsigned id; /* the transfer id Status shows for it while paused */
 	bool active; /* a fetch runs for it */
+	bool hidden; /* cancelled: neither listed nor saved, but a new Fetch resumes it */
 };
 
 struct transfer_fetch;
