@@ -118,9 +118,11 @@ static void reap(struct transfer_fetch *f)
 
 void transfer_fetch_free_all(struct transfer_mgr *m)
 {
-	while (m->fetches) {
-		struct transfer_fetch *f = m->fetches;
+	struct transfer_fetch *f = m->fetches, *next;
 
+	m->fetches = NULL; /* fetch_free() unlinks nothing now */
+	for (; f; f = next) {
+		next = f->next;
 		if (!f->finished && f->rx)
 			m->bytes_received += transfer_receiver_received(f->rx);
 		fetch_free(f);

@@ -102,7 +102,7 @@ int transfer_uri_host(const char *uri, char *host, size_t size, uint16_t *port)
 
 int transfer_local_addr(const char *host, char *buf, size_t size, bool *ipv6)
 {
-	union sa sa, me;
+	union sa sa, me = { 0 };
 	socklen_t len, mlen = sizeof(me);
 	int fd, r;
 
@@ -146,7 +146,7 @@ int transfer_listen(const char *addr, uint16_t *port)
 int transfer_connect(const char *addr, uint16_t port, char *local, size_t size,
 		     uint16_t *lport)
 {
-	union sa sa, me;
+	union sa sa, me = { 0 };
 	socklen_t len, mlen = sizeof(me);
 	int fd, r;
 

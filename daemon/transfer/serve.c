@@ -73,8 +73,13 @@ static void serve_free(struct transfer_serve *sv)
 
 void transfer_serve_free_all(struct transfer_mgr *m)
 {
-	while (m->serves)
-		serve_free(m->serves);
+	struct transfer_serve *sv = m->serves, *next;
+
+	m->serves = NULL;
+	for (; sv; sv = next) {
+		next = sv->next;
+		serve_free(sv);
+	}
 }
 
 static void on_reap(struct ev_loop *loop, ev_timer *w, int revents)
