@@ -131,8 +131,7 @@ def lossy_link():
         check(dropped > 100, "the link did lose packets (%d)" % dropped)
         check_eq(int(counts(p.holder).get("transfer-bytes-sent")), SIZE,
                  "the holder sent the file once")
-        p.receiver.stop()
-        p.holder.stop()
+        p.stop()
     except BaseException:
         if p:
             p.dump()

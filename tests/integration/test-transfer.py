@@ -10,6 +10,7 @@ resumed from the part (a=file-range), the holder sending only what was missing."
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import time
 
@@ -29,15 +30,26 @@ class pair:
         self.do_start = start
 
     def __enter__(self):
-        if self.do_start:
-            self.p.start()
+        try:
+            if self.do_start:
+                self.p.start()
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
         return self.p
 
     def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None:
+        try:
+            if exc_type is None:
+                self.p.stop()
+        except BaseException:
             self.p.dump()
-        self.p.cleanup()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
+        finally:
+            if exc_type is not None:
+                self.p.dump()
+            self.p.cleanup()
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def fetch_ok(p, sha, size, what, timeout=60):

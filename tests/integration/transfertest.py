@@ -136,6 +136,12 @@ class Pair:
         self.start_receiver()
         return self
 
+    def stop(self):
+        """Stop the daemons still running: exit 0, nothing logged at err or worse."""
+        for d in (self.receiver, self.holder):
+            if d and d.proc and d.proc.poll() is None:
+                d.stop()
+
     def cleanup(self):
         for d in (self.receiver, self.holder):
             if d:
