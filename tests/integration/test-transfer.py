@@ -5,18 +5,22 @@ offer, MSRP over TCP, the SHA-256 verified before the rename. Sizes 0, 1, 1 MiB 
 and 200 MiB; names with spaces and UTF-8; a hostile holder's "../" and "/" names stay
 inside the download dir; a complete file is never replaced; an unknown hash is
 refused (404); Cancel keeps the part; a holder or a receiver killed in the middle is
-resumed from the part (a=file-range), the holder sending only what was missing."""
+resumed from the part (a=file-range), the holder sending only what was missing. A
+holder that lies in MSRP fails the transfer cleanly; the per-peer bounds of both sides
+and the upload rate hold; a full disk is reported with the part kept; a shared file
+that changed is served only under its new hash."""
 
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
 
-from sipsvctest import SLOW, TestFailure, check, check_eq, main, test, wait_for
+from sipsvctest import SLOW, check, check_eq, main, need_root, test, wait_for
 from transfertest import (FakeHolder, Fetch, Pair, check_done, counts, make_file,
-                          new_peer_id, sha256_file, share, transfers)
+                          new_peer_id, sha256_file, share, status_checked, transfers)
 
 MiB = 1 << 20
 
@@ -128,6 +132,112 @@ def hostile_names_stay_inside():
             check_eq(os.listdir(p.downloads), [want], "only that file in the download dir")
             check_eq(sorted(os.listdir(p.tmp)), outside, "nothing appeared beside it")
             check(not os.path.exists("/etc/passwd.part"), "nothing written in /etc")
+
+
+@test
+def lying_holders_fail_cleanly():
+    """A holder that breaks RFC 4975: a gap in Byte-Range, fewer bytes than the range
+    says before a '$' end-line, a 10 KB header field. Each transfer fails, nothing
+    outside the download dir is written, the receiver stays healthy."""
+    lies = {
+        "gap": lambda fh, path: FakeHolder.message(fh, path, first=5),
+        "short body": lambda fh, path: FakeHolder.message(fh, path, body=fh.data[:10]),
+        "oversize header": lambda fh, path: FakeHolder.message(
+            fh, path, extra_header="X-Junk: %s\r\n" % ("j" * 10000)),
+    }
+    for what, lie in lies.items():
+        fake = FakeHolder("lie.bin", b"the real content " * 100, message=lie)
+        fid = new_peer_id()
+        with pair(extra_peers=[(fid, fake.port)]) as p:
+            fake.run()
+            f = Fetch(p.receiver, fake.sha, fid).ok()
+            e = f.wait_end(30)
+            fake.join()
+            check(e.get("state") in ("failed", "paused"), "%s: not done (%s)" % (what, e.attrib))
+            check(all(n.startswith("lie") for n in os.listdir(p.downloads)),
+                  "%s: only the part in the download dir: %s" % (what, os.listdir(p.downloads)))
+            check(not os.path.exists(os.path.join(p.downloads, "lie.bin")),
+                  "%s: nothing unverified is renamed" % what)
+            check(status_checked(p.receiver) is not None, "%s: the receiver answers" % what)
+
+
+@test
+def bounds_and_upload_rate():
+    size = 6 * MiB
+    rate_kib = 4096
+    cfg = '<sipsvc><transfer max-per-peer="1" upload-rate="%d"/></sipsvc>' % rate_kib
+    with pair(holder_config=cfg, receiver_config_extra='<transfer max-per-peer="2"/>') as p:
+        a = make_file(os.path.join(p.shared, "a.bin"), size, seed=1)
+        b = make_file(os.path.join(p.shared, "b.bin"), size, seed=2)
+        share(p.holder, p.shared)
+        t = time.monotonic()
+        fa = Fetch(p.receiver, a, p.peer, ref="a").ok()
+        fa.wait_state("progress", 30)
+        fb = Fetch(p.receiver, b, p.peer, ref="b").ok()
+        e = fb.wait_end(30)
+        check_eq(e.get("state"), "failed", "over the holder's per-peer bound: %s" % e.attrib)
+        check("486" in e.get("reason", ""), "the holder said busy: %s" % e.attrib)
+        check_done(fa.wait_end(60), a, size, "the first one")
+        took = time.monotonic() - t
+        want = size / (rate_kib * 1024.0)
+        check(took >= 0.8 * want, "upload-rate %d KiB/s: %d bytes took %.2f s (>= %.2f)"
+              % (rate_kib, size, took, 0.8 * want))
+        fa.close()
+        fb.close()
+    with pair(receiver_config_extra='<transfer max-per-peer="1"/>') as p:
+        a = make_file(os.path.join(p.shared, "a.bin"), 64 * MiB, seed=3)
+        share(p.holder, p.shared)
+        fa = Fetch(p.receiver, a, p.peer, ref="a").ok()
+        with p.receiver.unix_client() as c:
+            err, line = c.request('<Fetch file="sha256:%s" from="%s"/>' % ("12" * 32, p.peer))
+            check_eq((err.tag, err.get("code")), ("Error", "limit"),
+                     "over the receiver's per-peer bound: %s" % line)
+            err, line = c.request('<Fetch file="sha256:%s" from="%s"/>' % (a, p.peer))
+            check_eq((err.tag, err.get("code")), ("Error", "busy"),
+                     "the same file twice: %s" % line)
+        check_done(fa.wait_end(60), a, 64 * MiB, "the admitted one")
+        fa.close()
+
+
+@test
+def disk_full_keeps_the_part():
+    need_root("mount a small tmpfs")
+    with pair() as p:
+        sha = make_file(os.path.join(p.shared, "big.bin"), 8 * MiB)
+        share(p.holder, p.shared)
+        small = os.path.join(p.tmp, "small")
+        os.mkdir(small)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", small], check=True)
+        try:
+            f = Fetch(p.receiver, sha, p.peer, to=small).ok()
+            e = f.wait_end(30)
+            f.close()
+            check_eq(e.get("state"), "failed", "a full disk: %s" % e.attrib)
+            check("No space left" in e.get("reason", ""), "the reason says so: %s" % e.attrib)
+            check(os.path.exists(os.path.join(small, "big.bin.part")), "the part is kept")
+        finally:
+            subprocess.run(["umount", small])
+
+
+@test
+def changed_file_is_rehashed_before_it_is_served():
+    with pair() as p:
+        path = os.path.join(p.shared, "doc.txt")
+        old = make_file(path, 100000, seed=1)
+        share(p.holder, p.shared)
+        new = make_file(path + ".new", 100000, seed=2)
+        os.rename(path + ".new", path)
+
+        def rehashed():
+            with p.holder.unix_client() as c:
+                ok, _ = c.request('<Shares path="%s"/>' % p.shared)
+            return any(x.get("sha256") == new for x in ok.iter("File"))
+        wait_for(rehashed, what="the new content hashed")
+        f = Fetch(p.receiver, old, p.peer).ok()
+        e = f.wait_end(30)
+        f.close()
+        check_eq(e.get("state"), "failed", "the old content is not served: %s" % e.attrib)
+        fetch_ok(p, new, 100000, "the new content")
 
 
 @test

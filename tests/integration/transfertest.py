@@ -239,9 +239,11 @@ class FakeHolder:
     @name, then sends @data as one MSRP SEND to the receiver's a=path. What a broken or
     malicious peer could send; the receiver must keep the file inside its download dir."""
 
-    def __init__(self, name, data):
+    def __init__(self, name, data, message=None):
         import socket
         self.name, self.data = name, data
+        if message:  # a lying SEND instead of the right one
+            self.message = lambda path: message(self, path)
         self.sha = hashlib.sha256(data).hexdigest()
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
@@ -267,6 +269,17 @@ class FakeHolder:
         lines.append("Content-Length: %d" % len(body.encode()))
         return ("\r\n".join(lines) + "\r\n\r\n" + body).encode()
 
+    def message(self, path, first=1, end_flag="$", extra_header="", body=None):
+        """One MSRP SEND (RFC 4975 7.1) of the file; the arguments make it lie."""
+        n = len(self.data)
+        body = self.data if body is None else body
+        return (("MSRP fake0001 SEND\r\nTo-Path: %s\r\n"
+                 "From-Path: msrp://127.0.0.1:9/fake;tcp\r\nMessage-ID: msg00001\r\n"
+                 "Success-Report: yes\r\nByte-Range: %d-%d/%d\r\n%s"
+                 "Content-Type: application/octet-stream\r\n\r\n"
+                 % (path, first, n, n, extra_header)).encode() + body +
+                ("\r\n-------fake0001%s\r\n" % end_flag).encode())
+
     def serve(self):
         import socket
         inv, addr = self._recv_request("INVITE")
@@ -283,14 +296,13 @@ class FakeHolder:
         self.sock.sendto(ok, addr)
         self._recv_request("ACK")
         with socket.create_connection((c, port), timeout=TIMEOUT) as s:
-            n = len(self.data)
-            s.sendall(("MSRP fake0001 SEND\r\nTo-Path: %s\r\nFrom-Path: msrp://127.0.0.1:9/fake;tcp"
-                       "\r\nMessage-ID: msg00001\r\nSuccess-Report: yes\r\nByte-Range: 1-%d/%d\r\n"
-                       "Content-Type: application/octet-stream\r\n\r\n"
-                       % (path, n, n)).encode() + self.data + b"\r\n-------fake0001$\r\n")
+            s.sendall(self.message(path))
             got = b""
             while b"REPORT" not in got:
-                chunk = s.recv(65536)
+                try:
+                    chunk = s.recv(65536)
+                except ConnectionResetError:
+                    break
                 if not chunk:
                     break
                 got += chunk
