@@ -609,7 +609,11 @@ int transfer_fetch(struct transfer_mgr *m, const struct origin *o,
 
 	if (f) {
 		*id = f->id;
-		return -EALREADY;
+		if (f->origin.conn != 0)
+			return -EALREADY;
+		/* resumed on its own at start: the first client to ask gets its events */
+		f->origin = *o;
+		return 0;
 	}
 	if (transfer_mgr_resolve(m, peer, uri, sizeof(uri)) < 0)
 		return -ENOENT;

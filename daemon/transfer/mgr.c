@@ -16,6 +16,9 @@
 #include "sip/sip.h"
 #include "transfer/transfer-private.h"
 
+/* Seconds after the start: the overlay (and the user's clients) come up first. */
+#define RESUME_DELAY 1.0
+
 unsigned transfer_mgr_id(struct transfer_mgr *m)
 {
 	return ++m->next_id;
@@ -123,6 +126,26 @@ void transfer_mgr_set_resolver(struct transfer_mgr *m, transfer_resolve_h *h, vo
 	m->resolve_arg = arg;
 }
 
+/* Resume what the last run left paused (issue 7), once: a holder still away leaves it
+ * paused, listed in <Status/>, for a later Fetch. Events go to transfer subscribers. */
+static void on_resume(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct transfer_mgr *m = w->data;
+	const struct origin nobody = { 0 };
+
+	for (struct transfer_record *r = m->records; r; r = r->next) {
+		unsigned id;
+		int e;
+
+		if (r->active || r->hidden || !r->peer[0])
+			continue;
+		e = transfer_fetch(m, &nobody, r->sha256, r->peer, r->dir, &id);
+		if (e < 0)
+			log_info("transfer t%u: %s stays paused: %s", r->id, r->name,
+				 e == -ENOENT ? "its peer is not known now" : strerror(-e));
+	}
+}
+
 int transfer_mgr_new(struct ev_loop *loop, struct worker_pool *pool, struct sip *sip,
 		     struct share *share, const struct transfer_config *cfg,
 		     struct transfer_mgr **ret)
@@ -136,6 +159,8 @@ int transfer_mgr_new(struct ev_loop *loop, struct worker_pool *pool, struct sip 
 		return -ENOMEM;
 	*m = (struct transfer_mgr){ .loop = loop, .pool = pool, .sip = sip, .share = share,
 				    .max_total = total, .max_per_peer = per };
+	ev_timer_init(&m->resume, on_resume, RESUME_DELAY, 0);
+	m->resume.data = m;
 	r = transfer_limits_new(total, per, &m->down);
 	if (r == 0)
 		r = transfer_limits_new(total, per, &m->up);
@@ -154,8 +179,10 @@ int transfer_mgr_new(struct ev_loop *loop, struct worker_pool *pool, struct sip 
 		transfer_mgr_free(m);
 		return r;
 	}
-	if (transfer_record_load(m) == 0 && m->records)
-		log_info("transfer: paused downloads from the last run are listed in <Status/>");
+	if (transfer_record_load(m) == 0 && m->records && sip) {
+		log_info("transfer: resuming the paused downloads of the last run");
+		ev_timer_start(loop, &m->resume);
+	}
 	*ret = m;
 	return 0;
 }
@@ -164,6 +191,7 @@ void transfer_mgr_free(struct transfer_mgr *m)
 {
 	if (!m)
 		return;
+	ev_timer_stop(m->loop, &m->resume);
 	status_unregister(mgr_status, m);
 	if (m->sip)
 		sip_unclaim(m->sip, "INVITE", transfer_serve_invite, m);

@@ -121,6 +121,7 @@ struct transfer_mgr {
 	struct transfer_record *records;
 	unsigned next_id;
 	uint64_t bytes_sent, bytes_received; /* over the network since the start */
+	ev_timer resume; /* paused downloads of the last run are resumed once, at start */
 };
 
 /** Next transfer id (tN), unique for the daemon's lifetime. */

@@ -457,7 +457,7 @@ struct transfer_config {
 /**
  * Start the daemon's transfers: claim INVITEs that offer a file (RFC 5547) on @p sip,
  * serve content of @p share, register a status contributor, load the paused
- * transfers of the last run. Returns 0 or -errno.
+ * transfers of the last run and resume them a second later. Returns 0 or -errno.
  */
 int transfer_mgr_new(struct ev_loop *loop, struct worker_pool *pool, struct sip *sip,
 		     struct share *share, const struct transfer_config *cfg,
@@ -472,8 +472,9 @@ void transfer_mgr_set_resolver(struct transfer_mgr *m, transfer_resolve_h *h, vo
 /**
  * Fetch content @p sha256 from overlay node @p peer into @p dir (NULL: the download
  * dir). Events go to @p o; the first comes after the caller's reply. The id of the new
- * transfer in *@p id. Returns 0, -ENOENT (unknown peer), -EBUSY (over a limit),
- * -EALREADY (this content is being fetched: *@p id is that transfer), -ENOMEM.
+ * transfer in *@p id; a download the daemon resumed on its own at start is handed to
+ * @p o instead (its id, 0). Returns 0, -ENOENT (unknown peer), -EBUSY (over a limit),
+ * -EALREADY (another client fetches this content: *@p id is that transfer), -ENOMEM.
  */
 int transfer_fetch(struct transfer_mgr *m, const struct origin *o,
 		   const uint8_t sha256[TRANSFER_SHA256_LEN], const char *peer, const char *dir,
