@@ -18,7 +18,8 @@ import sys
 import tempfile
 import time
 
-from sipsvctest import SLOW, check, check_eq, main, need_root, test, wait_for
+from sipsvctest import (SLOW, Skip, check, check_eq, have_ipv6_loopback, main, need_root,
+                        test, wait_for)
 from transfertest import (FakeHolder, Fetch, Pair, check_done, counts, make_file,
                           new_peer_id, sha256_file, share, status_checked, transfers)
 
@@ -83,6 +84,17 @@ def sizes_and_names():
         c = counts(p.holder)
         check_eq(int(c.get("transfer-bytes-sent")), sum(files.values()),
                  "the holder sent each byte once")
+
+
+@test
+def over_ipv6():
+    if not have_ipv6_loopback():
+        raise Skip("no IPv6 loopback on this machine")
+    with pair(ipv6=True) as p:
+        sha = make_file(os.path.join(p.shared, "six.bin"), MiB + 7)
+        share(p.holder, p.shared)
+        fetch_ok(p, sha, MiB + 7, "over [::1]")
+        check("serving six.bin to ::1" in p.holder.log(), "the holder served [::1]")
 
 
 @test

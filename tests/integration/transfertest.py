@@ -93,7 +93,7 @@ class Pair:
     """A holder and a receiver on loopback; the receiver knows the holder as PEER."""
 
     def __init__(self, tmp, holder_args=(), receiver_args=(), receiver_config_extra="",
-                 holder_config=None, extra_peers=()):
+                 holder_config=None, extra_peers=(), ipv6=False):
         self.tmp = tmp
         self.peer = new_peer_id()
         self.shared = os.path.join(tmp, "shared")
@@ -105,6 +105,7 @@ class Pair:
         self.receiver_args = list(receiver_args)
         self.receiver_extra = receiver_config_extra
         self.extra_peers = extra_peers  # (node id, port) of other peers on 127.0.0.1
+        self.ipv6 = ipv6  # the receiver reaches the holder at [::1]
         self.holder = self.receiver = None
         self.holder_port = None
 
@@ -118,8 +119,9 @@ class Pair:
 
     def receiver_config(self):
         peers = [(self.peer, self.holder_port)] + list(self.extra_peers)
+        host = "[::1]" if self.ipv6 else "127.0.0.1"
         return ('<sipsvc><overlay>%s</overlay>%s</sipsvc>'
-                % ("".join('<peer uri="sip:%s@127.0.0.1:%d"/>' % p for p in peers),
+                % ("".join('<peer uri="sip:%s@%s:%d"/>' % (p[0], host, p[1]) for p in peers),
                    self.receiver_extra))
 
     def start_receiver(self):
