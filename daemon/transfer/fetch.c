@@ -219,6 +219,8 @@ static void attach(struct transfer_fetch *f)
 			return;
 		}
 		r = transfer_receiver_attach(f->rx, sock, TRANSFER_SOCK_CONNECTING, f->ans.path);
+		close(f->lfd); /* the holder listens: ours is not needed */
+		f->lfd = -1;
 	} else {
 		r = transfer_receiver_attach(f->rx, f->lfd, TRANSFER_SOCK_LISTENING, f->ans.path);
 		f->lfd = -1;

@@ -147,6 +147,21 @@ def hostile_names_stay_inside():
 
 
 @test
+def passive_holder():
+    """A holder that answers a=setup:passive (RFC 4145): the receiver connects to it
+    and binds the connection with its first SEND (RFC 4975 5.4)."""
+    fake = FakeHolder("passive.bin", b"served by a passive holder\n" * 999, passive=True)
+    fid = new_peer_id()
+    with pair(extra_peers=[(fid, fake.port)]) as p:
+        fake.run()
+        f = Fetch(p.receiver, fake.sha, fid).ok()
+        e = f.wait_end(30)
+        fake.join()
+        name = check_done(e, fake.sha, len(fake.data), "from a passive holder")
+        check_eq(sha256_file(os.path.join(p.downloads, name)), fake.sha, "its SHA-256")
+
+
+@test
 def lying_holders_fail_cleanly():
     """A holder that breaks RFC 4975: a gap in Byte-Range, fewer bytes than the range
     says before a '$' end-line, a 10 KB header field. Each transfer fails, nothing

@@ -241,9 +241,9 @@ class FakeHolder:
     @name, then sends @data as one MSRP SEND to the receiver's a=path. What a broken or
     malicious peer could send; the receiver must keep the file inside its download dir."""
 
-    def __init__(self, name, data, message=None):
+    def __init__(self, name, data, message=None, passive=False):
         import socket
-        self.name, self.data = name, data
+        self.name, self.data, self.passive = name, data, passive
         if message:  # a lying SEND instead of the right one
             self.message = lambda path: message(self, path)
         self.sha = hashlib.sha256(data).hexdigest()
@@ -282,6 +282,19 @@ class FakeHolder:
                  % (path, first, n, n, extra_header)).encode() + body +
                 ("\r\n-------fake0001%s\r\n" % end_flag).encode())
 
+    def _answer_binding(self, s):
+        """RFC 4975 5.4: the active receiver's first SEND binds the connection; 200."""
+        got = b""
+        while not re.search(rb"-------(\S+)\$\r\n", got):
+            chunk = s.recv(65536)
+            if not chunk:
+                raise TestFailure("no binding SEND from the receiver: %r" % got)
+            got += chunk
+        tx = re.match(rb"MSRP (\S+) SEND", got).group(1).decode()
+        frm = re.search(rb"From-Path: (\S+)", got).group(1).decode()
+        s.sendall(("MSRP %s 200 OK\r\nTo-Path: %s\r\nFrom-Path: msrp://127.0.0.1:9/fake;tcp"
+                   "\r\n-------%s$\r\n" % (tx, frm, tx)).encode())
+
     def serve(self):
         import socket
         inv, addr = self._recv_request("INVITE")
@@ -289,15 +302,27 @@ class FakeHolder:
         c = re.search(r"(?m)^c=IN IP4 (\S+)", offer).group(1)
         port = int(re.search(r"(?m)^m=message (\d+) ", offer).group(1))
         path = re.search(r"(?m)^a=path:(\S+)", offer).group(1)
+        lsock, mport = None, 9
+        if self.passive:  # RFC 4145: we listen, the receiver connects
+            lsock = socket.create_server(("127.0.0.1", 0))
+            mport = lsock.getsockname()[1]
         sdp = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-               "m=message 9 TCP/MSRP *\r\na=sendonly\r\na=accept-types:*\r\n"
-               "a=path:msrp://127.0.0.1:9/fake;tcp\r\na=setup:active\r\n"
+               "m=message %d TCP/MSRP *\r\na=sendonly\r\na=accept-types:*\r\n"
+               "a=path:msrp://127.0.0.1:%d/fake;tcp\r\na=setup:%s\r\n"
                'a=file-selector:name:"%s" type:application/octet-stream size:%d %s\r\n'
-               % (self.name, len(self.data), selector_hash(self.sha)))
+               % (mport, mport, "passive" if self.passive else "active", self.name,
+                  len(self.data), selector_hash(self.sha)))
         ok = self._response(inv, "200 OK", "Content-Type: application/sdp", sdp)
         self.sock.sendto(ok, addr)
         self._recv_request("ACK")
-        with socket.create_connection((c, port), timeout=TIMEOUT) as s:
+        if lsock:
+            lsock.settimeout(TIMEOUT)
+            s, _ = lsock.accept()
+            lsock.close()
+            self._answer_binding(s)
+        else:
+            s = socket.create_connection((c, port), timeout=TIMEOUT)
+        with s:
             s.sendall(self.message(path))
             got = b""
             while b"REPORT" not in got:
