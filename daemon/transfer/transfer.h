@@ -464,7 +464,10 @@ int transfer_mgr_new(struct ev_loop *loop, struct worker_pool *pool, struct sip 
 		     struct transfer_mgr **ret);
 /** Stop every transfer (parts are kept, running ones persist as paused); accepts NULL. */
 void transfer_mgr_free(struct transfer_mgr *m);
-/** New settings (a reload); running transfers keep their limits. 0 or -ENOMEM. */
+/**
+ * New settings (a reload): download dir, identity, peers and the upload rate take
+ * effect at once; the bounds on concurrent transfers at the next start. 0 or -ENOMEM.
+ */
 int transfer_mgr_set_config(struct transfer_mgr *m, const struct transfer_config *cfg);
 /** Ask @p h (the overlay) first when a Fetch names a peer; NULL removes it. */
 void transfer_mgr_set_resolver(struct transfer_mgr *m, transfer_resolve_h *h, void *arg);
