@@ -18,10 +18,11 @@ import sys
 import tempfile
 import time
 
-from sipsvctest import (SLOW, Skip, check, check_eq, have_ipv6_loopback, main, need_root,
-                        test, wait_for)
-from transfertest import (FakeHolder, Fetch, Pair, check_done, counts, make_file,
-                          new_peer_id, sha256_file, share, status_checked, transfers)
+from sipsvctest import (SLOW, Daemon, Skip, check, check_eq, have_ipv6_loopback, main,
+                        need_root, test, wait_for)
+from transfertest import (FakeHolder, Fetch, Pair, check_done, counts, fresh_dir, make_file,
+                          new_peer_id, sha256_file, share, sip_port, status_checked,
+                          transfers)
 
 MiB = 1 << 20
 
@@ -95,6 +96,51 @@ def over_ipv6():
         share(p.holder, p.shared)
         fetch_ok(p, sha, MiB + 7, "over [::1]")
         check("serving six.bin to ::1" in p.holder.log(), "the holder served [::1]")
+
+
+@test
+def three_daemons():
+    """One receiver fetching from two holders at once, and a holder serving one file to
+    two receivers."""
+    tmp = tempfile.mkdtemp(prefix="sipsvc-xfer3-")
+    second = Daemon(config="<sipsvc/>", tmp=fresh_dir(os.path.join(tmp, "second")))
+    try:
+        shared2 = os.path.join(tmp, "shared2")
+        sha2 = make_file(os.path.join(shared2, "from-second.bin"), 5 * MiB + 3, seed=2)
+        second.start()
+        share(second, shared2)
+        pid2 = new_peer_id()
+        with pair(extra_peers=[(pid2, sip_port(second))]) as p:
+            sha1 = make_file(os.path.join(p.shared, "from-first.bin"), 7 * MiB + 1, seed=1)
+            share(p.holder, p.shared)
+            f1 = Fetch(p.receiver, sha1, p.peer, ref="one").ok()
+            f2 = Fetch(p.receiver, sha2, pid2, ref="two").ok()
+            check_done(f1.wait_end(60), sha1, 7 * MiB + 1, "from the first holder")
+            check_done(f2.wait_end(60), sha2, 5 * MiB + 3, "from the second holder")
+            check_eq(sha256_file(os.path.join(p.downloads, "from-second.bin")), sha2,
+                     "the second holder's file")
+            # the second daemon fetches from the first holder too, while the receiver does
+            dl2 = os.path.join(tmp, "dl2")
+            os.mkdir(dl2)
+            second.write_config('<sipsvc><overlay><peer uri="sip:%s@127.0.0.1:%d"/>'
+                                '</overlay></sipsvc>' % (p.peer, p.holder_port))
+            second.signal(signal.SIGHUP)
+            second.wait_log("configuration reloaded")
+            os.unlink(os.path.join(p.downloads, "from-first.bin"))
+            fa = Fetch(p.receiver, sha1, p.peer, ref="a").ok()
+            fb = Fetch(second, sha1, p.peer, ref="b", to=dl2).ok()
+            check_done(fa.wait_end(60), sha1, 7 * MiB + 1, "first receiver")
+            check_done(fb.wait_end(60), sha1, 7 * MiB + 1, "second receiver")
+            check_eq(sha256_file(os.path.join(dl2, "from-first.bin")), sha1, "its copy")
+            for f in (f1, f2, fa, fb):
+                f.close()
+        second.stop()
+    except BaseException:
+        print("--- second holder log ---\n%s\n---" % second.log())
+        raise
+    finally:
+        second.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @test
@@ -307,6 +353,14 @@ def cancel_keeps_the_part_and_resumes():
         share(p.holder, p.shared)
         f = Fetch(p.receiver, sha, p.peer, ref="mine").ok()
         wait_progress(f, 4 * MiB)
+        down, up = transfers(p.receiver), transfers(p.holder)
+        check_eq([(t.get("direction"), t.get("state"), t.get("transfer"), t.get("total"))
+                  for t in down], [("down", "progress", f.transfer, str(size))],
+                 "the receiver's Status lists the download")
+        check_eq([(t.get("direction"), t.get("file"), t.get("name")) for t in up],
+                 [("up", "sha256:" + sha, "c.bin")], "the holder's Status lists the upload")
+        ok, line = f.c.request('<Cancel ref="other"/>')
+        check_eq((ok.tag, ok.get("code")), ("Error", "not-found"), "Cancel of nothing: %s" % line)
         ok, line = f.c.request('<Cancel ref="mine"/>')
         check_eq(ok.tag, "Ok", "Cancel: %s" % line)
         e = f.wait_end(30)
