@@ -89,8 +89,8 @@ static void fetch_free(struct transfer_fetch *f)
 {
 	struct transfer_record *rec = transfer_record_find(f->m, f->sha256);
 
-	if (rec)
-		rec->active = false;
+	if (rec && !f->finished && f->acquired)
+		rec->active = false; /* finish() did it for the others */
 	unlink_fetch(f);
 	ev_timer_stop(f->m->loop, &f->start);
 	ev_timer_stop(f->m->loop, &f->reap);
@@ -599,12 +599,31 @@ static void make_download_dir(const char *dir)
 		log_info("transfer: created the download dir %s", dir);
 }
 
+/* A paused (or cancelled) download of the same file into the same dir: its name and
+ * size are known, its part is resumed, and it keeps its id. */
+static bool take_record(struct transfer_fetch *f)
+{
+	struct transfer_record *rec = transfer_record_find(f->m, f->sha256);
+
+	if (!rec || strcmp(rec->dir, f->dir) != 0)
+		return false;
+	f->id = rec->id;
+	rec->active = true;
+	if (rec->hidden) {
+		rec->hidden = false;
+		transfer_record_save(f->m);
+	}
+	snprintf(f->name, sizeof(f->name), "%s", rec->name);
+	f->size = rec->size;
+	f->known = true;
+	return true;
+}
+
 int transfer_fetch(struct transfer_mgr *m, const struct origin *o,
 		   const uint8_t sha256[TRANSFER_SHA256_LEN], const char *peer, const char *dir,
 		   unsigned *id)
 {
 	struct transfer_fetch *f = find_running(m, sha256);
-	struct transfer_record *rec;
 	char uri[TRANSFER_URI_MAX];
 	uint16_t port;
 	int r;
@@ -635,21 +654,8 @@ int transfer_fetch(struct transfer_mgr *m, const struct origin *o,
 		return r == -EBUSY ? -EBUSY : -ENOENT;
 	}
 	f->acquired = true;
-	rec = transfer_record_find(m, sha256);
-	if (rec && strcmp(rec->dir, f->dir) == 0) {
-		/* a paused download: its name and size are known, its part is resumed */
-		f->id = rec->id;
-		rec->active = true;
-		if (rec->hidden) {
-			rec->hidden = false;
-			transfer_record_save(m);
-		}
-		snprintf(f->name, sizeof(f->name), "%s", rec->name);
-		f->size = rec->size;
-		f->known = true;
-	} else {
+	if (!take_record(f))
 		f->id = transfer_mgr_id(m);
-	}
 	transfer_id_format(f->id, f->tid, sizeof(f->tid));
 	f->next = m->fetches;
 	m->fetches = f;
