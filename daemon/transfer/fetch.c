@@ -349,8 +349,8 @@ static void on_answer(struct transfer_fetch *f)
 	}
 	emit_started(f);
 	if (fresh) {
-		struct transfer_record *rec = transfer_record_put(f->m, f->sha256, f->size, f->peer,
-								  f->name, f->dir);
+		struct transfer_record *rec = transfer_record_put(f->m, f->id, f->sha256, f->size,
+								  f->peer, f->name, f->dir);
 
 		if (rec)
 			rec->active = true;

@@ -72,7 +72,7 @@ static struct transfer_record *record_new(struct transfer_mgr *m, const uint8_t 
 	return r;
 }
 
-struct transfer_record *transfer_record_put(struct transfer_mgr *m,
+struct transfer_record *transfer_record_put(struct transfer_mgr *m, unsigned id,
 					    const uint8_t sha256[TRANSFER_SHA256_LEN],
 					    uint64_t size, const char *peer, const char *name,
 					    const char *dir)
@@ -98,7 +98,7 @@ struct transfer_record *transfer_record_put(struct transfer_mgr *m,
 		r = record_new(m, sha256, size, peer, name, dir);
 		if (!r)
 			return NULL;
-		r->id = transfer_mgr_id(m);
+		r->id = id ? id : transfer_mgr_id(m);
 	}
 	transfer_record_save(m);
 	return r;

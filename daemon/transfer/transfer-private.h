@@ -140,8 +140,11 @@ void transfer_serve_status(struct transfer_mgr *m, xmlNodePtr st);
 /* record.c */
 struct transfer_record *transfer_record_find(struct transfer_mgr *m,
 					     const uint8_t sha256[TRANSFER_SHA256_LEN]);
-/** Add or update the record of a download; saves the state file. NULL on ENOMEM. */
-struct transfer_record *transfer_record_put(struct transfer_mgr *m,
+/**
+ * Add or update the record of download @p id (0: a new id); saves the state file.
+ * NULL on ENOMEM or over the bound.
+ */
+struct transfer_record *transfer_record_put(struct transfer_mgr *m, unsigned id,
 					    const uint8_t sha256[TRANSFER_SHA256_LEN],
 					    uint64_t size, const char *peer, const char *name,
 					    const char *dir);

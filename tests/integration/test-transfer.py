@@ -77,9 +77,12 @@ def sizes_and_names():
         shas = {n: make_file(os.path.join(p.shared, n), s, seed=i)
                 for i, (n, s) in enumerate(files.items())}
         share(p.holder, p.shared)
+        ids = []
         for n, size in files.items():
-            name, _ = fetch_ok(p, shas[n], size, n)
+            name, f = fetch_ok(p, shas[n], size, n)
             check_eq(name, n, "the file keeps its name")
+            ids.append(f.transfer)
+        check_eq(ids, ["t1", "t2", "t3"], "transfer ids, one per Fetch")
         check_eq(sorted(os.listdir(p.downloads)), sorted(files), "nothing else is left")
         check_eq(transfers(p.receiver), [], "no transfer is listed once all are done")
         c = counts(p.holder)

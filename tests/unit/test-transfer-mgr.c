@@ -107,16 +107,16 @@ START_TEST(records_survive_a_restart)
 	fill(a, 0xaa);
 	fill(b, 0xbb);
 	fill(c, 0xcc);
-	ck_assert_ptr_nonnull(transfer_record_put(m, a, 12345, PEER, "name with spaces é",
+	ck_assert_ptr_nonnull(transfer_record_put(m, 0, a, 12345, PEER, "name with spaces é",
 						  "/dir with spaces/x"));
-	ck_assert_ptr_nonnull(transfer_record_put(m, b, 0, "", "line\nbreak", "/d"));
-	r = transfer_record_put(m, c, UINT64_MAX - 1, PEER, "hidden", "/d");
+	ck_assert_ptr_nonnull(transfer_record_put(m, 0, b, 0, "", "line\nbreak", "/d"));
+	r = transfer_record_put(m, 0, c, UINT64_MAX - 1, PEER, "hidden", "/d");
 	ck_assert_ptr_nonnull(r);
 	r->hidden = true; /* cancelled: not saved */
 	transfer_record_save(m);
 	transfer_record_drop(m, b);
 	ck_assert_ptr_null(transfer_record_find(m, b));
-	ck_assert_ptr_nonnull(transfer_record_put(m, b, 7, PEER, "again", "/d"));
+	ck_assert_ptr_nonnull(transfer_record_put(m, 0, b, 7, PEER, "again", "/d"));
 	transfer_mgr_free(m);
 
 	m = mgr_new(&cfg);
