@@ -376,6 +376,15 @@ bool transfer_serve_invite(struct sip_tx *tx, void *arg)
 	return true;
 }
 
+/* A local file name XML (and sipsvc.xsd TextLine) can carry: UTF-8, no controls. */
+static bool listable(const char *name)
+{
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+	return xmlCheckUTF8(BAD_CAST name);
+}
+
 void transfer_serve_status(struct transfer_mgr *m, xmlNodePtr st)
 {
 	for (struct transfer_serve *sv = m->serves; sv; sv = sv->next) {
@@ -392,7 +401,7 @@ void transfer_serve_status(struct transfer_mgr *m, xmlNodePtr st)
 		xml_set_propf(n, "direction", "up");
 		xml_set_propf(n, "state", "progress");
 		xml_set_propf(n, "file", "sha256:%s", hex);
-		if (xmlCheckUTF8(BAD_CAST sv->name))
+		if (listable(sv->name))
 			xml_set_propf(n, "name", "%s", sv->name);
 		xml_set_propf(n, "bytes", "%llu", (unsigned long long)transfer_sender_sent(sv->tx));
 		xml_set_propf(n, "total", "%llu", (unsigned long long)sv->size);

@@ -22,7 +22,7 @@ from sipsvctest import (SLOW, Daemon, Skip, check, check_eq, have_ipv6_loopback,
                         need_root, test, wait_for)
 from transfertest import (FakeHolder, Fetch, Pair, check_done, counts, fresh_dir, make_file,
                           new_peer_id, sha256_file, share, sip_port, status_checked,
-                          transfers)
+                          transfers, wait_shared)
 
 MiB = 1 << 20
 
@@ -83,10 +83,16 @@ def sizes_and_names():
             check_eq(name, n, "the file keeps its name")
             ids.append(f.transfer)
         check_eq(ids, ["t1", "t2", "t3"], "transfer ids, one per Fetch")
+        # a local name with a control character travels percent-encoded, lands sanitised
+        odd = make_file(os.path.join(p.shared, "tab\tname.txt"), 10, seed=9)
+        wait_shared(p.holder, p.shared, odd)
+        name, _ = fetch_ok(p, odd, 10, "a name with controls")
+        check_eq(name, "tab_name.txt", "controls become '_'")
+        os.unlink(os.path.join(p.downloads, name))
         check_eq(sorted(os.listdir(p.downloads)), sorted(files), "nothing else is left")
         check_eq(transfers(p.receiver), [], "no transfer is listed once all are done")
         c = counts(p.holder)
-        check_eq(int(c.get("transfer-bytes-sent")), sum(files.values()),
+        check_eq(int(c.get("transfer-bytes-sent")), sum(files.values()) + 10,
                  "the holder sent each byte once")
 
 
@@ -304,11 +310,7 @@ def changed_file_is_rehashed_before_it_is_served():
         new = make_file(path + ".new", 100000, seed=2)
         os.rename(path + ".new", path)
 
-        def rehashed():
-            with p.holder.unix_client() as c:
-                ok, _ = c.request('<Shares path="%s"/>' % p.shared)
-            return any(x.get("sha256") == new for x in ok.iter("File"))
-        wait_for(rehashed, what="the new content hashed")
+        wait_shared(p.holder, p.shared, new)
         f = Fetch(p.receiver, old, p.peer).ok()
         e = f.wait_end(30)
         f.close()

@@ -85,6 +85,15 @@ def fresh_dir(path):
     return path
 
 
+def wait_shared(d, root, sha):
+    """Wait until the share @root on @d lists content @sha (inotify, then hashing)."""
+    def listed():
+        with d.unix_client() as c:
+            ok, _ = c.request('<Shares path="%s"/>' % root)
+        return any(f.get("sha256") == sha for f in ok.iter("File"))
+    wait_for(listed, timeout=60, what="sha256:%s shared" % sha)
+
+
 def new_peer_id():
     return secrets.token_hex(16)
 
