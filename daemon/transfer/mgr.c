@@ -197,6 +197,7 @@ void transfer_mgr_free(struct transfer_mgr *m)
 		sip_unclaim(m->sip, "INVITE", transfer_serve_invite, m);
 	transfer_fetch_free_all(m);
 	transfer_serve_free_all(m);
+	transfer_record_flush(m);
 	transfer_record_free_all(m);
 	mem_deref(m->down);
 	mem_deref(m->up);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/worker.h"
 #include "transfer/transfer-private.h"
 
 #define HEADER "sipsvc-transfers 1\n"
@@ -137,19 +138,17 @@ static void hex_of(const void *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-int transfer_record_save(struct transfer_mgr *m)
+/* The whole file as text; NULL on ENOMEM. */
+static char *format(const struct transfer_mgr *m, size_t *ret_len)
 {
-	size_t cap = sizeof(HEADER), len = 0;
+	size_t cap = sizeof(HEADER), len;
 	char *buf;
-	int r;
 
-	if (!m->state_dir)
-		return 0;
 	for (const struct transfer_record *t = m->records; t; t = t->next)
 		cap += 2 * (strlen(t->dir) + strlen(t->name)) + 2 * TRANSFER_SHA256_LEN + 80;
 	buf = malloc(cap);
 	if (!buf)
-		return -ENOMEM;
+		return NULL;
 	len = (size_t)sprintf(buf, "%s", HEADER);
 	for (const struct transfer_record *t = m->records; t; t = t->next) {
 		char sha[2 * TRANSFER_SHA256_LEN + 1];
@@ -166,12 +165,103 @@ int transfer_record_save(struct transfer_mgr *m)
 		len += 2 * strlen(t->name);
 		buf[len++] = '\n';
 	}
-	r = paths_write_atomic(m->state_dir, TRANSFER_STATE_FILE, buf, len);
-	free(buf);
+	*ret_len = len;
+	return buf;
+}
+
+/* One write in the pool at a time, so that an older one never lands after a newer. */
+struct save_job {
+	struct transfer_mgr *m; /* NULL once the manager is gone */
+	char *dir, *buf, *final; /* final: the last state, written once the job is done */
+	size_t len, final_len;
+	int r;
+};
+
+static int write_now(const char *dir, const char *buf, size_t len)
+{
+	int r = paths_write_atomic(dir, TRANSFER_STATE_FILE, buf, len);
+
 	if (r < 0)
-		log_warn("transfer: cannot save %s/%s: %s", m->state_dir, TRANSFER_STATE_FILE,
+		log_warn("transfer: cannot save %s/%s: %s", dir, TRANSFER_STATE_FILE,
 			 strerror(-r));
 	return r;
+}
+
+static void save_work(void *arg)
+{
+	struct save_job *j = arg;
+
+	/* fsync: DESIGN.md "Work off the event loop" */
+	j->r = paths_write_atomic(j->dir, TRANSFER_STATE_FILE, j->buf, j->len);
+}
+
+static void save_done(void *arg, int status)
+{
+	struct save_job *j = arg;
+
+	if (status == 0 && j->r < 0)
+		log_warn("transfer: cannot save %s/%s: %s", j->dir, TRANSFER_STATE_FILE,
+			 strerror(-j->r));
+	if (status < 0 && !j->final) /* the pool stopped before it ran: write it here */
+		write_now(j->dir, j->buf, j->len);
+	if (j->final) /* the manager stopped meanwhile: its last word, in order */
+		write_now(j->dir, j->final, j->final_len);
+	if (j->m) {
+		j->m->saving = NULL;
+		if (j->m->save_again) {
+			j->m->save_again = false;
+			transfer_record_save(j->m);
+		}
+	}
+	free(j->dir);
+	free(j->buf);
+	free(j->final);
+	free(j);
+}
+
+int transfer_record_save(struct transfer_mgr *m)
+{
+	struct save_job *j;
+	size_t len;
+	char *buf;
+	int r;
+
+	if (!m->state_dir)
+		return 0;
+	if (m->saving) {
+		m->save_again = true;
+		return 0;
+	}
+	buf = format(m, &len);
+	if (!buf)
+		return -ENOMEM;
+	j = calloc(1, sizeof(*j));
+	if (j) {
+		*j = (struct save_job){ .m = m, .dir = strdup(m->state_dir), .buf = buf,
+					.len = len };
+		if (j->dir && m->pool && worker_submit(m->pool, save_work, save_done, j) == 0) {
+			m->saving = j;
+			return 0;
+		}
+		free(j->dir);
+	}
+	free(j);
+	r = write_now(m->state_dir, buf, len); /* no pool, or it is full: here, then */
+	free(buf);
+	return r;
+}
+
+void transfer_record_flush(struct transfer_mgr *m)
+{
+	struct save_job *j = m->saving;
+
+	if (!j)
+		return;
+	/* a write is under way: it writes the latest state after its own */
+	j->m = NULL;
+	if (m->save_again)
+		j->final = format(m, &j->final_len);
+	m->saving = NULL;
 }
 
 static int unhex(const char *s, size_t n, uint8_t *out, size_t max)

@@ -83,6 +83,7 @@ void transfer_bucket_put_back(struct transfer_bucket *b, size_t n);
 
 struct sip_tx;
 struct sip_dialog;
+struct save_job;
 
 #define TRANSFER_PEER_HEX 32
 #define TRANSFER_URI_MAX 160
@@ -122,6 +123,8 @@ struct transfer_mgr {
 	unsigned next_id;
 	uint64_t bytes_sent, bytes_received; /* over the network since the start */
 	ev_timer resume; /* paused downloads of the last run are resumed once, at start */
+	struct save_job *saving; /* the state file write in the pool */
+	bool save_again;	 /* records changed while it ran */
 };
 
 /** Next transfer id (tN), unique for the daemon's lifetime. */
@@ -151,7 +154,10 @@ struct transfer_record *transfer_record_put(struct transfer_mgr *m, unsigned id,
 /** Drop the record of @p sha256 (done, failed for good, cancelled); saves. */
 void transfer_record_drop(struct transfer_mgr *m, const uint8_t sha256[TRANSFER_SHA256_LEN]);
 int transfer_record_load(struct transfer_mgr *m);
+/** Write the state file in the worker pool (one write at a time). 0 or -errno. */
 int transfer_record_save(struct transfer_mgr *m);
+/** The manager stops: a write under way is left to finish, then writes the last state. */
+void transfer_record_flush(struct transfer_mgr *m);
 void transfer_record_free_all(struct transfer_mgr *m);
 
 /** The node URI of @p peer (the resolver, then the config). 0 or -ENOENT. */
