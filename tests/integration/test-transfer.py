@@ -440,5 +440,33 @@ def receiver_killed_then_resumed():
         check(p.receiver.wait_log(r"resuming the paused downloads"), "the log says so")
 
 
+@test
+def part_without_record_is_resumed():
+    """The state file is lost but NAME.part is there: the first INVITE cannot know it,
+    the answer names the file, the part is found and checked, and a second INVITE asks
+    only for the rest (the first session's few bytes in flight are thrown away)."""
+    size = 40 * MiB
+    with pair(holder_config=slow_holder_args(10 * 1024)) as p:
+        sha = make_file(os.path.join(p.shared, "lost.bin"), size)
+        share(p.holder, p.shared)
+        f = Fetch(p.receiver, sha, p.peer).ok()
+        wait_progress(f, 8 * MiB)
+        p.receiver.proc.send_signal(signal.SIGKILL)
+        p.receiver.proc.wait()
+        f.close()
+        os.unlink(os.path.join(p.receiver.state_dir, "transfers"))
+        wait_for(lambda: not transfers(p.holder), timeout=60, what="the holder's upload to end")
+        before = int(counts(p.holder).get("transfer-bytes-sent"))
+        have = os.path.getsize(os.path.join(p.downloads, "lost.bin.part"))
+        p.receiver.cleanup()
+        p.start_receiver()
+        name, _ = fetch_ok(p, sha, size, "resumed without a record", timeout=90)
+        check_eq(name, "lost.bin", "the part was taken up, not a new file begun")
+        sent = int(counts(p.holder).get("transfer-bytes-sent")) - before
+        check(size - have <= sent <= size - have + 4 * MiB,
+              "about the missing bytes were sent: %d for %d missing" % (sent, size - have))
+        check("already in the part" in p.receiver.log(), "the part was checked")
+
+
 if __name__ == "__main__":
     main()
