@@ -26,6 +26,9 @@
 #include "sip/sip.h"
 #include "transfer/transfer-private.h"
 
+/* After a 503, the INVITE is sent again this much later (serve.c says Retry-After: 5). */
+#define RETRY_SECS 5.0
+
 enum fetch_state {
 	F_START,     /* waiting for the caller's reply to go out */
 	F_REHASH,    /* the part is re-hashed before an offer with a range */
@@ -60,7 +63,8 @@ struct transfer_fetch {
 	bool ranged, acquired, peer_bye, cancelled, finished, started_sent;
 	unsigned restarts;
 	uint64_t bytes; /* in the part, as last reported */
-	ev_timer start, reap, grace;
+	bool retried;
+	ev_timer start, reap, grace, retry;
 };
 
 static void finish(struct transfer_fetch *f, int status, const char *detail);
@@ -95,6 +99,7 @@ static void fetch_free(struct transfer_fetch *f)
 	ev_timer_stop(f->m->loop, &f->start);
 	ev_timer_stop(f->m->loop, &f->reap);
 	ev_timer_stop(f->m->loop, &f->grace);
+	ev_timer_stop(f->m->loop, &f->retry);
 	transfer_receiver_free(f->rx);
 	if (f->lfd >= 0)
 		close(f->lfd);
@@ -395,6 +400,8 @@ static void on_dialog(struct sip_dialog *d, enum sip_dialog_event ev, int status
 		f->dlg_over = true;
 		if (f->finished)
 			reap(f);
+		else if (status == 503 && !f->retried)
+			ev_timer_start(f->m->loop, &f->retry); /* the holder re-hashes the file */
 		else
 			finish(f, status == 408 ? -ETIMEDOUT : -EREMOTEIO, sip_reason(status));
 		break;
@@ -479,6 +486,17 @@ static void send_invite(struct transfer_fetch *f, uint64_t have)
 	f->st = F_INVITING;
 	log_info("transfer %s: INVITE %s for %s%s", f->tid, f->uri, f->known ? f->name : "a file",
 		 have ? " (resuming)" : "");
+}
+
+/* A 503 (serve.c: a changed file is being re-hashed; RFC 3261 21.5.4): ask once more. */
+static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct transfer_fetch *f = w->data;
+
+	f->retried = true;
+	drop_dialog(f);
+	f->dlg_up = f->dlg_over = false;
+	send_invite(f, f->ranged ? f->bytes : 0);
 }
 
 static void on_start(struct ev_loop *loop, ev_timer *w, int revents)
@@ -586,7 +604,8 @@ static struct transfer_fetch *fetch_new(struct transfer_mgr *m, const struct ori
 	ev_timer_init(&f->start, on_start, 0, 0);
 	ev_timer_init(&f->reap, on_reap, 0, 0);
 	ev_timer_init(&f->grace, on_grace, 3.0, 0);
-	f->start.data = f->reap.data = f->grace.data = f;
+	ev_timer_init(&f->retry, on_retry, RETRY_SECS, 0);
+	f->start.data = f->reap.data = f->grace.data = f->retry.data = f;
 	return f;
 }
 

@@ -217,6 +217,22 @@ def passive_holder():
 
 
 @test
+def busy_holder_is_asked_again():
+    """A 503 (what a holder answers while it re-hashes a changed file) is followed by one
+    more INVITE a few seconds later."""
+    fake = FakeHolder("later.bin", b"worth the wait\n" * 500, refuse_first=True)
+    fid = new_peer_id()
+    with pair(extra_peers=[(fid, fake.port)]) as p:
+        fake.run()
+        f = Fetch(p.receiver, fake.sha, fid).ok()
+        e = f.wait_end(30)
+        fake.join()
+        check_done(e, fake.sha, len(fake.data), "after a 503")
+        waited = fake.invited_at - fake.refused_at
+        check(4.0 <= waited <= 10.0, "asked again after about 5 s (%.1f s)" % waited)
+
+
+@test
 def lying_holders_fail_cleanly():
     """A holder that breaks RFC 4975: a gap in Byte-Range, fewer bytes than the range
     says before a '$' end-line, a 10 KB header field. Each transfer fails, nothing

@@ -250,9 +250,10 @@ class FakeHolder:
     @name, then sends @data as one MSRP SEND to the receiver's a=path. What a broken or
     malicious peer could send; the receiver must keep the file inside its download dir."""
 
-    def __init__(self, name, data, message=None, passive=False):
+    def __init__(self, name, data, message=None, passive=False, refuse_first=False):
         import socket
         self.name, self.data, self.passive = name, data, passive
+        self.refuse_first = refuse_first
         if message:  # a lying SEND instead of the right one
             self.message = lambda path: message(self, path)
         self.sha = hashlib.sha256(data).hexdigest()
@@ -306,7 +307,14 @@ class FakeHolder:
 
     def serve(self):
         import socket
+        if self.refuse_first:  # as a holder re-hashing a changed file does
+            inv, addr = self._recv_request("INVITE")
+            self.sock.sendto(self._response(inv, "503 Service Unavailable", "Retry-After: 5"),
+                             addr)
+            self._recv_request("ACK")
+            self.refused_at = time.monotonic()
         inv, addr = self._recv_request("INVITE")
+        self.invited_at = time.monotonic()
         offer = inv.split(b"\r\n\r\n", 1)[1].decode()
         c = re.search(r"(?m)^c=IN IP4 (\S+)", offer).group(1)
         port = int(re.search(r"(?m)^m=message (\d+) ", offer).group(1))
