@@ -231,6 +231,8 @@ xmlNodePtr handle_external_join(struct request *req);
 xmlNodePtr handle_choose_device(struct request *req);
 xmlNodePtr handle_hangup(struct request *req);
 xmlNodePtr handle_calls(struct request *req);
+xmlNodePtr handle_fetch(struct request *req);
+xmlNodePtr handle_cancel(struct request *req);
 
 /* ---- control.c ------------------------------------------------------------ */
 
@@ -240,6 +242,7 @@ struct control {
 	struct device_table *devices;
 	struct tunnel *tunnel;
 	struct share *share;
+	struct transfer_mgr *transfers;
 	struct call_mgr *calls;
 	struct listener ls[CONTROL_MAX_LISTENERS];
 	unsigned n_ls;

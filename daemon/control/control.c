@@ -228,6 +228,11 @@ void control_set_share(struct control *ctl, struct share *s)
 	ctl->share = s;
 }
 
+void control_set_transfers(struct control *ctl, struct transfer_mgr *m)
+{
+	ctl->transfers = m;
+}
+
 void control_set_calls(struct control *ctl, struct call_mgr *m)
 {
 	ctl->calls = m;

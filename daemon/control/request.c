@@ -21,11 +21,11 @@ struct request_def {
 /* Every request of PROTOCOL.md; later subsystems fill in their handlers. */
 static const struct request_def requests[] = {
 	{ "Calls", handle_calls },
-	{ "Cancel", NULL },
+	{ "Cancel", handle_cancel },
 	{ "ChooseDevice", handle_choose_device },
 	{ "Devices", handle_devices },
 	{ "ExternalJoin", handle_external_join },
-	{ "Fetch", NULL },
+	{ "Fetch", handle_fetch },
 	{ "Hangup", handle_hangup },
 	{ "Invite", NULL },
 	{ "Join", handle_join },

@@ -166,6 +166,11 @@ struct config {
 	unsigned max_calls;	       /* <calls max>: concurrent calls */
 	unsigned answer_timeout;       /* <calls answer-timeout>: seconds a leg may ring */
 	char *chooser;		       /* <calls chooser>: ExternalJoin's chooser program */
+	unsigned transfer_max;          /* <transfer max-concurrent>, each direction */
+	unsigned transfer_max_per_peer; /* <transfer max-per-peer> */
+	unsigned long transfer_upload_rate; /* <transfer upload-rate>: KiB/s, 0 unlimited */
+	char **overlay_peer_uris;       /* <overlay><peer uri>: node URIs */
+	size_t n_overlay_peer_uris;
 };
 
 #define CONFIG_DEFAULT_CONTROL_PORT    7060
@@ -177,6 +182,8 @@ struct config {
  * peer of a desktop service and the 2,000/s load test of issue 3. */
 #define CONFIG_DEFAULT_SIP_SOURCE_RATE 2500
 #define CONFIG_DEFAULT_ANSWER_TIMEOUT  60
+#define CONFIG_DEFAULT_TRANSFER_MAX 8
+#define CONFIG_DEFAULT_TRANSFER_MAX_PER_PEER 2
 
 /** A config with the embedded defaults (no paths resolved); NULL on out-of-memory. */
 struct config *config_new_defaults(void);

@@ -160,6 +160,10 @@ static const char *handled_error(const char *name)
 		return "internal";
 	if (strcmp(name, "Unshare") == 0)
 		return "not-shared";
+	if (strcmp(name, "Fetch") == 0)
+		return "internal"; /* no transfer subsystem either */
+	if (strcmp(name, "Cancel") == 0)
+		return "not-found"; /* nothing was started with that ref */
 	return NULL;
 }
 
