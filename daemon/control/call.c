@@ -20,6 +20,8 @@ static enum control_error error_code(int r)
 	case -ENXIO: return CONTROL_ERROR_NO_DEVICES;
 	case -ECANCELED: return CONTROL_ERROR_DECLINED;
 	case -EINVAL: return CONTROL_ERROR_INVALID;
+	case -ENOTCONN: return CONTROL_ERROR_NO_ACTIVE_CALL;
+	case -EDESTADDRREQ: return CONTROL_ERROR_NO_CONFERENCE_SERVER;
 	default: return CONTROL_ERROR_INTERNAL;
 	}
 }
@@ -131,6 +133,28 @@ xmlNodePtr handle_choose_device(struct request *req)
 	else
 		reply = reply_failure(req, r, err);
 	xmlFree(dev);
+	return reply;
+}
+
+xmlNodePtr handle_same_device_join(struct request *req)
+{
+	xmlChar *id = xmlGetProp(req->node, BAD_CAST "id");
+	unsigned which = number_of(req->node, "call");
+	bool prompt = control_has_subscriber(req->ctl, EVENT_DEVICE_CHOICE);
+	char err[512] = "";
+	unsigned call = 0;
+	xmlNodePtr reply;
+	int r = -ENOMEM;
+
+	if (!req->ctl->calls)
+		reply = no_calls(req);
+	else if (id && (r = call_same_device_join(req->ctl->calls, (const char *)id, which,
+						  prompt, &req->origin, &call, err,
+						  sizeof(err))) == 0)
+		reply = reply_call(req, call);
+	else
+		reply = reply_failure(req, r, err);
+	xmlFree(id);
 	return reply;
 }
 

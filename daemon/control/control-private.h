@@ -228,6 +228,8 @@ xmlNodePtr handle_external_join(struct request *req);
 xmlNodePtr handle_choose_device(struct request *req);
 xmlNodePtr handle_hangup(struct request *req);
 xmlNodePtr handle_calls(struct request *req);
+xmlNodePtr handle_same_device_join(struct request *req);
+xmlNodePtr handle_invite(struct request *req);
 
 /* ---- control.c ------------------------------------------------------------ */
 

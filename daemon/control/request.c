@@ -29,7 +29,7 @@ static const struct request_def requests[] = {
 	{ "Hangup", handle_hangup },
 	{ "Invite", NULL },
 	{ "Join", handle_join },
-	{ "SameDeviceJoin", NULL },
+	{ "SameDeviceJoin", handle_same_device_join },
 	{ "Search", NULL },
 	{ "Share", handle_share },
 	{ "Shares", handle_shares },

@@ -26,15 +26,17 @@ def free_udp():
 class Peer:
     """One SIPp UAS on loopback, with its message trace."""
 
-    def __init__(self, scenario, sets=()):
+    def __init__(self, scenario, sets=(), calls=1):
         need_program("sipp")
         self.tmp = tempfile.mkdtemp(prefix="sipsvc-call-")
         self.port, self.mp = free_udp(), free_udp()
         self.trace = os.path.join(self.tmp, "messages.log")
         args = [SIPP, "-sf", os.path.join(SCENARIOS, scenario), "-t", "u1",
-                "-i", "127.0.0.1", "-p", str(self.port), "-mp", str(self.mp), "-m", "1",
+                "-i", "127.0.0.1", "-p", str(self.port), "-mp", str(self.mp),
                 "-nostdin", "-timeout", "40", "-timeout_error", "-trace_msg", "-trace_err",
                 "-message_file", self.trace]
+        if calls:
+            args += ["-m", str(calls)]
         for k, v in sets:
             args += ["-set", k, v]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
