@@ -4,6 +4,7 @@
 #define SIPSVC_CALL_PRIVATE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "call/call.h"
@@ -238,6 +239,67 @@ void call_switch_free_all(struct call_mgr *m);
  * changed. The first SDP only sets the origin. malloc'd, NULL on out-of-memory.
  */
 char *call_sdp_for_device(struct call *c, const char *sdp);
+
+/* ---- confinfo.c -------------------------------------------------------------------- */
+/* Bounds on a conference-info body (RFC 4575) from a focus. */
+#define CONFINFO_BODY_MAX 65536
+#define CONFINFO_USERS_MAX 64
+#define CONFINFO_ENDPOINTS_MAX 8
+#define CONFINFO_URI_MAX 256
+
+/** RFC 4575 5.1 state attribute. */
+enum confinfo_state {
+	CONFINFO_FULL,
+	CONFINFO_PARTIAL,
+	CONFINFO_DELETED,
+};
+
+/** What an endpoint's status says: in the conference, out, or nothing. */
+enum {
+	CONFINFO_STATUS_UNKNOWN,
+	CONFINFO_STATUS_IN,
+	CONFINFO_STATUS_OUT,
+};
+
+struct confinfo_endpoint {
+	char entity[CONFINFO_URI_MAX];
+	enum confinfo_state state;
+	int status;
+};
+
+struct confinfo_user {
+	char entity[CONFINFO_URI_MAX];
+	enum confinfo_state state;
+	size_t n_endpoints;
+	struct confinfo_endpoint ep[CONFINFO_ENDPOINTS_MAX];
+};
+
+/** One parsed notification, or (call_confinfo_apply) the roster built from them. */
+struct confinfo {
+	char entity[CONFINFO_URI_MAX]; /* the conference URI */
+	uint32_t version;
+	enum confinfo_state state;
+	bool known;               /* roster: a full state has been applied */
+	bool truncated;           /* users or endpoints over the bounds were ignored */
+	size_t n_users;
+	struct confinfo_user users[CONFINFO_USERS_MAX];
+};
+
+/**
+ * Parse a conference-info document of @p len bytes into a new *@p ret (free()).
+ * 0, -E2BIG (over CONFINFO_BODY_MAX), -EINVAL (not one), -ENOMEM.
+ */
+int call_confinfo_parse(const char *body, size_t len, struct confinfo **ret);
+/** A user @p entity joined (@p joined) or left the conference. */
+typedef void(confinfo_change_h)(const char *entity, bool joined, void *arg);
+/**
+ * Apply notification @p doc to @p roster (zeroed at first), telling @p h who left and
+ * who joined. 0, -ESTALE (an old version: ignored), -EAGAIN (a partial one that does
+ * not follow the roster's version: the full state must be fetched again, RFC 4575
+ * 4.6), -ENOMEM.
+ */
+int call_confinfo_apply(struct confinfo *roster, const struct confinfo *doc,
+			confinfo_change_h *h, void *arg);
 
 /* ---- incoming.c -------------------------------------------------------------------- */
 /** Take INVITEs to the user from @p m's SIP service (NULL: stop). */
