@@ -531,6 +531,60 @@ int sip_dialog_invite_with(struct sip *s, const char *from, const char *to,
 	return 0;
 }
 
+/* The answer to a request that makes a subscription dialog (SUBSCRIBE, REFER): a 2xx
+ * makes the dialog (RFC 6665 4.1.2.1; RFC 3515 2.4.4: the REFER's implicit
+ * subscription), anything else fails it. No ACK: not an INVITE. */
+static void on_usage_response(struct sip_tx *tx, int status, const osip_message_t *resp,
+			      void *arg)
+{
+	struct sip_dialog *d = arg;
+
+	if (status < 200)
+		return;
+	if (status < 300 && resp && d->linked && !d->od &&
+	    osip_dialog_init_as_uac(&d->od, (osip_message_t *)resp) == 0) {
+		d->acked = true;
+		emit(d, SIP_DIALOG_ESTABLISHED, status, NULL);
+	} else if (!d->od) {
+		d->ended = true;
+		emit(d, SIP_DIALOG_FAILED, status < 300 ? 500 : status, NULL);
+	}
+	mem_deref(d); /* the transaction's reference */
+}
+
+int sip_dialog_subscribe(struct sip *s, const char *method, const char *from, const char *to,
+			 const char *headers, bool tcp, sip_dialog_h *h, void *arg,
+			 struct sip_dialog **ret)
+{
+	osip_message_t *m = request_new(s, method, from, to, tcp);
+	struct sip_dialog *d;
+	int r;
+
+	if (!m || add_headers(m, headers) < 0 || set_body(m, NULL, NULL) < 0) {
+		osip_message_free(m);
+		return -EINVAL;
+	}
+	d = dialog_alloc(s, true, h, arg);
+	if (!d) {
+		osip_message_free(m);
+		return -EBUSY;
+	}
+	d->tcp = tcp;
+	r = sip_request_send(s, m, tcp, on_usage_response, mem_ref(d), NULL);
+	if (r < 0) {
+		mem_deref(d);
+		mem_deref(d);
+		return r;
+	}
+	*ret = d;
+	return 0;
+}
+
+int sip_dialog_local_cseq(const struct sip_dialog *d)
+{
+	return d->od ? d->od->local_cseq : 0;
+}
+
 int sip_request_out(struct sip *s, const char *method, const char *from, const char *to,
 		    const char *headers, const char *ctype, const char *body, bool tcp,
 		    sip_response_h *h, void *arg)
