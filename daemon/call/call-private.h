@@ -72,6 +72,41 @@ extern const struct call_ops call_loop_ops;
 extern const struct call_ops call_transfer_ops;
 extern const struct call_ops call_incoming_ops;
 
+/* Invite (conference.c): what became of one invitee. */
+#define CALL_INVITEES_MAX 32
+
+enum call_invitee_state {
+	CALL_INVITEE_QUEUED,
+	CALL_INVITEE_INVITED,
+	CALL_INVITEE_JOINED,
+	CALL_INVITEE_FAILED,
+};
+
+struct call_conf;
+
+struct call_invitee {
+	struct call_conf *conf;
+	char *uri;
+	enum call_invitee_state state;
+	bool sent;                /* its REFER went out */
+	int refer_id;             /* refer-focus: the REFER's CSeq (RFC 3515 2.4.6) */
+	struct sip_dialog *dlg;   /* refer-invitee: the REFER's subscription dialog */
+	struct origin origin;     /* the Invite request: its connection gets the events */
+};
+
+/** A loop-mode call whose far end is a conference focus. */
+struct call_conf {
+	struct call *call;
+	char *uri;                /* the conference URI */
+	bool refer_focus;         /* <conference method="refer-focus"> */
+	bool subscribed;          /* the conference event subscription is on */
+	struct confinfo *roster;
+	ev_timer refresh;         /* the subscription's refresh */
+	ev_timer kick;            /* sends new REFERs after the request's reply */
+	size_t n_invitees;
+	struct call_invitee inv[CALL_INVITEES_MAX];
+};
+
 struct call {
 	struct call_mgr *mgr;
 	struct call *next, *prev;
@@ -92,6 +127,7 @@ struct call {
 	bool hangup;              /* Hangup asked: ends on the next loop turn */
 	bool relaying;            /* loop: a re-INVITE/UPDATE is on its way through */
 	unsigned prompt;          /* ExternalJoin: the prompt waiting, 0 none */
+	struct call_conf *conf;   /* Invite: the conference this call is in, or NULL */
 	/* SameDeviceJoin (switch.c): the far end being switched to, if any. */
 	struct {
 		char *target;         /* asked for, not called yet */
@@ -151,6 +187,8 @@ void call_leg_set_state(struct call_leg *l, enum call_state st, int sip_status);
 /** call_leg_set_state() with a reason= (@p reason may be NULL), always reported. */
 void call_leg_report(struct call_leg *l, enum call_state st, int sip_status,
 		     const char *reason);
+/** Whether one more call fits under <calls max>; -EBUSY with why in @p err. */
+int call_check_limit(struct call_mgr *m, char *err, size_t errlen);
 /** The active call @p id (not ended), or NULL. */
 struct call *call_find(struct call_mgr *m, unsigned id);
 /** Report the call's state (connected, transferred...) without ending it. */
@@ -239,6 +277,16 @@ void call_switch_free_all(struct call_mgr *m);
  * changed. The first SDP only sets the origin. malloc'd, NULL on out-of-memory.
  */
 char *call_sdp_for_device(struct call *c, const char *sdp);
+
+/* ---- conference.c ------------------------------------------------------------------ */
+/** The conference call @p c is connected: subscribe, send the queued REFERs. */
+void call_conf_connected(struct call *c);
+/** A request inside the conference dialog: true if it was a NOTIFY taken here. */
+bool call_conf_request(struct call *c, struct sip_tx *tx);
+/** The call ends: unsubscribe (before the BYE), drop the REFER subscriptions. */
+void call_conf_stop(struct call *c);
+/** Free @p cf (accepts NULL). */
+void call_conf_free(struct call_conf *cf);
 
 /* ---- confinfo.c -------------------------------------------------------------------- */
 /* Bounds on a conference-info body (RFC 4575) from a focus. */

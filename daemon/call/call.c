@@ -97,6 +97,8 @@ void call_set_state(struct call *c, enum call_state st)
 	c->state = st;
 	log_info("call c%u: %s", c->id, call_state_to_string(st));
 	event_emit(EVENT_CALL, &c->origin, call_event(c, st));
+	if (st == CALL_STATE_CONNECTED)
+		call_conf_connected(c);
 }
 
 /* ---- lifetime ---------------------------------------------------------------------- */
@@ -112,6 +114,7 @@ static void call_destroy(void *data)
 	free(c->target);
 	free(c->dev_spec);
 	free(c->sw.target);
+	call_conf_free(c->conf);
 }
 
 static void unlink_call(struct call *c)
@@ -196,6 +199,7 @@ void call_finish(struct call *c, enum call_state st, const char *reason, int sip
 	call_choose_stop(c);
 	mem_ref(c);
 	call_switch_stop(c);
+	call_conf_stop(c);
 	for (int i = 0; i < _CALL_LEG_MAX; i++)
 		call_leg_end(&c->legs[i]);
 	m = c->mgr; /* ending the legs may have unlinked the call */
@@ -369,7 +373,7 @@ void call_begin(struct call *c)
 	ev_timer_start(c->mgr->loop, &c->start);
 }
 
-static int check_limit(struct call_mgr *m, char *err, size_t errlen)
+int call_check_limit(struct call_mgr *m, char *err, size_t errlen)
 {
 	if (m->n_active < m->cfg->max_calls)
 		return 0;
@@ -382,7 +386,7 @@ int call_join(struct call_mgr *m, const char *target, const char *dev, enum devi
 	      const struct origin *o, unsigned *ret_id, char *err, size_t errlen)
 {
 	struct call *c;
-	int r = check_limit(m, err, errlen);
+	int r = call_check_limit(m, err, errlen);
 
 	if (r < 0)
 		return r;
@@ -406,7 +410,7 @@ int call_external_join(struct call_mgr *m, const char *target, bool prompt,
 		       const struct origin *o, unsigned *ret_id, char *err, size_t errlen)
 {
 	struct call *c;
-	int r = check_limit(m, err, errlen);
+	int r = call_check_limit(m, err, errlen);
 
 	if (r < 0)
 		return r;

@@ -71,6 +71,16 @@ int call_same_device_join(struct call_mgr *m, const char *target, unsigned id, b
 			  const struct origin *o, unsigned *ret_id, char *err, size_t errlen);
 /** Legs released by SameDeviceJoin (or being called) that have not settled yet. */
 size_t call_mgr_switch_legs(const struct call_mgr *m);
+/**
+ * Invite: REFER each of the @p n URIs @p uris into conference call @p id (0: the most
+ * recent conference call; none: a new ad-hoc conference on the configured server,
+ * joined with the default device in loop mode). Per-invitee `conference` events go to
+ * @p o. *@p ret_id: the conference call. 0 or -errno (-EDESTADDRREQ no conference
+ * server, -ENOENT no call @p id, -ENOTCONN not a loop-mode call, -ENXIO no default
+ * device, -EBUSY limits).
+ */
+int call_invite(struct call_mgr *m, unsigned id, const char *const *uris, size_t n,
+		const struct origin *o, unsigned *ret_id, char *err, size_t errlen);
 /** Hangup: end call @p id, or every call with 0. 0 or -ENOENT. */
 int call_hangup(struct call_mgr *m, unsigned id);
 /** Add a <Call> (sipsvc.xsd CallInfo) with its <Leg>s to @p parent per active call. */

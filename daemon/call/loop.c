@@ -199,6 +199,9 @@ void call_loop_request(struct call_leg *l, struct sip_tx *tx)
 	const char *m = sip_tx_method(tx);
 	int err;
 
+	/* A conference focus's NOTIFYs (RFC 4575, RFC 3515) in the conference dialog. */
+	if (l->kind == CALL_LEG_REMOTE && call_conf_request(l->call, tx))
+		return;
 	if (m && (strcmp(m, "INVITE") == 0 || strcmp(m, "UPDATE") == 0)) {
 		err = relay_offer(l, tx, m);
 		if (err)

@@ -158,6 +158,42 @@ xmlNodePtr handle_same_device_join(struct request *req)
 	return reply;
 }
 
+/* At most this many <Add>s are read; call_invite() says what its limit is. */
+#define INVITE_ADDS_MAX 64
+
+xmlNodePtr handle_invite(struct request *req)
+{
+	const char *uris[INVITE_ADDS_MAX];
+	xmlChar *vals[INVITE_ADDS_MAX];
+	size_t n = 0;
+	unsigned which = number_of(req->node, "call"), call = 0;
+	char err[512] = "";
+	xmlNodePtr reply;
+	int r = -ENOMEM;
+
+	for (xmlNodePtr a = req->node->children; a && n < INVITE_ADDS_MAX; a = a->next) {
+		if (a->type != XML_ELEMENT_NODE || !xmlStrEqual(a->name, BAD_CAST "Add"))
+			continue;
+		vals[n] = xmlGetProp(a, BAD_CAST "id");
+		if (vals[n]) {
+			uris[n] = (const char *)vals[n];
+			n++;
+		}
+	}
+	if (!req->ctl->calls)
+		reply = no_calls(req);
+	else if (n > 0 && (r = call_invite(req->ctl->calls, which, uris, n, &req->origin, &call,
+					   err, sizeof(err))) == 0)
+		reply = reply_call(req, call);
+	else if (r == -EBUSY)
+		reply = reply_error(req, CONTROL_ERROR_LIMIT, "%s", err);
+	else
+		reply = reply_failure(req, r, err);
+	for (size_t i = 0; i < n; i++)
+		xmlFree(vals[i]);
+	return reply;
+}
+
 xmlNodePtr handle_hangup(struct request *req)
 {
 	xmlChar *attr = xmlGetProp(req->node, BAD_CAST "call");

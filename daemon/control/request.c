@@ -27,7 +27,7 @@ static const struct request_def requests[] = {
 	{ "ExternalJoin", handle_external_join },
 	{ "Fetch", NULL },
 	{ "Hangup", handle_hangup },
-	{ "Invite", NULL },
+	{ "Invite", handle_invite },
 	{ "Join", handle_join },
 	{ "SameDeviceJoin", handle_same_device_join },
 	{ "Search", NULL },
