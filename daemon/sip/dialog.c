@@ -320,7 +320,9 @@ int sip_dialog_request_with(struct sip_dialog *d, const char *method, const char
 			    const char *ctype, const char *body, sip_response_h *h, void *arg)
 {
 	osip_message_t *m;
-	bool refresh = strcmp(method, "INVITE") == 0 || strcmp(method, "UPDATE") == 0;
+	/* RFC 6665 4.1.2.1: a SUBSCRIBE carries a Contact too (a target refresh). */
+	bool refresh = strcmp(method, "INVITE") == 0 || strcmp(method, "UPDATE") == 0 ||
+		       strcmp(method, "SUBSCRIBE") == 0;
 
 	if (!d->linked || !d->od || d->ended)
 		return -ENOTCONN;
