@@ -384,7 +384,9 @@ void call_switch_free_all(struct call_mgr *m)
 
 static bool switchable(const struct call *c)
 {
-	return !c->ended && !c->hangup && c->ops == &call_loop_ops &&
+	/* A conference call's far end is the focus its subscription and REFERs belong
+	 * to: it is not switched away. */
+	return !c->ended && !c->hangup && c->ops == &call_loop_ops && !c->conf &&
 	       c->state == CALL_STATE_CONNECTED;
 }
 
