@@ -156,6 +156,36 @@ def refer_invitee_and_invite_into_active_conference():
 
 
 @test
+def subscription_refresh_and_version_gap():
+    dev, alice = Peer("switch-device.xml"), Peer("conference-invitee.xml")
+    focus = Peer("conference-refresh.xml")
+    try:
+        server = "sip:127.0.0.1:%d" % focus.port
+        with running(Daemon(config=conf_config(dev, server, "refer-invitee"))) as d:
+            with d.unix_client() as c:
+                ok, line = invite(c, [alice.uri])
+                check_eq(ok.tag, "Ok", "Invite: %s" % line)
+                seen = conference_events(c, {("sip:eve@example.com", "joined")}, timeout=30)
+                users = [(e.get("user"), e.get("action")) for e in seen
+                         if e.get("user") != alice.uri]
+                check_eq(users, [("sip:me@127.0.0.1", "joined"),
+                                 ("sip:dave@example.com", "joined"),
+                                 ("sip:eve@example.com", "joined")],
+                         "v1, v2 after the refresh, eve only from the full state after the "
+                         "gap: %s" % users)
+                c.request("<Hangup/>")
+                events_until_end(c)
+            check_eq(focus.wait(), 0, "focus: refresh, re-SUBSCRIBE after the gap, Expires: 0")
+            check_eq(alice.wait(), 0, "invitee")
+            subs = focus.received("SUBSCRIBE")
+            check_eq([header(m, "Expires") for m in subs], ["600", "600", "600", "0"],
+                     "SUBSCRIBE, refresh, full-state request, end")
+    finally:
+        for p in (dev, alice, focus):
+            p.close()
+
+
+@test
 def errors():
     dev = Peer("switch-device.xml")
     try:
