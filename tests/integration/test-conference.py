@@ -10,7 +10,8 @@ Refer-To: the conference. The REFER NOTIFYs (sipfrag) give `invited`, `joined`,
 `failed` + sip-status per invitee. The SUBSCRIBE to the conference package goes in the
 conference dialog; the focus's full and partial conference-info NOTIFYs become joined
 and left events; the Hangup unsubscribes (Expires: 0) before the BYE. Invite into an
-active conference (call=) REFERs again; without a conference server: no-conference-server.
+active conference (call=) REFERs again, to an invitee whose NOTIFY overtakes its 202;
+without a conference server: no-conference-server.
 """
 
 import re
@@ -116,7 +117,7 @@ def refer_invitee_and_invite_into_active_conference():
     dev = Peer("switch-device.xml")
     alice, busy, third = (Peer("conference-invitee.xml"),
                           Peer("conference-invitee.xml", [("status", "486")]),
-                          Peer("conference-invitee.xml"))
+                          Peer("conference-invitee-early.xml"))
     focus = Peer("conference-focus.xml", [("method", "invitee"), ("invitee", alice.uri)])
     try:
         server = "sip:127.0.0.1:%d" % focus.port
@@ -139,6 +140,9 @@ def refer_invitee_and_invite_into_active_conference():
                 seen = conference_events(c, {(third.uri, "joined")})
                 check(all(e.get("ref") == "i2" for e in seen if e.get("user") == third.uri),
                       "its events carry its ref")
+                check_eq([e.get("action") for e in seen if e.get("user") == third.uri],
+                         ["invited", "joined"],
+                         "a NOTIFY before the 202 is taken (RFC 6665 4.1.2.4): %s" % seen)
                 c.request("<Hangup/>")
                 events_until_end(c)
             for p, what in ((focus, "focus"), (dev, "device"), (alice, "alice"),
