@@ -174,7 +174,6 @@ struct call_mgr {
 	struct device_table *devs;
 	struct call *calls;       /* every call object still alive, ended ones too */
 	struct call_swleg *swlegs; /* every switch leg still alive */
-	size_t n_swlegs;
 	size_t n_active;
 	unsigned next_id, next_prompt;
 };

@@ -69,8 +69,6 @@ int call_choose(struct call_mgr *m, unsigned prompt, const char *dev, char *err,
  */
 int call_same_device_join(struct call_mgr *m, const char *target, unsigned id, bool prompt,
 			  const struct origin *o, unsigned *ret_id, char *err, size_t errlen);
-/** Legs released by SameDeviceJoin (or being called) that have not settled yet. */
-size_t call_mgr_switch_legs(const struct call_mgr *m);
 /**
  * Invite: REFER each of the @p n URIs @p uris into conference call @p id (0: the most
  * recent conference call; none: a new ad-hoc conference on the configured server,

@@ -47,7 +47,6 @@ static void swleg_unlink(struct call_swleg *s)
 		m->swlegs = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	m->n_swlegs--;
 	s->mgr = NULL;
 	mem_deref(s); /* the list's reference */
 }
@@ -86,7 +85,6 @@ static struct call_swleg *swleg_new(struct call *c)
 	if (m->swlegs)
 		m->swlegs->prev = s;
 	m->swlegs = s;
-	m->n_swlegs++;
 	return s;
 }
 
@@ -424,9 +422,4 @@ int call_same_device_join(struct call_mgr *m, const char *target, unsigned id, b
 	resume_soon(c);
 	*ret_id = c->id;
 	return 0;
-}
-
-size_t call_mgr_switch_legs(const struct call_mgr *m)
-{
-	return m->n_swlegs;
 }
