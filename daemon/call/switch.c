@@ -197,6 +197,10 @@ static void on_device_reinvite(struct sip_tx *tx, int status, const struct osip_
 	} else if (!c->ended && c->sw.leg) {
 		/* RFC 3261 14.1: the device keeps its old session; so does the call. */
 		switch_failed(c, status, "device-refused-switch");
+	} else if (!c->ended && status < 300) {
+		/* The new target gave up while the device was taking its description. */
+		log_warn("call c%u: the device took the description of a far end that has "
+			 "gone; its media go nowhere until the next switch or re-INVITE", c->id);
 	}
 	free(ct);
 	free(answer);
