@@ -8,7 +8,8 @@ SDP keeps the origin it first got with the version one higher (RFC 3264 8), and 
 only after the Hangup. The old target gets a BYE, the new one an INVITE without an
 offer (RFC 3725: its 2xx carries the offer, the ACK the device's answer). A new target
 that answers 486 leaves the device connected with the old target, and the failure is
-reported with sip-status. 100 switches in a row leave one call, one device dialog, and
+reported with sip-status. An old far end that hangs up while the new one rings leaves
+the device waiting for the new one. 100 switches in a row leave one call, one device dialog, and
 every count back to zero after the Hangup. Without an active call, SameDeviceJoin is an
 ExternalJoin; a call that is not a connected loop-mode call is refused."""
 
@@ -167,6 +168,35 @@ def failed_new_target_keeps_device_and_old_far_end():
             check_eq(a.wait(), 0, "old target: BYE after Hangup")
     finally:
         for p in (dev, a, busy):
+            p.close()
+
+
+@test
+def old_far_end_leaves_during_switch():
+    dev, a = Peer("switch-device.xml"), Peer("call-target.xml", [("hangup", "yes")])
+    b = Peer("switch-target-slow.xml")
+    try:
+        with running(Daemon(config=config([sip_device("desk", dev.uri, "loop")]))) as d:
+            with d.unix_client() as c:
+                call = join(c, a.uri, "desk")
+                wait_call_event(c, connected)
+                ok, line = same_device_join(c, b.uri, "s1")
+                check_eq(ok.tag, "Ok", "switch: %s" % line)
+                seen = wait_call_event(c, switched)
+                check([e for e in seen if e.get("leg") == "remote" and e["state"] == "ended"
+                       and e.get("reason") == "remote-bye"],
+                      "the old far end's BYE is reported: %s" % seen)
+                check(not [e for e in seen if e.get("leg") is None],
+                      "the call itself stays: %s" % seen)
+                check_eq(a.wait(), 0, "old target hung up")
+                check_eq(len(dev.received("BYE")), 0, "the device got no BYE")
+                ok, _ = c.request('<Hangup call="%s"/>' % call)
+                events_until_end(c)
+            check_eq(dev.wait(), 0, "device: one dialog, BYE after the Hangup")
+            check_eq(b.wait(), 0, "new target: INVITE, ACK, BYE")
+            check_eq(len(device_dialog_unchanged(dev)), 2, "one re-INVITE")
+    finally:
+        for p in (dev, a, b):
             p.close()
 
 
