@@ -222,6 +222,8 @@ static void commit(struct call *c)
 		switch_failed(c, 488, "target-sent-no-offer");
 		return;
 	}
+	/* Another far end: a new version even if its o= line happens to equal the last. */
+	c->far_o[0] = '\0';
 	mine = call_sdp_for_device(c, offer);
 	mem_ref(c);
 	r = mine ? sip_dialog_request(c->legs[CALL_LEG_DEVICE].dlg, "INVITE", ct, mine,
