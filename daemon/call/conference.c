@@ -70,6 +70,10 @@ static void invitee_set(struct call_invitee *inv, enum call_invitee_state st, in
 	if (inv->state == st || inv->state == CALL_INVITEE_JOINED ||
 	    inv->state == CALL_INVITEE_FAILED)
 		return;
+	/* A sipfrag 2xx may overtake the REFER's 2xx (the NOTIFY is looked at at once, the
+	 * response waits in its transaction's queue): it was accepted all the same. */
+	if (st == CALL_INVITEE_JOINED && inv->state == CALL_INVITEE_QUEUED)
+		invitee_set(inv, CALL_INVITEE_INVITED, 0);
 	inv->state = st;
 	conf_event(c, &inv->origin, inv->uri,
 		   st == CALL_INVITEE_INVITED ? "invited"
