@@ -162,7 +162,6 @@ struct call_swleg {
 	struct call_leg leg;      /* first: a struct call_leg * is a struct call_swleg * */
 	struct call_mgr *mgr;
 	struct call_swleg *next, *prev;
-	bool released;            /* belongs to no call any more */
 	bool ready;               /* answered; waits for the device's dialog to be free */
 	ev_timer linger;          /* released: the bound on its settling */
 };

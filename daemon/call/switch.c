@@ -104,7 +104,6 @@ static void on_released(struct sip_dialog *d, enum sip_dialog_event ev, int stat
 /* The leg belongs to no call any more: CANCEL or ACK+BYE it, and let it settle. */
 static void swleg_release(struct call_swleg *s)
 {
-	s->released = true;
 	s->leg.call = NULL;
 	if (s->leg.dlg)
 		sip_dialog_set_handler(s->leg.dlg, on_released, s);
