@@ -140,10 +140,13 @@ def device_audio_moves_from_a_to_b():
                 call = callpeers.join(c, a.uri, "soft")
                 wait_call(c, lambda e: e.get("leg") is None and e["state"] == "connected")
                 wait_for(lambda: a.recorded_bytes() > 2 * second, 15, "A hears the device")
+                t0 = time.monotonic()
                 ok, line = c.request('<SameDeviceJoin ref="s" id="%s"/>' % b.uri)
                 check_eq((ok.tag, ok.get("call")), ("Ok", call), "switch: %s" % line)
                 wait_call(c, lambda e: e.get("reason") == "switched" and
                           e["state"] == "connected")
+                print("switch: %.0f ms from the request to the new far end connected"
+                      % ((time.monotonic() - t0) * 1000))
                 wait_for(lambda: b.recorded_bytes() > 2 * second, 15, "B hears the device")
                 ok, line = c.request("<Calls/>")
                 legs = {l.get("leg"): l for l in ok.find("Call").findall("Leg")}
