@@ -233,6 +233,8 @@ xmlNodePtr handle_hangup(struct request *req);
 xmlNodePtr handle_calls(struct request *req);
 xmlNodePtr handle_fetch(struct request *req);
 xmlNodePtr handle_cancel(struct request *req);
+xmlNodePtr handle_same_device_join(struct request *req);
+xmlNodePtr handle_invite(struct request *req);
 
 /* ---- control.c ------------------------------------------------------------ */
 

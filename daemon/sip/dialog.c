@@ -41,6 +41,8 @@ struct sip_dialog {
 	int ack_cseq;            /* UAC: CSeq of the 2xx a deferred ACK answers */
 	char *rctype, *rbody;    /* the body of the 2xx to our INVITE (the peer's SDP) */
 	bool reack_wait;         /* our 2xx to a re-INVITE waits for its ACK */
+	char *sub_callid;        /* SUBSCRIBE/REFER before its 2xx: Call-ID and our tag, */
+	char *sub_tag;           /* so that an early NOTIFY finds it (RFC 6665 4.1.2.4) */
 };
 
 static int send_ack(struct sip_dialog *d, int cseq, const char *ctype, const char *body);
@@ -83,6 +85,8 @@ static void dialog_destroy(void *data)
 	free(d->invite_key);
 	free(d->rctype);
 	free(d->rbody);
+	free(d->sub_callid);
+	free(d->sub_tag);
 	mem_deref(d->itx);
 }
 
@@ -341,7 +345,9 @@ int sip_dialog_request_with(struct sip_dialog *d, const char *method, const char
 			    const char *ctype, const char *body, sip_response_h *h, void *arg)
 {
 	osip_message_t *m;
-	bool refresh = strcmp(method, "INVITE") == 0 || strcmp(method, "UPDATE") == 0;
+	/* RFC 6665 4.1.2.1: a SUBSCRIBE carries a Contact too (a target refresh). */
+	bool refresh = strcmp(method, "INVITE") == 0 || strcmp(method, "UPDATE") == 0 ||
+		       strcmp(method, "SUBSCRIBE") == 0;
 
 	if (!d->linked || !d->od || d->ended)
 		return -ENOTCONN;
@@ -552,6 +558,78 @@ int sip_dialog_invite_with(struct sip *s, const char *from, const char *to,
 	return 0;
 }
 
+/* The answer to a request that makes a subscription dialog (SUBSCRIBE, REFER): a 2xx
+ * makes the dialog (RFC 6665 4.1.2.1; RFC 3515 2.4.4: the REFER's implicit
+ * subscription), anything else fails it. No ACK: not an INVITE. */
+static void on_usage_response(struct sip_tx *tx, int status, const osip_message_t *resp,
+			      void *arg)
+{
+	struct sip_dialog *d = arg;
+
+	if (status < 200)
+		return;
+	if (status < 300 && resp && d->linked &&
+	    (d->od || osip_dialog_init_as_uac(&d->od, (osip_message_t *)resp) == 0)) {
+		d->acked = true;
+		emit(d, SIP_DIALOG_ESTABLISHED, status, NULL);
+	} else if (!d->od) {
+		d->ended = true;
+		emit(d, SIP_DIALOG_FAILED, status < 300 ? 500 : status, NULL);
+	}
+	mem_deref(d); /* the transaction's reference */
+}
+
+static int remember_sub(struct sip_dialog *d, const osip_message_t *m)
+{
+	osip_generic_param_t *tag = NULL;
+
+	osip_from_param_get_byname(m->from, "tag", &tag);
+	if (!m->call_id || !tag || !tag->gvalue)
+		return -EINVAL;
+	d->sub_callid = osip_call_id_get_number(m->call_id)
+				? strdup(osip_call_id_get_number(m->call_id)) : NULL;
+	d->sub_tag = strdup(tag->gvalue);
+	return d->sub_callid && d->sub_tag ? 0 : -ENOMEM;
+}
+
+int sip_dialog_subscribe(struct sip *s, const char *method, const char *from, const char *to,
+			 const char *headers, bool tcp, sip_dialog_h *h, void *arg,
+			 struct sip_dialog **ret)
+{
+	osip_message_t *m = request_new(s, method, from, to, tcp);
+	struct sip_dialog *d;
+	int r;
+
+	if (!m || sip_message_add_headers(m, headers) < 0 || sip_message_set_body(m, NULL, NULL) < 0) {
+		osip_message_free(m);
+		return -EINVAL;
+	}
+	d = dialog_alloc(s, m, true, h, arg);
+	if (!d) {
+		osip_message_free(m);
+		return -EBUSY;
+	}
+	d->tcp = tcp;
+	if (remember_sub(d, m) < 0) {
+		osip_message_free(m);
+		mem_deref(d);
+		return -ENOMEM;
+	}
+	r = sip_request_send(s, m, tcp, on_usage_response, mem_ref(d), NULL);
+	if (r < 0) {
+		mem_deref(d);
+		mem_deref(d);
+		return r;
+	}
+	*ret = d;
+	return 0;
+}
+
+int sip_dialog_local_cseq(const struct sip_dialog *d)
+{
+	return d->od ? d->od->local_cseq : 0;
+}
+
 int sip_request_out(struct sip *s, const char *method, const char *from, const char *to,
 		    const char *headers, const char *ctype, const char *body, bool tcp,
 		    sip_response_h *h, void *arg)
@@ -759,10 +837,28 @@ bool sip_dialog_absorb_invite(struct sip *s, const osip_message_t *invite, const
 	return false;
 }
 
+/* RFC 6665 4.1.2.4: a NOTIFY may come before the 2xx of the SUBSCRIBE (or REFER) it
+ * belongs to: it matches by Call-ID and our From tag, and makes the dialog itself. */
+static bool adopt_early_notify(struct sip_dialog *d, const osip_message_t *req)
+{
+	osip_generic_param_t *tag = NULL;
+	const char *cid = req->call_id ? osip_call_id_get_number(req->call_id) : NULL;
+
+	if (d->od || d->ended || !d->sub_callid || !cid || strcmp(d->sub_callid, cid) != 0 ||
+	    strcmp(req->sip_method, "NOTIFY") != 0)
+		return false;
+	osip_to_param_get_byname(req->to, "tag", &tag);
+	if (!tag || !tag->gvalue || strcmp(tag->gvalue, d->sub_tag) != 0)
+		return false;
+	return osip_dialog_init_as_uac_with_remote_request(&d->od, (osip_message_t *)req, 1) == 0;
+}
+
 struct sip_dialog *sip_dialog_find_uas(struct sip *s, const osip_message_t *req)
 {
 	for (struct sip_dialog *d = s->dialogs[call_id_bucket(req->call_id)]; d; d = d->next)
-		if (d->od && !d->ended && osip_dialog_match_as_uas(d->od, (osip_message_t *)req) == 0)
+		if ((d->od && !d->ended &&
+		     osip_dialog_match_as_uas(d->od, (osip_message_t *)req) == 0) ||
+		    adopt_early_notify(d, req))
 			return d;
 	return NULL;
 }

@@ -287,6 +287,19 @@ char *sip_message_body(const struct osip_message *m, char **ret_ctype);
  */
 int sip_dialog_request_with(struct sip_dialog *d, const char *method, const char *headers,
 			    const char *ctype, const char *body, sip_response_h *h, void *arg);
+/**
+ * Send @p method (SUBSCRIBE, or REFER outside a dialog) from @p from to @p to with
+ * extra @p headers (Event, Expires, Refer-To...), making a dialog for the subscription
+ * it creates: its 2xx reports SIP_DIALOG_ESTABLISHED, a failure SIP_DIALOG_FAILED, and
+ * the NOTIFYs come as SIP_DIALOG_REQUEST (a NOTIFY before the 2xx gets 481 and comes
+ * again). No BYE ends such a dialog: the owner drops it when the subscription ends
+ * (RFC 6665 4.1.2.3, 4.4.1). The caller owns *@p ret. 0 or -errno.
+ */
+int sip_dialog_subscribe(struct sip *s, const char *method, const char *from, const char *to,
+			 const char *headers, bool tcp, sip_dialog_h *h, void *arg,
+			 struct sip_dialog **ret);
+/** The CSeq number of the last request sent in @p d (RFC 3515 2.4.6: a REFER's id). */
+int sip_dialog_local_cseq(const struct sip_dialog *d);
 /** Send BYE; SIP_DIALOG_TERMINATED follows its answer. 0 or -errno. */
 int sip_dialog_bye(struct sip_dialog *d);
 /**

@@ -170,7 +170,8 @@ static const char *handled_error(const char *name)
 /* Handled by the call subsystem, which this test does not start: an internal error. */
 static bool needs_calls(const char *name)
 {
-	static const char *const names[] = { "Join", "ExternalJoin", "ChooseDevice", "Hangup" };
+	static const char *const names[] = { "Join", "ExternalJoin", "ChooseDevice", "Hangup",
+					     "SameDeviceJoin", "Invite" };
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
 		if (strcmp(name, names[i]) == 0)
