@@ -123,6 +123,7 @@ struct call {
 	struct call_leg legs[_CALL_LEG_MAX];
 	bool ended;               /* the final event was sent */
 	bool preparing;           /* device_prepare() is running */
+	bool offerless;           /* incoming INVITE without an offer: the device offers */
 	bool subscribed;          /* transfer: the REFER was accepted */
 	bool hangup;              /* Hangup asked: ends on the next loop turn */
 	bool relaying;            /* loop: a re-INVITE/UPDATE is on its way through */

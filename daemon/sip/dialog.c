@@ -395,7 +395,8 @@ const char *sip_dialog_remote_body(const struct sip_dialog *d, const char **ret_
 	return d->rbody;
 }
 
-/* Keep the 2xx's body: in RFC 3264 terms the peer's offer (offerless INVITE) or answer. */
+/* Keep the 2xx's body: in RFC 3264 terms the peer's offer (offerless INVITE) or answer;
+ * on our side of an offerless INVITE, the answer in the peer's ACK. */
 static void keep_body(struct sip_dialog *d, const osip_message_t *resp)
 {
 	osip_body_t *b = osip_list_get(&resp->bodies, 0);
@@ -816,6 +817,8 @@ bool sip_dialog_ack(struct sip *s, const osip_message_t *ack)
 			d->acked = true;
 			if (s->loop)
 				ev_timer_stop(s->loop, &d->retx);
+			/* RFC 3264 5: after an offerless INVITE the ACK has the answer. */
+			keep_body(d, ack);
 			emit(d, SIP_DIALOG_ESTABLISHED, 200, NULL);
 		}
 		return true;

@@ -268,7 +268,10 @@ int sip_dialog_invite_with(struct sip *s, const char *from, const char *to,
  * resent for retransmitted 2xx. 0, -EALREADY (not deferred, or sent), -errno.
  */
 int sip_dialog_send_ack(struct sip_dialog *d, const char *ctype, const char *body);
-/** The body of the 2xx to our INVITE and its type, or NULL (valid while @p d lives). */
+/**
+ * The body of the 2xx to our INVITE, or of the ACK to our 2xx (the answer to the offer
+ * in it), and its type; NULL if none (valid while @p d lives).
+ */
 const char *sip_dialog_remote_body(const struct sip_dialog *d, const char **ret_ctype);
 /**
  * Cancel our INVITE before its final response (RFC 3261 9.1): the CANCEL goes once a

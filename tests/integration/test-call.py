@@ -505,6 +505,47 @@ def incoming_call_cancelled_by_the_caller():
 
 
 @test
+def incoming_call_without_an_offer():
+    """An INVITE without SDP (RFC 3264 5): the device is INVITEd without one, its offer
+    goes in our 200 to the caller, and the caller's answer (in its ACK) goes in the
+    ACK to the device."""
+    dev = Peer("call-device-loop.xml")
+    try:
+        cfg = config([sip_device("desk", dev.uri, "loop")])
+        with running(Daemon(config=cfg)) as d:
+            with d.unix_client() as c:
+                c.request('<Subscribe events="call"/>')
+                tmp = tempfile.mkdtemp(prefix="sipsvc-caller-")
+                mp = free_udp()
+                try:
+                    p = subprocess.Popen(
+                        ["sipp", "-sf", os.path.join(SCENARIOS, "caller-offerless.xml"),
+                         "-t", "u1", "-i", "127.0.0.1", "-p", str(free_udp()), "-mp", str(mp),
+                         "-m", "1", "-nostdin", "-timeout", "15", "-timeout_error",
+                         "127.0.0.1:%d" % sip_port(d)],
+                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL, cwd=tmp)
+                    evs = events_until_end(c, timeout=15)
+                    out, _ = p.communicate(timeout=20)
+                finally:
+                    shutil.rmtree(tmp, ignore_errors=True)
+            if p.returncode:
+                print(out.decode(errors="replace")[-2000:])
+            check_eq(p.returncode, 0, "SIPp caller: 200 with an offer, ACK, BYE")
+            check("connected" in [e["state"] for e in evs if "leg" not in e],
+                  "the call was connected: %r" % evs)
+            check_eq((evs[-1]["state"], evs[-1].get("reason")), ("ended", "remote-bye"),
+                     "the caller hung up")
+            check_eq(dev.wait(), 0, "SIPp device: INVITE, 200, ACK, BYE")
+            check(media_port(dev.received("INVITE")[0]) is None,
+                  "the device's INVITE has no offer")
+            check_eq(media_port(dev.received("ACK")[0]), mp,
+                     "the device's ACK has the caller's answer")
+    finally:
+        dev.close()
+
+
+@test
 def incoming_call_device_busy():
     dev = Peer("call-target.xml", [("status", "486")])
     try:
