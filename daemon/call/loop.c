@@ -194,6 +194,15 @@ static int relay_offer(struct call_leg *l, struct sip_tx *tx, const char *method
 	return err;
 }
 
+static bool has_body(const struct sip_tx *tx)
+{
+	char *b = sip_tx_body(tx, NULL);
+	bool some = b != NULL;
+
+	free(b);
+	return some;
+}
+
 void call_loop_request(struct call_leg *l, struct sip_tx *tx)
 {
 	const char *m = sip_tx_method(tx);
@@ -202,7 +211,11 @@ void call_loop_request(struct call_leg *l, struct sip_tx *tx)
 	/* A conference focus's NOTIFYs (RFC 4575, RFC 3515) in the conference dialog. */
 	if (l->kind == CALL_LEG_REMOTE && call_conf_request(l->call, tx))
 		return;
-	if (m && (strcmp(m, "INVITE") == 0 || strcmp(m, "UPDATE") == 0)) {
+	if (m && strcmp(m, "UPDATE") == 0 && !has_body(tx)) {
+		/* RFC 3311 5.2, RFC 4028 9: an UPDATE without an offer refreshes this leg's
+		 * session only; each leg of the service is its own session. */
+		sip_tx_reply(tx, 200, NULL);
+	} else if (m && (strcmp(m, "INVITE") == 0 || strcmp(m, "UPDATE") == 0)) {
 		err = relay_offer(l, tx, m);
 		if (err)
 			sip_tx_reply(tx, err, NULL);

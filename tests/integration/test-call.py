@@ -92,6 +92,27 @@ def loop_mode_device_hangs_up_ad_hoc_device():
 
 
 @test
+def loop_mode_update_without_offer_refreshes():
+    """RFC 3311 5.2 / RFC 4028: the device's UPDATE without an offer gets 200 from the
+    service (each leg is its own session); the call goes on until the target's BYE."""
+    dev = Peer("call-device-update.xml")
+    tgt = Peer("call-target.xml", [("hangup", "yes")])
+    try:
+        with running(Daemon(config=config([sip_device("desk", dev.uri, "loop")]))) as d:
+            with d.unix_client() as c:
+                join(c, tgt.uri, "desk")
+                evs = events_until_end(c)
+            check_eq((evs[-1]["state"], evs[-1].get("reason")), ("ended", "remote-bye"),
+                     "the call lasted until the target hung up: %r" % evs)
+            check_eq(dev.wait(), 0, "SIPp device: its UPDATE got 200, then the BYE came")
+            check_eq(tgt.wait(), 0, "SIPp target completed")
+            check(not tgt.received("UPDATE"), "the refresh stayed on the device's leg")
+    finally:
+        dev.close()
+        tgt.close()
+
+
+@test
 def loop_mode_relays_reinvite():
     dev, tgt = loop_call(device_sets=[("hangup", "yes"), ("reinvite", "yes")])
     try:
