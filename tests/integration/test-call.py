@@ -11,6 +11,7 @@ Refer-To after the answer, NOTIFY 200 sipfrag → transferred, then BYE; a devic
 refuses REFER with 405 → failed. Errors: no-such-device, limit, no-such-call.
 Every reply and event validates against sipsvc.xsd; SIPp checks its side."""
 
+import atexit
 import http.server
 import os
 import re
@@ -437,8 +438,10 @@ def external_join_declined_and_defaults():
 
 
 def caller(port, extra=()):
-    """SIPp's built-in uac calling the daemon once: INVITE with SDP, ACK, BYE."""
+    """SIPp's built-in uac calling the daemon once: INVITE with SDP, ACK, BYE. Its
+    directory goes when the test process exits."""
     tmp = tempfile.mkdtemp(prefix="sipsvc-caller-")
+    atexit.register(shutil.rmtree, tmp, True)
     mp = free_udp()
     trace = os.path.join(tmp, "messages.log")
     p = subprocess.Popen(["sipp", "-sn", "uac", "-t", "u1", "-i", "127.0.0.1",

@@ -4,12 +4,14 @@
 headers and body, sent through the daemon's stack to a real peer (SIPp), every response
 relayed as a `tunnel` event with its headers and body; what the tunnel refuses."""
 
+import atexit
 import hashlib
 import os
 import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -27,13 +29,18 @@ def udp_port():
         return s.getsockname()[1]
 
 
+# SIPp writes its -trace_err file where it runs: here, gone when the tests end.
+SCRATCH = tempfile.mkdtemp(prefix="sipsvc-tunnel-")
+atexit.register(shutil.rmtree, SCRATCH, True)
+
+
 def sipp_uas(port, transport="u1"):
     if not shutil.which("sipp"):
         raise AssertionError("sipp not installed: ./autogen.sh installs sip-tester")
     return subprocess.Popen(["sipp", "-sf", SCENARIO, "-i", "127.0.0.1", "-p", str(port),
                              "-t", transport, "-m", "1", "-timeout", "20", "-timeout_error",
                              "-nostdin", "-trace_err"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, cwd="/tmp")
+                            stderr=subprocess.PIPE, cwd=SCRATCH)
 
 
 def bound(port, kind):
