@@ -453,6 +453,25 @@ def caller(port, extra=()):
     return p, mp, trace
 
 
+def scenario_caller(scenario, port, mp=None):
+    """SIPp running tests/sipp/@scenario once against the daemon's SIP @port."""
+    tmp = tempfile.mkdtemp(prefix="sipsvc-caller-")
+    atexit.register(shutil.rmtree, tmp, True)
+    return subprocess.Popen(
+        ["sipp", "-sf", os.path.join(SCENARIOS, scenario), "-t", "u1", "-i", "127.0.0.1",
+         "-p", str(free_udp()), "-mp", str(mp or free_udp()), "-m", "1", "-nostdin",
+         "-timeout", "15", "-timeout_error", "127.0.0.1:%d" % port],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=tmp)
+
+
+def finished(p):
+    """SIPp's exit status, its output printed when it failed."""
+    out, _ = p.communicate(timeout=20)
+    if p.returncode:
+        print(out.decode(errors="replace")[-2000:])
+    return p.returncode
+
+
 def sip_port(d):
     for s in d.status().findall("Sip"):
         if s.get("transport") == "udp" and s.get("address", "").startswith("0.0.0.0:"):
@@ -505,22 +524,9 @@ def incoming_call_cancelled_by_the_caller():
         with running(Daemon(config=cfg)) as d:
             with d.unix_client() as c:
                 c.request('<Subscribe events="call"/>')
-                tmp = tempfile.mkdtemp(prefix="sipsvc-caller-")
-                try:
-                    p = subprocess.Popen(
-                        ["sipp", "-sf", os.path.join(SCENARIOS, "caller-cancel.xml"),
-                         "-t", "u1", "-i", "127.0.0.1", "-p", str(free_udp()), "-m", "1",
-                         "-nostdin", "-timeout", "15", "-timeout_error",
-                         "127.0.0.1:%d" % sip_port(d)],
-                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                        stdin=subprocess.DEVNULL, cwd=tmp)
-                    evs = events_until_end(c, timeout=10)
-                    out, _ = p.communicate(timeout=20)
-                finally:
-                    shutil.rmtree(tmp, ignore_errors=True)
-            if p.returncode:
-                print(out.decode(errors="replace")[-2000:])
-            check_eq(p.returncode, 0, "SIPp caller: 180, CANCEL, 200, 487, ACK")
+                p = scenario_caller("caller-cancel.xml", sip_port(d))
+                evs = events_until_end(c, timeout=10)
+            check_eq(finished(p), 0, "SIPp caller: 180, CANCEL, 200, 487, ACK")
             check_eq((evs[-1]["state"], evs[-1].get("reason"), evs[-1].get("sip-status")),
                      ("ended", "caller-cancelled", "487"), "the call ended: %r" % evs)
             check_eq(dev.wait(timeout=5), 0, "the device got the CANCEL at once")
@@ -539,23 +545,10 @@ def incoming_call_without_an_offer():
         with running(Daemon(config=cfg)) as d:
             with d.unix_client() as c:
                 c.request('<Subscribe events="call"/>')
-                tmp = tempfile.mkdtemp(prefix="sipsvc-caller-")
                 mp = free_udp()
-                try:
-                    p = subprocess.Popen(
-                        ["sipp", "-sf", os.path.join(SCENARIOS, "caller-offerless.xml"),
-                         "-t", "u1", "-i", "127.0.0.1", "-p", str(free_udp()), "-mp", str(mp),
-                         "-m", "1", "-nostdin", "-timeout", "15", "-timeout_error",
-                         "127.0.0.1:%d" % sip_port(d)],
-                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                        stdin=subprocess.DEVNULL, cwd=tmp)
-                    evs = events_until_end(c, timeout=15)
-                    out, _ = p.communicate(timeout=20)
-                finally:
-                    shutil.rmtree(tmp, ignore_errors=True)
-            if p.returncode:
-                print(out.decode(errors="replace")[-2000:])
-            check_eq(p.returncode, 0, "SIPp caller: 200 with an offer, ACK, BYE")
+                p = scenario_caller("caller-offerless.xml", sip_port(d), mp)
+                evs = events_until_end(c, timeout=15)
+            check_eq(finished(p), 0, "SIPp caller: 200 with an offer, ACK, BYE")
             check("connected" in [e["state"] for e in evs if "leg" not in e],
                   "the call was connected: %r" % evs)
             check_eq((evs[-1]["state"], evs[-1].get("reason")), ("ended", "remote-bye"),
