@@ -5,7 +5,6 @@ answers that source about 500 requests a second and drops the rest unread, logs 
 source once, and still answers every request from another address (127.0.0.2,
 retransmitting as RFC 3261 17.1.2.2 has any UAC do). The daemon stays healthy."""
 
-import os
 import re
 import select
 import socket
