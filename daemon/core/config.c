@@ -78,6 +78,8 @@ void config_free(struct config *c)
 	free(c->devices);
 	free(c->path);
 	free(c->sip_addr);
+	free(c->sip_outbound_proxy);
+	free(c->sip_dns_servers);
 	free(c->state_dir);
 	free(c->runtime_dir);
 	free(c->download_dir);
@@ -285,17 +287,31 @@ static int read_registration(struct config *c, xmlNodePtr n)
 	return r;
 }
 
+/* <sip port addr outbound-proxy><dns server/></sip> */
+static int read_sip(struct config *c, xmlNodePtr n)
+{
+	long port = c->sip_port;
+
+	take_num(n, "port", &port);
+	c->sip_port = (int)port;
+	if (take_str(n, "addr", &c->sip_addr) < 0 ||
+	    take_str(n, "outbound-proxy", &c->sip_outbound_proxy) < 0)
+		return -ENOMEM;
+	for (xmlNodePtr d = n->children; d; d = d->next)
+		if (d->type == XML_ELEMENT_NODE && xmlStrEqual(d->name, BAD_CAST "dns") &&
+		    take_str(d, "server", &c->sip_dns_servers) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
 static int read_element(struct config *c, xmlNodePtr n, char *err, size_t errlen)
 {
 	const char *name = (const char *)n->name;
-	long port = c->sip_port;
 
 	if (strcmp(name, "control") == 0) {
 		read_control(c, n);
 	} else if (strcmp(name, "sip") == 0) {
-		take_num(n, "port", &port);
-		c->sip_port = (int)port;
-		return take_str(n, "addr", &c->sip_addr);
+		return read_sip(c, n);
 	} else if (strcmp(name, "log") == 0) {
 		return read_log(c, n, err, errlen);
 	} else if (strcmp(name, "paths") == 0) {

@@ -120,6 +120,8 @@ struct config {
 	struct control_limits limits;
 	int sip_port;
 	char *sip_addr;
+	char *sip_outbound_proxy;  /* <sip outbound-proxy>: a pre-loaded ;lr Route */
+	char *sip_dns_servers;     /* <sip><dns server>: "ip[:port],..." (c-ares csv) */
 	enum log_level log_level;
 	char *state_dir;
 	char *runtime_dir;

@@ -56,6 +56,12 @@ static void deliver(struct sip_tx *tx, int status, const osip_message_t *resp)
 	tx->resp_h(tx, status, resp, tx->resp_arg);
 }
 
+void sip_tx_transport_error(struct sip_tx *tx)
+{
+	/* RFC 3261 8.1.3.1; libosip2's transaction runs on to its timeout, unheard. */
+	deliver(tx, 503, NULL);
+}
+
 static void on_response(int type, osip_transaction_t *tr, osip_message_t *msg)
 {
 	deliver(osip_transaction_get_reserved1(tr), msg->status_code, msg);

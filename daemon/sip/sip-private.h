@@ -61,8 +61,96 @@ struct sip_src {
 void sip_addr_format(const struct sockaddr *sa, char *buf, size_t size);
 /** Numeric @p host (v4 or v6, brackets allowed) and @p port into @p ret. 0 or -EINVAL. */
 int sip_addr_parse(const char *host, int port, union sip_sockaddr *ret, socklen_t *ret_len);
+/** Same family, address and port? */
+bool sip_addr_same(const union sip_sockaddr *a, const union sip_sockaddr *b);
 /** Numeric address and port of @p sa. */
 void sip_addr_split(const struct sockaddr *sa, char *ip, size_t size, int *port);
+
+/* ---- resolve.c: DNS with c-ares on the loop (RFC 3263 lookups) ------------------- */
+
+#define SIP_DNS_MAX_SOCKS 16    /* resolver sockets watched (c-ares: one per server) */
+#define SIP_DNS_CACHE 64        /* names cached */
+#define SIP_DNS_MAX_ANSWERS 8   /* records kept per name */
+#define SIP_DNS_MAX_PENDING 64  /* queries in flight */
+#define SIP_DNS_MAX_TTL 3600    /* seconds an answer is kept at most */
+#define SIP_DNS_NEG_TTL 30      /* seconds "no such record" is kept (RFC 2308) */
+#define SIP_DNS_NAME_MAX 256
+#define SIP_DNS_MAX_PACKET 65535
+
+/** One record of an answer: SRV (priority...target) or A/AAAA (addr, port 0). */
+struct sip_dns_rr {
+	uint16_t priority, weight, port;
+	char target[SIP_DNS_NAME_MAX];
+	union sip_sockaddr addr;
+	socklen_t addr_len;
+};
+
+/** The records of one name and type, valid until @p expires (loop time). */
+struct sip_dns_entry {
+	int type;                /* T_SRV, T_A, T_AAAA; 0: unused */
+	char name[SIP_DNS_NAME_MAX];
+	uint32_t ttl;
+	ev_tstamp expires;
+	unsigned n;
+	struct sip_dns_rr rr[SIP_DNS_MAX_ANSWERS];
+};
+
+/**
+ * The answer to a query: @p err 0 (@p n may be 0: no such name or record), or
+ * -ETIMEDOUT, -EHOSTUNREACH (server failure), -ECANCELED (shutdown), -ENOMEM. @p rr is
+ * only valid during the call.
+ */
+typedef void(sip_dns_h)(int err, const struct sip_dns_rr *rr, unsigned n, void *arg);
+
+/** Start the resolver: servers from the config, else /etc/resolv.conf. 0 or -errno. */
+int sip_dns_start(struct sip *s);
+/** Stop it; pending queries are answered -ECANCELED. Accepts a stopped one. */
+void sip_dns_stop(struct sip *s);
+/**
+ * Look up @p type (T_SRV, T_A, T_AAAA) of @p name; @p h gets the answer, at once when
+ * it is cached. 0, or -EBUSY (too many queries in flight), -ECANCELED, -ENAMETOOLONG,
+ * -ENOMEM (then @p h is not called).
+ */
+int sip_dns_query(struct sip *s, int type, const char *name, sip_dns_h *h, void *arg);
+/** Queries in flight, cache hits and misses (tests, Status). */
+void sip_dns_counts(const struct sip *s, unsigned *pending, unsigned *hits, unsigned *misses);
+/** The smallest TTL of a DNS answer's records (0 without records). 0 or -EBADMSG. */
+int sip_dns_answer_ttl(const unsigned char *abuf, size_t alen, uint32_t *ret_ttl);
+/** Parse an answer of @p type into @p e (n, rr, ttl capped). 0 or -EBADMSG. */
+int sip_dns_parse(int type, const unsigned char *abuf, size_t alen, struct sip_dns_entry *e);
+/** The live cache entry for @p type and @p name, or NULL. */
+struct sip_dns_entry *sip_dns_cache_find(struct sip_dns_entry *cache, size_t n, int type,
+					 const char *name, ev_tstamp now);
+/** The entry to store @p name in: its own, a free or expired one, else the oldest. */
+struct sip_dns_entry *sip_dns_cache_slot(struct sip_dns_entry *cache, size_t n, int type,
+					 const char *name, ev_tstamp now);
+
+/* ---- locate.c: RFC 3263 server location and failover ------------------------------ */
+
+#define SIP_LOCATE_MAX 64          /* requests being located or failing over at once */
+#define SIP_LOCATE_MAX_SRV 4       /* SRV targets used per request */
+#define SIP_LOCATE_PER_FAMILY 2    /* addresses used per target and address family */
+#define SIP_LOCATE_MAX_TARGETS 8   /* addresses tried per request */
+
+/** Random number in [0, @p bound] for the RFC 2782 weighted choice. */
+typedef unsigned(sip_random_h)(unsigned bound, void *arg);
+/**
+ * Order SRV records as RFC 2782 says: by priority, then within one priority by a
+ * weighted random choice (@p rnd) made again for each position.
+ */
+void sip_srv_order(struct sip_dns_rr *rr, unsigned n, sip_random_h *rnd, void *arg);
+/** Send flags. */
+#define SIP_SEND_CONTACT 1u        /* add our Contact (toward the target chosen) */
+/**
+ * Locate the servers for @p req's target (first Route, else Request-URI: a host name)
+ * and send it in a client transaction to each in turn until one answers with
+ * something else than 503 or a local 408/503 (RFC 3263 4.3). @p req is taken. @p h sees
+ * the responses of the last attempt only; with tx NULL when nothing could be sent.
+ */
+int sip_locate_start(struct sip *s, osip_message_t *req, bool tcp, unsigned flags,
+		     sip_response_h *h, void *arg);
+/** Forget requests still being located (shutdown; after sip_dns_stop()). */
+void sip_locates_free(struct sip *s);
 
 /* ---- transport-udp.c / transport-tcp.c ------------------------------------------ */
 
@@ -215,6 +303,20 @@ int sip_local_ip(struct sip *s, const union sip_sockaddr *to, socklen_t len, cha
 		 size_t size);
 /** Key of a client transaction (RFC 3261 17.1.3): branch and CSeq method. */
 char *sip_txkey_client(const char *branch, const char *method);
+/**
+ * Add our Via (and with SIP_SEND_CONTACT our Contact) to @p req (taken) and send it in
+ * a new client transaction to @p to over UDP or TCP. 0 or -errno.
+ */
+int sip_client_send(struct sip *s, osip_message_t *req, const union sip_sockaddr *to,
+		    socklen_t len, bool tcp, unsigned flags, sip_response_h *h, void *arg,
+		    struct sip_tx **ret);
+/** sip_request_send() with SIP_SEND_* @p flags. */
+int sip_request_send_flags(struct sip *s, osip_message_t *req, bool tcp, unsigned flags,
+			   sip_response_h *h, void *arg, struct sip_tx **ret);
+/** The RFC 3261 18.1.1 rule: is @p req too big for UDP? */
+bool sip_request_too_big(osip_message_t *req);
+/** Add our Contact for a request to @p to, reachable at @p ip. 0 or -errno. */
+int sip_message_add_contact_ip(struct sip *s, osip_message_t *m, const char *ip, bool tcp);
 /** Send @p req (not taken) outside any transaction (ACK for a 2xx), adding a Via. */
 int sip_send_direct(struct sip *s, osip_message_t *req, bool tcp);
 /**
@@ -223,6 +325,10 @@ int sip_send_direct(struct sip *s, osip_message_t *req, bool tcp);
  * new transaction. True if that happened.
  */
 bool sip_client_retry_auth(struct sip_tx *tx, const osip_message_t *resp);
+/** A TCP connection to @p peer failed: its client transactions get a local 503. */
+void sip_client_flow_failed(struct sip *s, const union sip_sockaddr *peer);
+/** Report a transport error (local 503) on client transaction @p tx (pump.c). */
+void sip_tx_transport_error(struct sip_tx *tx);
 /** Route a received response (taken) to its client transaction. */
 void sip_client_response(struct sip *s, osip_event_t *evt);
 /** Create the ICT/NICT for @p req (taken) towards @p host:@p port. */
@@ -399,6 +505,9 @@ struct sip {
 	char *auth_user, *auth_password;
 	struct sip_reg *regs[SIP_MAX_REGS];
 	unsigned n_regs;
+	struct sip_dns *dns;          /* NULL without a loop */
+	struct sip_locate *locates;   /* requests being located (locate.c) */
+	unsigned n_locates;
 	struct sip_stats stats;
 };
 

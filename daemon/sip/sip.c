@@ -73,6 +73,8 @@ static int sockets_start(struct sip *s)
 		udp_stop(s);
 	}
 	if (r == 0)
+		r = sip_dns_start(s);
+	if (r == 0)
 		sip_pump_start(s);
 	return r;
 }
@@ -147,7 +149,10 @@ void sip_free(struct sip *s)
 		udp_stop(s);
 	}
 	s->closing = true;
+	/* Lookups in flight end (their requests get a local 503), then the attempts. */
+	sip_dns_stop(s);
 	free_transactions(s);
+	sip_locates_free(s);
 	sip_registrations_free(s);
 	sip_dialogs_free(s);
 	for (int i = 0; i < SIP_SHARDS; i++)

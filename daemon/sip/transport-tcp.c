@@ -45,7 +45,7 @@ static void conn_destroy(void *data)
 	free(c->out);
 }
 
-static bool same_peer(const union sip_sockaddr *a, const union sip_sockaddr *b)
+bool sip_addr_same(const union sip_sockaddr *a, const union sip_sockaddr *b)
 {
 	if (a->sa.sa_family != b->sa.sa_family)
 		return false;
@@ -97,6 +97,17 @@ static int conn_write(struct tcp_conn *c, const char *buf, size_t n)
 	return c->connecting ? 0 : flush(c);
 }
 
+static void connect_failed(struct tcp_conn *c, int err)
+{
+	log_debug("sip: connect to %s: %s", c->name, strerror(err));
+	/* RFC 3261 18.4: what we queued there is lost; its transactions learn it now
+	 * rather than at their timeout, so that RFC 3263 4.3 moves on. */
+	mem_ref(c);
+	conn_close(c);
+	sip_client_flow_failed(c->sip, &c->peer);
+	mem_deref(c);
+}
+
 static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct tcp_conn *c = w->data;
@@ -106,8 +117,7 @@ static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
 	if (c->connecting) {
 		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
 		if (err) {
-			log_debug("sip: connect to %s: %s", c->name, strerror(err));
-			conn_close(c);
+			connect_failed(c, err);
 			return;
 		}
 		c->connecting = false;
@@ -162,6 +172,10 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 	n = recv(c->fd, c->in + c->in_len, IN_CAP - c->in_len, 0);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
+	if (n < 0 && c->connecting) {
+		connect_failed(c, errno); /* the error may show on the read side first */
+		return;
+	}
 	if (n <= 0) {
 		conn_close(c);
 		return;
@@ -316,11 +330,11 @@ int tcp_send(struct sip *s, int fd, const union sip_sockaddr *flow, const union 
 
 	/* RFC 3261 18.2.2: the connection the request came on, if it is still open ... */
 	for (c = s->conns; flow && c && !found; c = c->next)
-		if (c->fd == fd && same_peer(&c->peer, flow))
+		if (c->fd == fd && sip_addr_same(&c->peer, flow))
 			found = c;
 	/* ... else a flow to received/rport, else a new connection there. */
 	for (c = s->conns; c && !found; c = c->next)
-		if (same_peer(&c->peer, to))
+		if (sip_addr_same(&c->peer, to))
 			found = c;
 	if (!found)
 		found = conn_connect(s, to, len);

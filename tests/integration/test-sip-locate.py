@@ -1,0 +1,261 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""RFC 3263 server location: a request to sip:bob@test.example goes where the SRV records
+of a local DNS server (dnsmasq, started here on a loopback port and named in the config)
+say, in priority order; it fails over to the next target on a 503 or when the first is
+down; an explicit port means A/AAAA only; an outbound proxy from the config is a
+pre-loaded loose Route and is located the same way. Requests go through the control
+protocol's <Tunnel><Request>, which uses the SIP core's out-of-dialog send."""
+
+import os
+import random
+import shutil
+import socket
+import subprocess
+import time
+
+from sipsvctest import (Daemon, check, check_eq, have_ipv6_loopback, main, running, status_of,
+                        test)
+
+SRCDIR = os.environ.get("SRCDIR", ".")
+SIPP_DIR = os.path.abspath(os.path.join(SRCDIR, "tests", "sipp"))
+DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+
+
+def table_has(port, udp=True, v6=False):
+    """Is loopback @port bound, per the kernel's table (binding to find out races)?"""
+    table = "/proc/net/%s%s" % ("udp" if udp else "tcp", "6" if v6 else "")
+    want = ("00000000000000000000000001000000:%04X" if v6 else "0100007F:%04X") % port
+    with open(table) as f:
+        return any(line.split()[1] == want for line in list(f)[1:])
+
+
+def unused_port():
+    """A port nothing has bound on loopback, UDP or TCP, v4 or v6, right now."""
+    while True:
+        port = random.randint(20000, 59000)
+        if not any(table_has(port, udp, v6) for udp in (True, False) for v6 in (False, True)):
+            return port
+
+
+class Dnsmasq:
+    """dnsmasq on 127.0.0.1:port serving only the records given (no upstream)."""
+
+    def __init__(self, records):
+        self.records = records
+        self.proc = None
+
+    def __enter__(self):
+        if not os.path.exists(DNSMASQ):
+            raise AssertionError("dnsmasq not installed: ./autogen.sh installs dnsmasq-base")
+        for _ in range(5):
+            self.port = unused_port()
+            cmd = [DNSMASQ, "-k", "--port=%d" % self.port, "--listen-address=127.0.0.1",
+                   "--bind-interfaces", "--no-resolv", "--no-hosts", "--conf-file=/dev/null",
+                   "--pid-file=", "--log-facility=-"] + self.records
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.PIPE)
+            deadline = time.monotonic() + 10
+            while self.proc.poll() is None and time.monotonic() < deadline:
+                if table_has(self.port):
+                    return self
+                time.sleep(0.02)
+            self.proc.kill()
+            err = self.proc.communicate()[1].decode(errors="replace")
+        raise AssertionError("dnsmasq did not start: " + err[-400:])
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
+
+
+class Sipp:
+    """A SIPp UAS for one call on loopback."""
+
+    def __init__(self, scenario, port, transport="u1", host="127.0.0.1"):
+        if not shutil.which("sipp"):
+            raise AssertionError("sipp not installed: ./autogen.sh installs sip-tester")
+        self.port = port
+        self.tcp = transport == "t1"
+        self.v6 = ":" in host
+        self.proc = subprocess.Popen(
+            ["sipp", "-sf", os.path.join(SIPP_DIR, scenario), "-i", host, "-p", str(port),
+             "-t", transport, "-m", "1", "-timeout", "30", "-timeout_error", "-nostdin",
+             "-trace_err"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd="/tmp")
+        deadline = time.monotonic() + 10
+        while not table_has(port, not self.tcp, self.v6):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                raise AssertionError("sipp did not bind %d: %s" % (
+                    port, self.proc.communicate()[1].decode(errors="replace")[-400:]))
+            time.sleep(0.02)
+
+    def finished_ok(self, what):
+        _, err = self.proc.communicate(timeout=30)
+        check_eq(self.proc.returncode, 0,
+                 "%s: sipp's checks (%s)" % (what, err.decode(errors="replace")[-400:]))
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.communicate()
+
+
+def config(dns, extra=""):
+    return '<sipsvc><sip%s><dns server="127.0.0.1:%d"/></sip></sipsvc>' % (extra, dns.port)
+
+
+def tunnel_final(c, uri, timeout=30):
+    """Send a MESSAGE through the tunnel; return the events up to the final one."""
+    ok, line = c.request('<Tunnel ref="t1"><Request method="MESSAGE" uri="%s">'
+                         '<Header name="X-Test" value="tunnelled"/>'
+                         '<Body type="text/plain">hello tunnel</Body></Request></Tunnel>' % uri)
+    check_eq(ok.tag, "Ok", "reply: " + line)
+    events = []
+    deadline = time.monotonic() + timeout
+    while True:
+        ev, _ = c.recv_xml(timeout=max(0.1, deadline - time.monotonic()))
+        if ev.tag != "Event" or ev.get("type") != "tunnel":
+            continue
+        events.append(ev)
+        if int(ev.get("status")) >= 200:
+            return events
+
+
+def header(ev, name):
+    return {h.get("name").lower(): h.get("value") for h in ev.findall("Header")}.get(name)
+
+
+def srv(name, target, port, prio, weight=50):
+    return "--srv-host=%s,%s,%d,%d,%d" % (name, target, port, prio, weight)
+
+
+@test
+def a_request_reaches_the_first_srv_target():
+    p1, p2 = unused_port(), unused_port()
+    with Dnsmasq([srv("_sip._udp.test.example", "target1.test.example", p1, 10),
+                  srv("_sip._udp.test.example", "target2.test.example", p2, 20),
+                  "--host-record=target1.test.example,127.0.0.1",
+                  "--host-record=target2.test.example,127.0.0.1"]) as dns, \
+            running(Daemon(config(dns))) as d:
+        uas = Sipp("tunnel-message-uas.xml", p1)
+        try:
+            with d.unix_client() as c:
+                events = tunnel_final(c, "sip:bob@test.example")
+            check_eq(events[-1].get("status"), "200", "final answer")
+            check_eq(header(events[-1], "x-answer"), "from-sipp", "answered by the SRV target")
+            uas.finished_ok("target 1")
+        finally:
+            uas.kill()
+
+
+@test
+def a_503_moves_the_request_to_the_next_target():
+    p1, p2 = unused_port(), unused_port()
+    with Dnsmasq([srv("_sip._udp.test.example", "target1.test.example", p1, 10),
+                  srv("_sip._udp.test.example", "target2.test.example", p2, 20),
+                  "--host-record=target1.test.example,127.0.0.1",
+                  "--host-record=target2.test.example,127.0.0.1"]) as dns, \
+            running(Daemon(config(dns))) as d:
+        busy = Sipp("uas-503.xml", p1)
+        good = Sipp("tunnel-message-uas.xml", p2)
+        try:
+            with d.unix_client() as c:
+                events = tunnel_final(c, "sip:bob@test.example")
+            # The sender sees only the outcome: no 503 among its events.
+            check_eq([e.get("status") for e in events], ["200"], "the events")
+            check_eq(header(events[-1], "x-answer"), "from-sipp", "answered by target 2")
+            busy.finished_ok("target 1 (503)")
+            good.finished_ok("target 2")
+        finally:
+            busy.kill()
+            good.kill()
+
+
+@test
+def a_target_that_is_down_is_skipped_at_once():
+    """Only _sip._tcp records (the UDP lookup finds none); the first target refuses the
+    connection: the transport error, not a 32 s timeout, moves the request on."""
+    down, p2 = unused_port(), unused_port()
+    with Dnsmasq([srv("_sip._tcp.down.example", "t1.down.example", down, 1),
+                  srv("_sip._tcp.down.example", "t2.down.example", p2, 2),
+                  "--host-record=t1.down.example,127.0.0.1",
+                  "--host-record=t2.down.example,127.0.0.1"]) as dns, \
+            running(Daemon(config(dns))) as d:
+        good = Sipp("tunnel-message-uas.xml", p2, "t1")
+        try:
+            start = time.monotonic()
+            with d.unix_client() as c:
+                events = tunnel_final(c, "sip:bob@down.example")
+            took = time.monotonic() - start
+            check_eq([e.get("status") for e in events], ["200"], "the events")
+            check(took < 10, "failed over in %.1f s" % took)
+            good.finished_ok("target 2 over TCP")
+        finally:
+            good.kill()
+
+
+@test
+def an_explicit_port_uses_the_address_records_only():
+    p1, decoy = unused_port(), unused_port()
+    # RFC 3263 4.2: with a port, no SRV lookup (the SRV record here would mislead).
+    with Dnsmasq([srv("_sip._udp.host.example", "host.example", decoy, 1),
+                  "--host-record=host.example,127.0.0.1"]) as dns, \
+            running(Daemon(config(dns))) as d:
+        uas = Sipp("tunnel-message-uas.xml", p1)
+        try:
+            with d.unix_client() as c:
+                events = tunnel_final(c, "sip:bob@host.example:%d" % p1)
+            check_eq(events[-1].get("status"), "200", "final answer")
+            uas.finished_ok("A record target")
+        finally:
+            uas.kill()
+
+
+@test
+def an_aaaa_target_is_reached_over_ipv6():
+    if not have_ipv6_loopback():
+        raise AssertionError("this test needs IPv6 on the loopback interface")
+    p6 = unused_port()
+    with Dnsmasq([srv("_sip._udp.v6.example", "six.v6.example", p6, 1),
+                  "--host-record=six.v6.example,::1"]) as dns, \
+            running(Daemon(config(dns))) as d:
+        uas = Sipp("tunnel-message-uas.xml", p6, host="::1")
+        try:
+            with d.unix_client() as c:
+                events = tunnel_final(c, "sip:bob@v6.example")
+            check_eq(events[-1].get("status"), "200", "final answer")
+            uas.finished_ok("IPv6 target")
+        finally:
+            uas.kill()
+
+
+@test
+def the_outbound_proxy_gets_out_of_dialog_requests_with_a_route():
+    px = unused_port()
+    with Dnsmasq(["--host-record=proxy.test.example,127.0.0.1"]) as dns, \
+            running(Daemon(config(dns, ' outbound-proxy="sip:proxy.test.example:%d"' % px))) as d:
+        proxy = Sipp("proxy-route.xml", px)
+        try:
+            with d.unix_client() as c:
+                # far.example is in no DNS: only the proxy's name may be looked up.
+                events = tunnel_final(c, "sip:bob@far.example")
+            check_eq(events[-1].get("status"), "200", "final answer")
+            check_eq(header(events[-1], "x-answer"), "from-proxy", "answered by the proxy")
+            proxy.finished_ok("the proxy (Request-URI and Route)")
+        finally:
+            proxy.kill()
+
+
+@test
+def a_name_without_records_fails_with_a_local_503():
+    with Dnsmasq(["--host-record=other.example,127.0.0.1"]) as dns, \
+            running(Daemon(config(dns))) as d:
+        with d.unix_client() as c:
+            events = tunnel_final(c, "sip:bob@nowhere.test.example", timeout=20)
+            check_eq([e.get("status") for e in events], ["503"], "the events")
+            status_of(c)  # still healthy
+
+
+if __name__ == "__main__":
+    main()
