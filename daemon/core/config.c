@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,37 @@ void config_free(struct config *c)
 	free(c->conference_server);
 	free(c->conference_method);
 	free(c);
+}
+
+/* A user part (RFC 3261 25.1 "user"): unreserved characters only, else "user". */
+static const char *login_name(void)
+{
+	struct passwd *pw = getpwuid(getuid());
+	const char *n = pw && pw->pw_name ? pw->pw_name : "";
+
+	if (!*n || strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			     "0123456789-_.!~*'()") != strlen(n))
+		return "user";
+	return n;
+}
+
+int config_default_identity(struct config *c)
+{
+	const char *a = c->sip_addr;
+	char host[HOST_NAME_MAX + 1] = "localhost";
+	bool wildcard = !a || !*a || strcmp(a, "0.0.0.0") == 0 || strcmp(a, "::") == 0 ||
+			strcmp(a, "[::]") == 0;
+
+	if (c->identity_uri)
+		return 0;
+	/* The FQDN would need a (blocking) lookup; the host name as set is what we have. */
+	if (wildcard && gethostname(host, sizeof(host) - 1) < 0)
+		snprintf(host, sizeof(host), "localhost");
+	if (!wildcard && strchr(a, ':') && a[0] != '[')
+		snprintf(host, sizeof(host), "[%s]", a);
+	else if (!wildcard)
+		snprintf(host, sizeof(host), "%s", a);
+	return asprintf(&c->identity_uri, "sip:%s@%s", login_name(), host) < 0 ? -ENOMEM : 0;
 }
 
 const struct config_device *config_find_device(const struct config *c, const char *id)

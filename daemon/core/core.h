@@ -164,6 +164,12 @@ int config_load(const char *path, struct config **ret, char *err, size_t errlen)
 /** The same from memory (tests and fuzzing); @p name is used in messages. */
 int config_load_buffer(const char *buf, size_t len, const char *name, struct config **ret,
 		       char *err, size_t errlen);
+/**
+ * Without <identity uri>, give @p c the default identity sip:LOGIN@HOST (DESIGN.md):
+ * the login name of our uid, the SIP address when one is set and not a wildcard,
+ * else the host name. Call after the command line is applied. 0 or -ENOMEM.
+ */
+int config_default_identity(struct config *c);
 /** Free a config; accepts NULL. */
 void config_free(struct config *c);
 /** The device marked default, else the only device, else NULL. */

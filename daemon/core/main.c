@@ -161,7 +161,7 @@ static int apply_options(struct config *c, const struct options *o)
 		c->log_level = o->log_level;
 	if (set_path(&c->state_dir, o->state_dir) < 0 ||
 	    set_path(&c->runtime_dir, o->runtime_dir) < 0 ||
-	    set_path(&c->sip_addr, o->sip_addr) < 0)
+	    set_path(&c->sip_addr, o->sip_addr) < 0 || config_default_identity(c) < 0)
 		return -ENOMEM;
 	return paths_resolve(c);
 }

@@ -132,7 +132,7 @@ int sip_message_add_contact_ip(struct sip *s, osip_message_t *m, const char *ip,
 
 int sip_message_add_contact(struct sip *s, osip_message_t *m, bool tcp)
 {
-	char host[256], ip[INET6_ADDRSTRLEN];
+	char host[256], ip[INET6_ADDRSTRLEN] = "";
 	union sip_sockaddr to;
 	socklen_t len;
 	int port, r;

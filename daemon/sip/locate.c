@@ -38,8 +38,8 @@ struct lname {
 
 struct slot {
 	struct sip_locate *l;
-	unsigned idx;   /* lname */
-	unsigned fam;   /* 0: A, 1: AAAA */
+	unsigned idx; /* lname */
+	unsigned fam; /* 0: A, 1: AAAA */
 };
 
 struct target {
@@ -51,21 +51,21 @@ struct sip_locate {
 	struct sip *sip;
 	struct sip_locate *next, *prev;
 	bool linked, provisional, tried_other;
-	bool tcp;                 /* transport of the targets */
-	int fixed;                /* transport parameter: -1 none, 0 UDP, 1 TCP */
+	bool tcp;  /* transport of the targets */
+	int fixed; /* transport parameter: -1 none, 0 UDP, 1 TCP */
 	unsigned flags;
-	osip_message_t *req;      /* without our Via; each attempt sends a copy */
+	osip_message_t *req; /* without our Via; each attempt sends a copy */
 	sip_response_h *h;
 	void *arg;
 	char host[SIP_DNS_NAME_MAX];
-	int port;                 /* explicit port, or 0 */
-	unsigned pending;         /* queries in flight, +1 while they are issued */
+	int port;	  /* explicit port, or 0 */
+	unsigned pending; /* queries in flight, +1 while they are issued */
 	struct lname names[SIP_LOCATE_MAX_SRV];
 	unsigned n_names;
 	struct slot slots[SIP_LOCATE_MAX_SRV * 2];
 	struct target targets[SIP_LOCATE_MAX_TARGETS];
 	unsigned n_targets, next_target;
-	ev_timer start;           /* the first step runs from the loop, never in the caller */
+	ev_timer start; /* the first step runs from the loop, never in the caller */
 };
 
 /* ---- RFC 2782 ordering ------------------------------------------------------------ */
@@ -290,11 +290,11 @@ static void start_addrs(struct sip_locate *l)
 		for (unsigned f = 0; f < 2; f++) {
 			struct slot *sl = &l->slots[i * 2 + f];
 
-			*sl = (struct slot){ .l = l, .idx = i, .fam = f };
+			*sl = (struct slot){.l = l, .idx = i, .fam = f};
 			l->pending++;
 			mem_ref(l);
-			if (sip_dns_query(l->sip, f ? T_AAAA : T_A, l->names[i].name, on_addr,
-					  sl) < 0) {
+			if (sip_dns_query(l->sip, f ? T_AAAA : T_A, l->names[i].name, on_addr, sl) <
+			    0) {
 				l->pending--;
 				mem_deref(l);
 			}
@@ -382,7 +382,8 @@ static int read_target(struct sip_locate *l)
 		return -EPROTONOSUPPORT;
 	snprintf(l->host, sizeof(l->host), "%s", u->host);
 	l->port = u->port ? atoi(u->port) : 0;
-	if ((u->port && (l->port <= 0 || l->port > 65535)) || sip_addr_parse(l->host, 5060, &a, &len) == 0)
+	if ((u->port && (l->port <= 0 || l->port > 65535)) ||
+	    sip_addr_parse(l->host, 5060, &a, &len) == 0)
 		return -EINVAL; /* a bad port, or a numeric host with one */
 	l->fixed = -1;
 	osip_uri_uparam_get_byname((osip_uri_t *)u, "transport", &tp);
@@ -424,7 +425,7 @@ int sip_locate_start(struct sip *s, osip_message_t *req, bool tcp, unsigned flag
 		osip_message_free(req);
 		return -ENOMEM;
 	}
-	*l = (struct sip_locate){ .sip = s, .req = req, .flags = flags, .h = h, .arg = arg };
+	*l = (struct sip_locate){.sip = s, .req = req, .flags = flags, .h = h, .arg = arg};
 	r = read_target(l);
 	if (r < 0) {
 		mem_deref(l);

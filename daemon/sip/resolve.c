@@ -25,7 +25,7 @@ struct sip_dns {
 	ev_io io[SIP_DNS_MAX_SOCKS];
 	ev_timer timer;
 	unsigned pending;
-	bool closing;            /* ares_destroy() is answering the pending queries */
+	bool closing; /* ares_destroy() is answering the pending queries */
 	struct sip_dns_entry cache[SIP_DNS_CACHE];
 	unsigned hits, misses;
 };
@@ -261,7 +261,7 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
 {
 	struct query *q = arg;
 	struct sip_dns *d = q->dns;
-	struct sip_dns_entry tmp = { 0 }, *e = &tmp;
+	struct sip_dns_entry tmp = {0}, *e = &tmp;
 	int r = errno_of(status);
 
 	d->pending--;
@@ -303,7 +303,7 @@ int sip_dns_query(struct sip *s, int type, const char *name, sip_dns_h *h, void 
 	q = calloc(1, sizeof(*q));
 	if (!q)
 		return -ENOMEM;
-	*q = (struct query){ .dns = d, .type = type, .h = h, .arg = arg };
+	*q = (struct query){.dns = d, .type = type, .h = h, .arg = arg};
 	snprintf(q->name, sizeof(q->name), "%s", name);
 	d->misses++;
 	d->pending++;
@@ -315,10 +315,10 @@ int sip_dns_query(struct sip *s, int type, const char *name, sip_dns_h *h, void 
 static int dns_configure(struct sip_dns *d, const struct config *cfg)
 {
 	struct ares_options o = {
-		.sock_state_cb = on_sock_state,
-		.sock_state_cb_data = d,
-		.timeout = 2000, /* ms per try; two tries per server */
-		.tries = 2,
+	    .sock_state_cb = on_sock_state,
+	    .sock_state_cb_data = d,
+	    .timeout = 2000, /* ms per try; two tries per server */
+	    .tries = 2,
 	};
 	int r = ares_init_options(&d->ch, &o,
 				  ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);

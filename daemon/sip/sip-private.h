@@ -30,6 +30,9 @@
 #define SIP_MAX_TCP_CONNS 256
 #define SIP_TCP_IDLE 120.0         /* seconds without a byte before a flow is closed */
 #define SIP_TCP_MAX_QUEUE (256 * 1024) /* unsent bytes per connection */
+#define SIP_TCP_KEEPIDLE 30        /* TCP keep-alive: first probe after 30 s of quiet, */
+#define SIP_TCP_KEEPINTVL 10       /* then every 10 s, */
+#define SIP_TCP_KEEPCNT 3          /* and the flow is dead after 3 unanswered */
 #define SIP_UDP_BURST 64           /* datagrams read per wake-up, for fairness */
 #define SIP_MAX_VIAS 32
 #define SIP_MAX_DIALOGS 1024       /* dialogs are matched by a walk of this list */

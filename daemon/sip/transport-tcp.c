@@ -2,11 +2,13 @@
 /*
  * TCP transport (RFC 3261 18): listeners beside the UDP sockets, connections reused per
  * peer, framing by Content-Length, a bounded number of connections, bounded input and
- * output per connection, an idle timeout, and RFC 5626 3.5.1 CRLF keep-alives.
+ * output per connection, an idle timeout, TCP keep-alive, and answers to RFC 5626 3.5.1
+ * CRLF keep-alives.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +200,26 @@ static void on_idle(struct ev_loop *loop, ev_timer *w, int revents)
 	conn_close(c);
 }
 
+/*
+ * Keep-alive of the flows we hold (RFC 3261 18.3 leaves it to the transport): TCP's own
+ * SO_KEEPALIVE rather than RFC 5626 3.5.1 CRLF pings. The kernel sends the probes
+ * without waking our loop, any peer answers them (a CRLF ping gets its pong only from
+ * an RFC 5626-aware server, which we cannot know without Outbound), they refresh NAT
+ * and firewall state like any segment, and a peer that vanished without a FIN is found
+ * within 30 + 3 * 10 s, before the idle timeout (SIP_TCP_IDLE), so that requests on
+ * the flow fail fast (a read error closes it). We still answer CRLF pings (keepalive()).
+ */
+static void set_keepalive(int fd)
+{
+	int on = 1, idle = SIP_TCP_KEEPIDLE, intvl = SIP_TCP_KEEPINTVL, cnt = SIP_TCP_KEEPCNT;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) < 0)
+		log_debug("sip: tcp keep-alive: %s", strerror(errno));
+}
+
 static struct tcp_conn *conn_new(struct sip *s, int fd, const union sip_sockaddr *peer,
 				 socklen_t plen, bool connecting)
 {
@@ -207,6 +229,7 @@ static struct tcp_conn *conn_new(struct sip *s, int fd, const union sip_sockaddr
 		close(fd);
 		return NULL;
 	}
+	set_keepalive(fd);
 	c->sip = s;
 	c->fd = fd;
 	c->peer = *peer;
