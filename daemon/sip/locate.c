@@ -330,7 +330,9 @@ static void on_srv(int err, const struct sip_dns_rr *rr, unsigned n, void *arg)
 			tmp[k++] = rr[i];
 	if (!l->linked) {
 		/* shut down meanwhile */
-	} else if (err == -ECANCELED) {
+	} else if (err == -ECANCELED || err == -ETIMEDOUT) {
+		/* Shutting down, or no DNS server answers: the next lookups would only
+		 * wait as long again. */
 		fail(l, 503);
 	} else if (k > 0) {
 		sip_srv_order(tmp, k, random_below, NULL);

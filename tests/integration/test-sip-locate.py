@@ -257,5 +257,57 @@ def a_name_without_records_fails_with_a_local_503():
             status_of(c)  # still healthy
 
 
+class SilentDns:
+    """A UDP socket posing as a DNS server that reads queries and never answers."""
+
+    def __enter__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        return self
+
+    def __exit__(self, *exc):
+        self.sock.close()
+
+    def wait_query(self, label):
+        """Wait for a query whose name has @label (a DNS name is length-prefixed)."""
+        self.sock.settimeout(10)
+        want = bytes([len(label)]) + label.encode()
+        while True:
+            data, _ = self.sock.recvfrom(4096)
+            if want in data:
+                return data
+
+
+@test
+def a_dns_server_that_does_not_answer_blocks_nothing():
+    with SilentDns() as dns, running(Daemon(config(dns))) as d, d.unix_client() as c:
+        c.send('<Tunnel ref="t1"><Request method="MESSAGE" uri="sip:bob@slow.example">'
+               '<Body type="text/plain">hi</Body></Request></Tunnel>\n')
+        dns.wait_query("slow")
+        # The lookup waits for its timeouts; the daemon answers meanwhile.
+        start = time.monotonic()
+        with d.unix_client() as c2:
+            status_of(c2)
+        check(time.monotonic() - start < 1, "Status answered while the lookup waits")
+        events = []
+        deadline = time.monotonic() + 30
+        while not events or int(events[-1].get("status")) < 200:
+            ev, _ = c.recv_xml(timeout=max(0.1, deadline - time.monotonic()))
+            if ev.tag == "Event" and ev.get("type") == "tunnel":
+                events.append(ev)
+        check_eq([e.get("status") for e in events], ["503"], "after the resolver gave up")
+
+
+@test
+def a_stop_during_a_lookup_is_clean():
+    with SilentDns() as dns, running(Daemon(config(dns))) as d, d.unix_client() as c:
+        ok, line = c.request('<Tunnel ref="t1"><Request method="MESSAGE" '
+                             'uri="sip:bob@slow.example"/></Tunnel>')
+        check_eq(ok.tag, "Ok", "reply: " + line)
+        dns.wait_query("slow")
+        d.stop()  # exit 0, nothing logged at err (under valgrind: no leak, no error)
+
+
 if __name__ == "__main__":
     main()
