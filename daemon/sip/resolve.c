@@ -337,6 +337,25 @@ static int dns_configure(struct sip_dns *d, const struct config *cfg)
 	return 0;
 }
 
+void sip_dns_set_config(struct sip *s, const struct config *old, const struct config *cfg)
+{
+	const char *a = old->sip_dns_servers, *b = cfg->sip_dns_servers;
+	int r;
+
+	if (!s->dns || (a && b ? strcmp(a, b) == 0 : a == b))
+		return;
+	if (!b) {
+		log_notice("sip: dns: /etc/resolv.conf takes over at the next start");
+		return;
+	}
+	/* Queries in flight finish with the servers they started with. */
+	r = ares_set_servers_ports_csv(s->dns->ch, b);
+	if (r != ARES_SUCCESS)
+		log_err("sip: dns: bad server list \"%s\": %s", b, ares_strerror(r));
+	else
+		log_info("sip: dns: servers now %s", b);
+}
+
 int sip_dns_start(struct sip *s)
 {
 	struct sip_dns *d;

@@ -107,6 +107,8 @@ typedef void(sip_dns_h)(int err, const struct sip_dns_rr *rr, unsigned n, void *
 
 /** Start the resolver: servers from the config, else /etc/resolv.conf. 0 or -errno. */
 int sip_dns_start(struct sip *s);
+/** A reload: use the servers of @p cfg if they changed from @p old. */
+void sip_dns_set_config(struct sip *s, const struct config *old, const struct config *cfg);
 /** Stop it; pending queries are answered -ECANCELED. Accepts a stopped one. */
 void sip_dns_stop(struct sip *s);
 /**

@@ -173,6 +173,7 @@ void sip_set_config(struct sip *s, const struct config *cfg)
 	    (cfg->sip_addr ? !old->sip_addr || strcmp(cfg->sip_addr, old->sip_addr) != 0
 			   : old->sip_addr != NULL))
 		log_notice("sip: a new SIP address or port takes effect at the next start");
+	sip_dns_set_config(s, old, cfg);
 	s->cfg = cfg;
 }
 

@@ -10,6 +10,7 @@ protocol's <Tunnel><Request>, which uses the SIP core's out-of-dialog send."""
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -297,6 +298,27 @@ def a_dns_server_that_does_not_answer_blocks_nothing():
             if ev.tag == "Event" and ev.get("type") == "tunnel":
                 events.append(ev)
         check_eq([e.get("status") for e in events], ["503"], "after the resolver gave up")
+
+
+@test
+def a_reload_switches_dns_servers():
+    p1 = unused_port()
+    with SilentDns() as silent, \
+            Dnsmasq([srv("_sip._udp.test.example", "target1.test.example", p1, 10),
+                     "--host-record=target1.test.example,127.0.0.1"]) as dns, \
+            running(Daemon(config(silent))) as d:
+        mark = d.log_mark()
+        d.write_config(config(dns))
+        d.signal(signal.SIGHUP)
+        d.wait_log(r"sip: dns: servers now 127\.0\.0\.1:%d" % dns.port, start=mark)
+        uas = Sipp("tunnel-message-uas.xml", p1)
+        try:
+            with d.unix_client() as c:
+                events = tunnel_final(c, "sip:bob@test.example")
+            check_eq(events[-1].get("status"), "200", "located with the new server")
+            uas.finished_ok("target 1")
+        finally:
+            uas.kill()
 
 
 @test
