@@ -189,18 +189,17 @@ int sip_send_direct(struct sip *s, osip_message_t *req, bool tcp)
 	return r;
 }
 
-void sip_client_flow_failed(struct sip *s, const union sip_sockaddr *peer)
+void sip_client_flow_failed(struct sip *s, const union sip_sockaddr *peer, bool tcp)
 {
 	struct sip_tx *failed[16];
 	size_t n = 0;
 
-	/* A walk of the index, only when a connection attempt fails; handlers may send
-	 * (failover), which changes the index: collect first, bounded, then report. */
-	for (size_t i = 0; i < s->ix.n_buckets && n < ARRAY_SIZE(failed); i++)
-		for (struct sip_tx *tx = s->ix.b[i]; tx && n < ARRAY_SIZE(failed); tx = tx->hnext)
-			if (tx->client && tx->src.is_tcp && !tx->final_sent && !tx->dead &&
-			    sip_addr_same(&tx->src.peer, peer))
-				failed[n++] = mem_ref(tx);
+	/* Handlers may send (failover), which changes the list: collect first, bounded,
+	 * then report. */
+	for (struct sip_tx *tx = s->clients; tx && n < ARRAY_SIZE(failed); tx = tx->cnext)
+		if (tx->src.is_tcp == tcp && !tx->final_sent && !tx->dead &&
+		    sip_addr_same(&tx->src.peer, peer))
+			failed[n++] = mem_ref(tx);
 	for (size_t i = 0; i < n; i++) {
 		sip_tx_transport_error(failed[i]);
 		mem_deref(failed[i]);

@@ -35,6 +35,7 @@ static void on_kill(int type, osip_transaction_t *tr)
 
 	osip_remove_transaction(tx->osip, tr);
 	sip_txindex_remove(&s->ix, tx);
+	sip_tx_client_unlink(tx);
 	tx->dead = true;
 	tx->dnext = s->dead;
 	s->dead = tx;

@@ -236,6 +236,7 @@ struct sip_tx {
 	struct sip_tx *mnext;      /* chain in the merge index (RFC 3261 8.2.2.2) */
 	struct sip_tx *pnext;      /* queue of transactions with pending events */
 	struct sip_tx *dnext;      /* queue of ended transactions to free */
+	struct sip_tx *cnext, *cprev; /* client: the list of live client transactions */
 	uint64_t hash, mhash;
 	char *key, *mkey;
 	bool pending, dead, final_sent;
@@ -286,6 +287,8 @@ void sip_txindex_tag(const struct sip_txindex *ix, const char *key, char tag[17]
  */
 int sip_tx_new_server(struct sip *s, osip_event_t *evt, const struct sip_src *src,
 		      char *key, char *mkey, struct sip_tx **ret);
+/** Take a client transaction off the list of live ones (it ended). */
+void sip_tx_client_unlink(struct sip_tx *tx);
 /** Send response @p resp (taken) on server transaction @p tx. 0 or -errno. */
 int sip_tx_send(struct sip_tx *tx, osip_message_t *resp);
 /** Queue @p evt (taken) on @p tx; the pump runs it before the loop sleeps. */
@@ -330,8 +333,11 @@ int sip_send_direct(struct sip *s, osip_message_t *req, bool tcp);
  * new transaction. True if that happened.
  */
 bool sip_client_retry_auth(struct sip_tx *tx, const osip_message_t *resp);
-/** A TCP connection to @p peer failed: its client transactions get a local 503. */
-void sip_client_flow_failed(struct sip *s, const union sip_sockaddr *peer);
+/**
+ * A TCP connection to @p peer failed, or (@p tcp false) an ICMP error came for a
+ * datagram to it: its client transactions get a local 503 (RFC 3261 18.4).
+ */
+void sip_client_flow_failed(struct sip *s, const union sip_sockaddr *peer, bool tcp);
 /** Report a transport error (local 503) on client transaction @p tx (pump.c). */
 void sip_tx_transport_error(struct sip_tx *tx);
 /** Route a received response (taken) to its client transaction. */
@@ -490,6 +496,7 @@ struct sip {
 	struct sip_txindex ix;
 	struct sip_tx *pending_head, *pending_tail;
 	struct sip_tx *dead;
+	struct sip_tx *clients;       /* live client transactions (few: we send little) */
 	size_t n_tx;
 	ev_prepare prepare;
 	ev_timer timer;

@@ -120,6 +120,7 @@ static void free_transactions(struct sip *s)
 
 			osip_remove_transaction(tx->osip, tx->tr);
 			sip_txindex_remove(&s->ix, tx);
+			sip_tx_client_unlink(tx);
 			tx->dead = true;
 			tx->dnext = s->dead;
 			s->dead = tx;

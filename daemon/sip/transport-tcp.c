@@ -106,7 +106,7 @@ static void connect_failed(struct tcp_conn *c, int err)
 	 * rather than at their timeout, so that RFC 3263 4.3 moves on. */
 	mem_ref(c);
 	conn_close(c);
-	sip_client_flow_failed(c->sip, &c->peer);
+	sip_client_flow_failed(c->sip, &c->peer, true);
 	mem_deref(c);
 }
 

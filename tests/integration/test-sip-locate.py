@@ -197,6 +197,29 @@ def a_target_that_is_down_is_skipped_at_once():
 
 
 @test
+def a_udp_target_without_listener_is_skipped_on_the_icmp_error():
+    """RFC 3261 18.4: the port unreachable for the first target is a transport error;
+    the request moves on at once, not after timer F (32 s)."""
+    down, p2 = unused_port(), unused_port()
+    with Dnsmasq([srv("_sip._udp.test.example", "target1.test.example", down, 10),
+                  srv("_sip._udp.test.example", "target2.test.example", p2, 20),
+                  "--host-record=target1.test.example,127.0.0.1",
+                  "--host-record=target2.test.example,127.0.0.1"]) as dns, \
+            running(Daemon(config(dns))) as d:
+        good = Sipp("tunnel-message-uas.xml", p2)
+        try:
+            start = time.monotonic()
+            with d.unix_client() as c:
+                events = tunnel_final(c, "sip:bob@test.example")
+            took = time.monotonic() - start
+            check_eq([e.get("status") for e in events], ["200"], "the events")
+            check(took < 10, "failed over in %.1f s" % took)
+            good.finished_ok("target 2")
+        finally:
+            good.kill()
+
+
+@test
 def an_explicit_port_uses_the_address_records_only():
     p1, decoy = unused_port(), unused_port()
     # RFC 3263 4.2: with a port, no SRV lookup (the SRV record here would mislead).
