@@ -51,7 +51,8 @@ struct sip_locate {
 	struct sip *sip;
 	struct sip_locate *next, *prev;
 	bool linked, provisional, tried_other;
-	bool tcp;  /* transport of the targets */
+	bool tcp;        /* transport of the targets */
+	bool prefer_tcp; /* the sender's wish or the size rule (RFC 3261 18.1.1) */
 	int fixed; /* transport parameter: -1 none, 0 UDP, 1 TCP */
 	unsigned flags;
 	osip_message_t *req; /* without our Via; each attempt sends a copy */
@@ -311,8 +312,9 @@ static void use_host(struct sip_locate *l)
 	snprintf(ln->name, sizeof(ln->name), "%s", l->host);
 	ln->port = l->port ? l->port : 5060;
 	l->n_names = 1;
-	if (l->fixed >= 0)
-		l->tcp = l->fixed;
+	/* RFC 3263 4.2: the transport parameter, else UDP for sip: (unless the request
+	 * wants TCP), whichever SRV lookup ran last. */
+	l->tcp = l->fixed >= 0 ? l->fixed : l->prefer_tcp;
 	start_addrs(l);
 }
 
@@ -441,6 +443,7 @@ int sip_locate_start(struct sip *s, osip_message_t *req, bool tcp, unsigned flag
 	s->n_locates++;
 	/* The sender's wish for TCP and the size rule count as preferences; only the
 	 * transport parameter is binding (RFC 3263 4.1). */
+	l->prefer_tcp = tcp;
 	l->tcp = l->fixed >= 0 ? l->fixed : tcp;
 	/* The sender hears of the request only from the loop, after we return: answers
 	 * from the cache and failures would otherwise reach it before it is ready. */
