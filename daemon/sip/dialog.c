@@ -424,6 +424,9 @@ static void send_cancel(struct sip_dialog *d)
 		log_warn("sip: cannot send CANCEL to %s", it->src.ip);
 }
 
+static void on_invite_response(struct sip_tx *tx, int status, const osip_message_t *resp,
+			       void *arg);
+
 int sip_dialog_cancel(struct sip_dialog *d)
 {
 	if (!d->uac || d->od || d->ended)
@@ -434,6 +437,8 @@ int sip_dialog_cancel(struct sip_dialog *d)
 	d->cancel_wanted = true;
 	if (d->provisional)
 		send_cancel(d);
+	else if (!d->itx) /* still being located (RFC 3263): no other server either */
+		sip_locate_cancel(d->sip, on_invite_response, d);
 	return 0;
 }
 

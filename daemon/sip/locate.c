@@ -51,6 +51,7 @@ struct sip_locate {
 	struct sip *sip;
 	struct sip_locate *next, *prev;
 	bool linked, provisional, tried_other;
+	bool cancelled;  /* the sender gave up (CANCEL before any answer): no new attempt */
 	bool tcp;        /* transport of the targets */
 	bool prefer_tcp; /* the sender's wish or the size rule (RFC 3261 18.1.1) */
 	int fixed; /* transport parameter: -1 none, 0 UDP, 1 TCP */
@@ -163,11 +164,21 @@ static void fail(struct sip_locate *l, int status)
 
 	if (!l->linked)
 		return;
-	log_info("sip: no server for %s answered (%d)", l->host, status);
+	if (status != 487)
+		log_info("sip: no server for %s answered (%d)", l->host, status);
 	l->h = NULL;
 	unlink_locate(l);
 	if (h)
 		h(NULL, status, NULL, l->arg);
+}
+
+void sip_locate_cancel(struct sip *s, sip_response_h *h, void *arg)
+{
+	for (struct sip_locate *l = s->locates; l; l = l->next)
+		if (l->h == h && l->arg == arg) {
+			l->cancelled = true;
+			return;
+		}
 }
 
 void sip_locates_free(struct sip *s)
@@ -197,8 +208,8 @@ static void on_attempt(struct sip_tx *tx, int status, const osip_message_t *resp
 			h(tx, status, resp, l->arg);
 		return;
 	}
-	if (l->linked && retryable(status, resp) && !l->provisional && !l->sip->closing &&
-	    l->next_target < l->n_targets) {
+	if (l->linked && retryable(status, resp) && !l->provisional && !l->cancelled &&
+	    !l->sip->closing && l->next_target < l->n_targets) {
 		log_info("sip: %s: %s answered %d; trying the next server", l->host,
 			 tx ? tx->src.ip : "?", status);
 		try_next(l);
@@ -244,6 +255,10 @@ static bool have_family(const struct sip *s, int family)
 /* Every lookup is in: the addresses in SRV order, IPv4 before IPv6 for each target. */
 static void lookups_done(struct sip_locate *l)
 {
+	if (l->cancelled) {
+		fail(l, 487); /* nothing was sent: nothing to cancel (RFC 3261 9.1) */
+		return;
+	}
 	for (unsigned i = 0; i < l->n_names; i++)
 		for (unsigned f = 0; f < 2; f++)
 			for (unsigned k = 0; k < l->names[i].n[f]; k++) {

@@ -154,6 +154,12 @@ void sip_srv_order(struct sip_dns_rr *rr, unsigned n, sip_random_h *rnd, void *a
  */
 int sip_locate_start(struct sip *s, osip_message_t *req, bool tcp, unsigned flags,
 		     sip_response_h *h, void *arg);
+/**
+ * The sender of the request located for (@p h, @p arg) gave up before any answer (an
+ * INVITE cancelled early): no further attempt is made, and if none was made yet the
+ * request ends with a local 487.
+ */
+void sip_locate_cancel(struct sip *s, sip_response_h *h, void *arg);
 /** Forget requests still being located (shutdown; after sip_dns_stop()). */
 void sip_locates_free(struct sip *s);
 

@@ -8,6 +8,8 @@
  *                          "established" then "terminated STATUS" when a 2xx crossed
  *                          the CANCEL: the layer ACKs it, and we hang up as the owner
  *                          must (call/leg.c does the same). Exits 0 if nothing leaked.
+ *                          $SIP_CANCEL_ON_RING: cancel at the first provisional
+ *                          response instead.
  */
 #include "config.h"
 
@@ -30,6 +32,10 @@ static void on_event(struct sip_dialog *d, enum sip_dialog_event ev, int status,
 		     struct sip_tx *tx, void *arg)
 {
 	switch (ev) {
+	case SIP_DIALOG_PROGRESS:
+		if (arg && sip_dialog_cancel(d) < 0)
+			failures++;
+		break;
 	case SIP_DIALOG_ESTABLISHED:
 		printf("established\n");
 		if (sip_dialog_bye(d) < 0)
@@ -65,6 +71,7 @@ int main(int argc, char **argv)
 	struct sip *sip = NULL;
 	struct sip_dialog *d = NULL;
 	ev_timer deadline;
+	bool on_ring = getenv("SIP_CANCEL_ON_RING") != NULL;
 	bool tcp = argc > 2 && strcmp(argv[2], "tcp") == 0;
 
 	loop = ev_default_loop(EVFLAG_AUTO);
@@ -79,8 +86,8 @@ int main(int argc, char **argv)
 	ev_timer_init(&deadline, on_deadline, 40., 0.);
 	ev_timer_start(loop, &deadline);
 	if (sip_dialog_invite(sip, "sip:alice@127.0.0.1", argv[1], NULL, NULL, tcp, on_event,
-			      NULL, &d) < 0 ||
-	    sip_dialog_cancel(d) < 0)
+			      on_ring ? (void *)1 : NULL, &d) < 0 ||
+	    (!on_ring && sip_dialog_cancel(d) < 0))
 		failures++;
 	else
 		ev_run(loop, 0);

@@ -9,10 +9,11 @@ once the target is known. Nothing may leak."""
 
 import os
 import shutil
+import socket
 import subprocess
 
 import dnstest as locate
-from sipsvctest import check, check_eq, main, test
+from sipsvctest import check_eq, main, test
 
 BUILDDIR = os.environ.get("BUILDDIR", ".")
 PROG = os.path.join(BUILDDIR, "tests", "integration", "sip-cancel")
@@ -52,14 +53,44 @@ def a_200_crossing_the_cancel_is_acked_and_hung_up():
 
 @test
 def a_located_invite_is_cancelled_at_its_located_address():
+    """The CANCEL is asked for at the first provisional response, the first moment the
+    located INVITE's transaction is known to the dialog."""
     port = locate.unused_port()
     with locate.Dnsmasq([locate.srv("_sip._udp.cancel.example", "callee.cancel.example",
                                     port, 1),
                          "--host-record=callee.cancel.example,127.0.0.1"]) as dns:
         out = run_cancel("sip:bob@cancel.example", "uas-cancel-487.xml", port,
-                         env={"SIP_DNS": "127.0.0.1:%d" % dns.port})
+                         env={"SIP_DNS": "127.0.0.1:%d" % dns.port, "SIP_CANCEL_ON_RING": "1"})
     check_eq(out[0], "failed 487", "the located INVITE's end")
-    check(out, "output")
+
+
+@test
+def an_invite_cancelled_while_located_is_never_sent():
+    """Cancelled before its target is known: no server gets it, none after a failure
+    either; it ends with 487 at once."""
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+            s.settimeout(0.5)
+        records = [locate.srv("_sip._udp.early.example", "t%d.early.example" % i,
+                              s.getsockname()[1], i) for i, s in enumerate(socks)]
+        records += ["--host-record=t%d.early.example,127.0.0.1" % i for i in range(2)]
+        with locate.Dnsmasq(records) as dns:
+            me = subprocess.run(WRAP + [PROG, "sip:bob@early.example"], capture_output=True,
+                                text=True, timeout=60,
+                                env=dict(os.environ, SIP_DNS="127.0.0.1:%d" % dns.port))
+        check_eq(me.returncode, 0, "sip-cancel (%s%s)" % (me.stdout, me.stderr[-800:]))
+        check_eq(me.stdout.split("\n")[0], "failed 487", "the INVITE's end")
+        for i, s in enumerate(socks):
+            try:
+                data = s.recv(65536)
+            except socket.timeout:
+                data = None
+            check_eq(data, None, "what target %d got" % i)
+    finally:
+        for s in socks:
+            s.close()
 
 
 if __name__ == "__main__":
