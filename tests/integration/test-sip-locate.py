@@ -234,6 +234,30 @@ def a_dns_server_that_does_not_answer_blocks_nothing():
 
 
 @test
+def requests_being_located_are_bounded():
+    """At most 64 requests wait for their servers' addresses (SIP_LOCATE_MAX); the next
+    is refused as busy, and room comes back when the lookups end."""
+    with SilentDns() as dns, running(Daemon(config(dns))) as d, d.unix_client() as c:
+        for i in range(64):
+            ok, line = c.request('<Tunnel ref="b%d"><Request method="MESSAGE" '
+                                 'uri="sip:bob@slow%d.example"/></Tunnel>' % (i, i))
+            check_eq(ok.tag, "Ok", "request %d: %s" % (i, line))
+        err, line = c.request('<Tunnel ref="over"><Request method="MESSAGE" '
+                              'uri="sip:bob@slow.example"/></Tunnel>')
+        check_eq((err.tag, err.get("code")), ("Error", "busy"), "the 65th: " + line)
+        finals = 0
+        deadline = time.monotonic() + 60
+        while finals < 64:
+            ev, _ = c.recv_xml(timeout=max(0.1, deadline - time.monotonic()))
+            if ev.tag == "Event" and ev.get("type") == "tunnel":
+                check_eq(ev.get("status"), "503", "no DNS answer for %s" % ev.get("ref"))
+                finals += 1
+        ok, line = c.request('<Tunnel ref="again"><Request method="MESSAGE" '
+                             'uri="sip:bob@slow.example"/></Tunnel>')
+        check_eq(ok.tag, "Ok", "room again: " + line)
+
+
+@test
 def a_reload_switches_dns_servers():
     p1 = unused_port()
     with SilentDns() as silent, \
