@@ -324,14 +324,15 @@ static int dns_configure(struct sip_dns *d, const struct config *cfg)
 				  ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
 
 	if (r != ARES_SUCCESS) {
-		log_err("sip: dns: cannot start the resolver: %s", ares_strerror(r));
+		log_err("sip: dns: cannot start the resolver: %s; host names cannot be located",
+			ares_strerror(r));
 		return r == ARES_ENOMEM ? -ENOMEM : -EIO;
 	}
 	/* Without servers in the config c-ares took those of /etc/resolv.conf. */
 	if (cfg->sip_dns_servers &&
 	    (r = ares_set_servers_ports_csv(d->ch, cfg->sip_dns_servers)) != ARES_SUCCESS) {
-		log_err("sip: dns: bad server list \"%s\": %s", cfg->sip_dns_servers,
-			ares_strerror(r));
+		log_err("sip: dns: bad server list \"%s\": %s; host names cannot be located",
+			cfg->sip_dns_servers, ares_strerror(r));
 		return -EINVAL;
 	}
 	return 0;

@@ -72,8 +72,9 @@ static int sockets_start(struct sip *s)
 		tcp_stop(s);
 		udp_stop(s);
 	}
-	if (r == 0)
-		r = sip_dns_start(s);
+	/* Without a resolver (its error is logged) numeric hosts still work. */
+	if (r == 0 && sip_dns_start(s) == -ENOMEM)
+		r = -ENOMEM;
 	if (r == 0)
 		sip_pump_start(s);
 	return r;
