@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,6 +283,36 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
 	free(q);
 }
 
+/*
+ * Names of the hosts file (/etc/hosts, or $CARES_HOSTS) come first, as for any other
+ * program of the machine (nsswitch's usual "files dns"): a small local file, read the
+ * way the config is, never the network.
+ */
+static bool from_hosts_file(struct sip_dns *d, int type, const char *name, sip_dns_h *h,
+			    void *arg)
+{
+	struct sip_dns_rr rr[SIP_DNS_MAX_ANSWERS];
+	struct hostent *he = NULL;
+	int family = type == T_A ? AF_INET : AF_INET6;
+	unsigned n = 0;
+
+	if ((type != T_A && type != T_AAAA) ||
+	    ares_gethostbyname_file(d->ch, name, family, &he) != ARES_SUCCESS || !he)
+		return false;
+	for (char **a = he->h_addr_list; *a && n < SIP_DNS_MAX_ANSWERS; a++, n++) {
+		memset(&rr[n], 0, sizeof(rr[n]));
+		rr[n].addr.sa.sa_family = family;
+		if (family == AF_INET)
+			memcpy(&rr[n].addr.in.sin_addr, *a, sizeof(struct in_addr));
+		else
+			memcpy(&rr[n].addr.in6.sin6_addr, *a, sizeof(struct in6_addr));
+		rr[n].addr_len = family == AF_INET ? sizeof(rr[n].addr.in) : sizeof(rr[n].addr.in6);
+	}
+	ares_free_hostent(he);
+	h(0, rr, n, arg);
+	return true;
+}
+
 int sip_dns_query(struct sip *s, int type, const char *name, sip_dns_h *h, void *arg)
 {
 	struct sip_dns *d = s->dns;
@@ -292,6 +323,8 @@ int sip_dns_query(struct sip *s, int type, const char *name, sip_dns_h *h, void 
 		return -ECANCELED;
 	if (strlen(name) >= SIP_DNS_NAME_MAX)
 		return -ENAMETOOLONG;
+	if (from_hosts_file(d, type, name, h, arg))
+		return 0;
 	e = sip_dns_cache_find(d->cache, SIP_DNS_CACHE, type, name, ev_now(s->loop));
 	if (e) {
 		d->hits++;

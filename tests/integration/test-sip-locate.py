@@ -7,13 +7,14 @@ down; an explicit port means A/AAAA only; an outbound proxy from the config is a
 pre-loaded loose Route and is located the same way. Requests go through the control
 protocol's <Tunnel><Request>, which uses the SIP core's out-of-dialog send."""
 
+import os
 import signal
 import socket
 import time
 
 from dnstest import Dnsmasq, Sipp, srv, unused_port
-from sipsvctest import (Daemon, check, check_eq, have_ipv6_loopback, main, running, status_of,
-                        test)
+from sipsvctest import (Daemon, check, check_eq, have_ipv6_loopback, main, need_root, running,
+                        status_of, test)
 
 
 def config(dns, extra=""):
@@ -142,6 +143,39 @@ def an_explicit_port_uses_the_address_records_only():
                 events = tunnel_final(c, "sip:bob@host.example:%d" % p1)
             check_eq(events[-1].get("status"), "200", "final answer")
             uas.finished_ok("A record target")
+        finally:
+            uas.kill()
+
+
+class HostsDaemon(Daemon):
+    """The daemon in its own mount namespace, where /etc/hosts is @hosts."""
+
+    def __init__(self, config_text, hosts):
+        super().__init__(config_text)
+        self.hosts = os.path.join(self.tmp, "hosts")
+        with open(self.hosts, "w") as f:
+            f.write(hosts)
+
+    def command(self):
+        # unshare and sh exec: the daemon keeps the pid the fixture signals.
+        return ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                'mount --bind "$0" /etc/hosts && exec "$@"', self.hosts] + super().command()
+
+
+@test
+def a_name_from_the_hosts_file_needs_no_dns():
+    """Like any program here, the daemon finds names of /etc/hosts first (one bound in a
+    mount namespace of its own); dnsmasq knows nothing of this one."""
+    need_root("bind-mount /etc/hosts in a mount namespace")
+    p1 = unused_port()
+    with Dnsmasq([]) as dns, \
+            running(HostsDaemon(config(dns), "127.0.0.1 lan-host.internal\n")) as d:
+        uas = Sipp("tunnel-message-uas.xml", p1)
+        try:
+            with d.unix_client() as c:
+                events = tunnel_final(c, "sip:bob@lan-host.internal:%d" % p1)
+            check_eq(events[-1].get("status"), "200", "final answer")
+            uas.finished_ok("the hosts file's address")
         finally:
             uas.kill()
 
