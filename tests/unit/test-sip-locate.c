@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests of RFC 3263 location: SRV ordering (RFC 2782), the DNS answer parser and
- * TTLs, the bounded cache. */
+ * TTLs, the bounded cache, the bound on queries in flight. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <check.h>
 
@@ -268,6 +269,56 @@ START_TEST(test_cache)
 }
 END_TEST
 
+/* ---- the resolver on a loop ------------------------------------------------------------- */
+
+static unsigned answered, cancelled;
+
+static void on_answer(int err, const struct sip_dns_rr *rr, unsigned n, void *arg)
+{
+	answered++;
+	cancelled += err == -ECANCELED;
+}
+
+START_TEST(test_pending_bound)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct config *cfg = config_new_defaults();
+	union sip_sockaddr a = { 0 };
+	socklen_t len = sizeof(a);
+	struct sip *sip = NULL;
+	char name[300], servers[64];
+	int silent = socket(AF_INET, SOCK_DGRAM, 0);
+
+	/* A DNS server that never answers: every query stays in flight. */
+	a.in.sin_family = AF_INET;
+	a.in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(silent, &a.sa, sizeof(a.in)), 0);
+	ck_assert_int_eq(getsockname(silent, &a.sa, &len), 0);
+	snprintf(servers, sizeof(servers), "127.0.0.1:%d", ntohs(a.in.sin_port));
+	cfg->sip_port = 0;
+	cfg->sip_addr = strdup("127.0.0.1");
+	cfg->sip_dns_servers = strdup(servers);
+	ck_assert_int_eq(sip_new(loop, cfg, &sip), 0);
+	answered = cancelled = 0;
+	for (int i = 0; i < SIP_DNS_MAX_PENDING; i++) {
+		snprintf(name, sizeof(name), "n%d.test.example", i);
+		ck_assert_int_eq(sip_dns_query(sip, T_A, name, on_answer, NULL), 0);
+	}
+	ck_assert_int_eq(sip_dns_query(sip, T_A, "over.test.example", on_answer, NULL), -EBUSY);
+	memset(name, 'a', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	ck_assert_int_eq(sip_dns_query(sip, T_A, name, on_answer, NULL), -ENAMETOOLONG);
+	ck_assert_uint_eq(answered, 0);
+	/* Stopping answers each one, once. */
+	sip_free(sip);
+	ck_assert_uint_eq(answered, SIP_DNS_MAX_PENDING);
+	ck_assert_uint_eq(cancelled, SIP_DNS_MAX_PENDING);
+	config_free(cfg);
+	close(silent);
+	ev_loop_destroy(loop);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sip-locate");
@@ -282,6 +333,7 @@ int main(void)
 	tcase_add_test(tc, test_parse_srv);
 	tcase_add_test(tc, test_parse_a_bounds);
 	tcase_add_test(tc, test_cache);
+	tcase_add_test(tc, test_pending_bound);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_ENV);
