@@ -464,6 +464,10 @@ static void on_invite_response(struct sip_tx *tx, int status, const osip_message
 	if (status < 300 && d->linked &&
 	    osip_dialog_init_as_uac(&d->od, (osip_message_t *)resp) == 0) {
 		keep_body(d, resp);
+		/* The dialog keeps the transport the INVITE took, which RFC 3263 may have
+		 * chosen (only _sip._tcp records, or the size rule). */
+		if (tx)
+			d->tcp = tx->src.is_tcp;
 		d->ack_cseq = atoi(resp->cseq->number);
 		if (!d->defer_ack) {
 			send_ack(d, d->ack_cseq, NULL, NULL);

@@ -23,10 +23,14 @@ if shutil.which("valgrind") and os.environ.get("SIP_SANITIZERS") != "yes":
             "--errors-for-leak-kinds=definite"]
 
 
-def run_cancel(uri, scenario, port, transport="u1", env=None):
+def run_cancel(uri, scenario, port, transport="u1", env=None, args=None):
+    """Run sip-cancel on @uri against SIPp's @scenario; @args: its options (default
+    "tcp" for a TCP SIPp)."""
     uas = locate.Sipp(scenario, port, transport)
+    if args is None:
+        args = ["tcp"] if transport == "t1" else []
     try:
-        me = subprocess.run(WRAP + [PROG, uri] + (["tcp"] if transport == "t1" else []),
+        me = subprocess.run(WRAP + [PROG, uri] + args,
                             capture_output=True, text=True, timeout=90,
                             env=dict(os.environ, **(env or {})))
         check_eq(me.returncode, 0, "sip-cancel (%s%s)" % (me.stdout, me.stderr[-800:]))
@@ -62,6 +66,21 @@ def a_located_invite_is_cancelled_at_its_located_address():
         out = run_cancel("sip:bob@cancel.example", "uas-cancel-487.xml", port,
                          env={"SIP_DNS": "127.0.0.1:%d" % dns.port, "SIP_CANCEL_ON_RING": "1"})
     check_eq(out[0], "failed 487", "the located INVITE's end")
+
+
+@test
+def a_located_invite_over_tcp_keeps_tcp_for_ack_and_bye():
+    """The callee has only _sip._tcp records: the INVITE goes over TCP although the
+    caller did not ask for it, and so must the ACK and BYE of the 200 crossing the
+    CANCEL (SIPp listens on TCP only)."""
+    port = locate.unused_port()
+    with locate.Dnsmasq([locate.srv("_sip._tcp.tcponly.example", "callee.tcponly.example",
+                                    port, 1),
+                         "--host-record=callee.tcponly.example,127.0.0.1"]) as dns:
+        out = run_cancel("sip:bob@tcponly.example", "uas-cancel-race.xml", port, "t1",
+                         env={"SIP_DNS": "127.0.0.1:%d" % dns.port, "SIP_CANCEL_ON_RING": "1"},
+                         args=[])
+    check_eq(out[:2], ["established", "terminated 200"], "ACK then BYE answered over TCP")
 
 
 @test
