@@ -18,7 +18,7 @@ void call_leg_settle(struct call_leg *l)
 }
 
 /* A leg of a call that is already over: only its clean-up matters. */
-static void on_ended_call(struct call_leg *l, enum sip_dialog_event ev, struct sip_tx *tx)
+void call_leg_cleanup_event(struct call_leg *l, enum sip_dialog_event ev, struct sip_tx *tx)
 {
 	switch (ev) {
 	case SIP_DIALOG_ESTABLISHED:
@@ -45,7 +45,7 @@ static void on_dialog(struct sip_dialog *d, enum sip_dialog_event ev, int status
 	struct call *c = mem_ref(l->call);
 
 	if (c->ended)
-		on_ended_call(l, ev, tx);
+		call_leg_cleanup_event(l, ev, tx);
 	else
 		c->ops->dialog(l, ev, status, tx);
 	call_check_gone(c);
@@ -114,6 +114,12 @@ void call_leg_end(struct call_leg *l)
 	ack_refusing(l); /* -EALREADY unless the ACK was deferred and not sent yet */
 	if (sip_dialog_bye(l->dlg) < 0)
 		call_leg_settle(l);
+}
+
+void call_leg_rebind(struct call_leg *l)
+{
+	if (l->dlg)
+		sip_dialog_set_handler(l->dlg, on_dialog, l);
 }
 
 void call_leg_drop(struct call_leg *l)

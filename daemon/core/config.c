@@ -52,9 +52,12 @@ struct config *config_new_defaults(void)
 		.max_queue = 1024,
 	};
 	c->sip_port = CONFIG_DEFAULT_SIP_PORT;
+	c->sip_source_rate = CONFIG_DEFAULT_SIP_SOURCE_RATE;
 	c->log_level = LOG_LEVEL_INFO;
 	c->share_max_files = CONFIG_DEFAULT_SHARE_MAX_FILES;
 	c->share_max_roots = CONFIG_DEFAULT_SHARE_MAX_ROOTS;
+	c->transfer_max = CONFIG_DEFAULT_TRANSFER_MAX;
+	c->transfer_max_per_peer = CONFIG_DEFAULT_TRANSFER_MAX_PER_PEER;
 	return c;
 }
 
@@ -93,6 +96,9 @@ void config_free(struct config *c)
 	free(c->chooser);
 	free(c->conference_server);
 	free(c->conference_method);
+	for (size_t i = 0; i < c->n_overlay_peer_uris; i++)
+		free(c->overlay_peer_uris[i]);
+	free(c->overlay_peer_uris);
 	free(c);
 }
 
@@ -319,13 +325,15 @@ static int read_registration(struct config *c, xmlNodePtr n)
 	return r;
 }
 
-/* <sip port addr outbound-proxy><dns server/></sip> */
+/* <sip port addr source-rate outbound-proxy><dns server/></sip> */
 static int read_sip(struct config *c, xmlNodePtr n)
 {
-	long port = c->sip_port;
+	long port = c->sip_port, rate = c->sip_source_rate;
 
 	take_num(n, "port", &port);
+	take_num(n, "source-rate", &rate);
 	c->sip_port = (int)port;
+	c->sip_source_rate = (unsigned)rate;
 	if (take_str(n, "addr", &c->sip_addr) < 0 ||
 	    take_str(n, "outbound-proxy", &c->sip_outbound_proxy) < 0)
 		return -ENOMEM;
@@ -333,6 +341,39 @@ static int read_sip(struct config *c, xmlNodePtr n)
 		if (d->type == XML_ELEMENT_NODE && xmlStrEqual(d->name, BAD_CAST "dns") &&
 		    take_str(d, "server", &c->sip_dns_servers) < 0)
 			return -ENOMEM;
+	return 0;
+}
+
+/* <transfer> limits and the node URIs of <overlay><peer>, which a Fetch may name. */
+static int read_transfer(struct config *c, xmlNodePtr n)
+{
+	long max = c->transfer_max, per = c->transfer_max_per_peer;
+	long rate = (long)c->transfer_upload_rate;
+
+	take_num(n, "max-concurrent", &max);
+	take_num(n, "max-per-peer", &per);
+	take_num(n, "upload-rate", &rate);
+	c->transfer_max = (unsigned)max;
+	c->transfer_max_per_peer = (unsigned)per;
+	c->transfer_upload_rate = (unsigned long)rate;
+	return 0;
+}
+
+static int read_overlay_peers(struct config *c, xmlNodePtr n)
+{
+	for (xmlNodePtr p = n->children; p; p = p->next) {
+		char *uri = NULL, **v;
+
+		if (p->type != XML_ELEMENT_NODE || take_str(p, "uri", &uri) < 0 || !uri)
+			continue;
+		v = realloc(c->overlay_peer_uris, (c->n_overlay_peer_uris + 1) * sizeof(*v));
+		if (!v) {
+			free(uri);
+			return -ENOMEM;
+		}
+		c->overlay_peer_uris = v;
+		v[c->n_overlay_peer_uris++] = uri;
+	}
 	return 0;
 }
 
@@ -378,6 +419,10 @@ static int read_element(struct config *c, xmlNodePtr n, char *err, size_t errlen
 		if (take_str(n, "server", &c->conference_server) < 0 ||
 		    take_token(n, "method", &c->conference_method) < 0)
 			return -ENOMEM;
+	} else if (strcmp(name, "transfer") == 0) {
+		return read_transfer(c, n);
+	} else if (strcmp(name, "overlay") == 0) {
+		return read_overlay_peers(c, n);
 	}
 	/* Other elements the schema admits belong to later subsystems. */
 	return 0;

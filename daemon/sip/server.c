@@ -2,8 +2,9 @@
 /*
  * The service's own answers as a UAS (RFC 3261 8.2), in the order of that section:
  * method (405), merged requests (482), Require (420), then the method itself. Requests
- * inside dialogs we do not have get 481 (RFC 3261 12.2.2); INVITE goes to the call
- * subsystem when one is registered, else 480.
+ * inside dialogs we do not have get 481 (RFC 3261 12.2.2); methods features claimed
+ * (claim.c) go to them; INVITE goes to its claimers, then to the call subsystem when
+ * one is registered, else 480.
  *
  * Non-INVITE requests that get a fixed answer are answered statelessly (RFC 3261
  * 8.2.7): a libosip2 transaction costs 15 KiB (osip_transaction_t embeds an SRV
@@ -21,8 +22,6 @@
 
 #include "sip/sip-private.h"
 
-static const char *const allowed[] = { "INVITE", "ACK", "CANCEL", "OPTIONS", "BYE" };
-
 /* What to answer: status, reason (NULL: the RFC's), one extra header. */
 struct answer {
 	int status;
@@ -31,14 +30,6 @@ struct answer {
 	const char *value;
 	char buf[512];
 };
-
-static bool method_allowed(const char *m)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(allowed); i++)
-		if (strcmp(m, allowed[i]) == 0)
-			return true;
-	return false;
-}
 
 static bool has_to_tag(const osip_message_t *m)
 {
@@ -85,6 +76,18 @@ static bool check_require(const osip_message_t *req, struct answer *a)
 	return true;
 }
 
+/*
+ * RFC 3891 3: an INVITE whose Replaces matches no dialog gets 481. We replace no
+ * dialog (Supported does not list "replaces"), so none ever matches: a peer cannot
+ * take over a call this way, nor have its INVITE ring the user's device as if new.
+ */
+static bool has_replaces(const osip_message_t *req)
+{
+	osip_header_t *h = NULL;
+
+	return osip_message_header_get_byname(req, "Replaces", 0, &h) >= 0 && h;
+}
+
 /* RFC 3261 8.2.3: an INVITE body we cannot read gets 415 with what we accept. */
 static bool check_content(const osip_message_t *req, struct answer *a)
 {
@@ -100,27 +103,37 @@ static bool check_content(const osip_message_t *req, struct answer *a)
 	return true;
 }
 
-/* The answer the service gives by itself; status 0: the method's own handling. */
-static void decide(const osip_message_t *req, bool merged, struct answer *a)
+/*
+ * The answer the service gives by itself; status 0: the method's own handling, or the
+ * claimers' when @p claimed (they also see requests with a To tag that match none of
+ * our dialogs: subscriptions they keep themselves).
+ */
+static void decide(const struct sip *s, const osip_message_t *req, bool merged,
+		   struct answer *a)
 {
 	const char *m = req->sip_method;
+	bool claimed = sip_claimed(s, m);
 
 	set(a, 0, NULL, NULL, NULL);
 	/* RFC 3261 16.3 step 3: the service relays requests for the user's devices, so
 	 * Max-Forwards 0 ends here, except OPTIONS, which it may answer itself (11). */
 	if (max_forwards(req) == 0 && strcmp(m, "OPTIONS") != 0)
 		set(a, 483, NULL, NULL, NULL);
-	else if (!method_allowed(m))
-		set(a, 405, NULL, "Allow", SIP_ALLOW);
+	else if (!sip_builtin_method(m) && !claimed)
+		set(a, 405, NULL, "Allow", sip_allow(s));
 	else if (merged)
 		set(a, 482, "Loop Detected (Merged Request)", NULL, NULL);
 	else if (check_require(req, a))
 		return;
 	/* RFC 3261 12.2.2 and 15.1.2: no dialog exists yet, so none can match. */
+	else if (claimed && strcmp(m, "INVITE") != 0)
+		return;
 	else if (has_to_tag(req) || strcmp(m, "BYE") == 0)
 		set(a, 481, NULL, NULL, NULL);
 	else if (strcmp(m, "OPTIONS") == 0)
 		set(a, 200, NULL, NULL, NULL);
+	else if (strcmp(m, "INVITE") == 0 && has_replaces(req))
+		set(a, 481, "Replaces Matches No Dialog", NULL, NULL);
 	else if (strcmp(m, "INVITE") == 0)
 		check_content(req, a);
 	else
@@ -128,9 +141,9 @@ static void decide(const osip_message_t *req, bool merged, struct answer *a)
 }
 
 /* RFC 3261 11.2: what we accept and support. */
-static int add_capabilities(osip_message_t *r)
+static int add_capabilities(const struct sip *s, osip_message_t *r)
 {
-	if (sip_response_add(r, "Allow", SIP_ALLOW) < 0 ||
+	if (sip_response_add(r, "Allow", sip_allow(s)) < 0 ||
 	    sip_response_add(r, "Accept", "application/sdp") < 0 ||
 	    sip_response_add(r, "Accept-Encoding", "identity") < 0 ||
 	    sip_response_add(r, "Accept-Language", "en") < 0 ||
@@ -139,8 +152,8 @@ static int add_capabilities(osip_message_t *r)
 	return 0;
 }
 
-static osip_message_t *build(const osip_message_t *req, const struct answer *a,
-			     const char *tag)
+static osip_message_t *build(const struct sip *s, const osip_message_t *req,
+			     const struct answer *a, const char *tag)
 {
 	osip_message_t *r = sip_response_new(req, a->status, a->reason, tag);
 	int k = 0;
@@ -148,7 +161,7 @@ static osip_message_t *build(const osip_message_t *req, const struct answer *a,
 	if (r && a->name)
 		k = sip_response_add(r, a->name, a->value);
 	if (r && k == 0 && a->status == 200 && strcmp(req->sip_method, "OPTIONS") == 0)
-		k = add_capabilities(r);
+		k = add_capabilities(s, r);
 	if (r && k < 0) {
 		osip_message_free(r);
 		r = NULL;
@@ -158,7 +171,7 @@ static osip_message_t *build(const osip_message_t *req, const struct answer *a,
 
 static void reply(struct sip_tx *tx, const struct answer *a)
 {
-	osip_message_t *r = build(tx->req, a, tx->tag);
+	osip_message_t *r = build(tx->sip, tx->req, a, tx->tag);
 
 	if (r)
 		sip_tx_send(tx, r);
@@ -176,12 +189,12 @@ bool sip_server_stateless(struct sip *s, const struct sip_src *src, const osip_m
 	/* Requests inside our dialogs go to their owners, on a transaction. */
 	if (has_to_tag(req) && sip_dialog_find_uas(s, req))
 		return false;
-	decide(req, false, &a);
+	decide(s, req, false, &a);
 	if (a.status == 0)
 		return false;
 	/* RFC 3261 8.2.7: the same request always gets the same tag. */
 	sip_txindex_tag(&s->ix, key, tag);
-	r = build(req, &a, tag);
+	r = build(s, req, &a, tag);
 	if (r)
 		sip_send_stateless(s, src, r);
 	return true;
@@ -195,11 +208,19 @@ static void on_invite(struct sip *s, struct sip_tx *tx)
 
 	/* RFC 3261 17.2.1: 100 Trying at once, as the answer may take longer than 200 ms. */
 	reply(tx, &trying);
+	if (sip_claims_offer(s, tx))
+		return;
 	if (s->invite_h)
 		s->invite_h(tx, s->invite_arg);
 	else
 		reply(tx, &unavailable);
 }
+
+/* A claimed method nobody took: RFC 3261 12.2.2 with a To tag, else 21.5.2. */
+static const struct answer unclaimed[] = {
+	{ .status = 481 },
+	{ .status = 501, .reason = "Not Implemented Here" },
+};
 
 void sip_server_request(struct sip *s, struct sip_tx *tx)
 {
@@ -212,11 +233,13 @@ void sip_server_request(struct sip *s, struct sip_tx *tx)
 		return;
 	}
 
-	decide(tx->req, tx->merged, &a);
+	decide(s, tx->req, tx->merged, &a);
 	if (a.status)
 		reply(tx, &a);
 	else if (strcmp(tx->req->sip_method, "INVITE") == 0)
 		on_invite(s, tx);
+	else if (!sip_claims_offer(s, tx))
+		reply(tx, &unclaimed[!has_to_tag(tx->req)]);
 }
 
 void sip_server_cancel(struct sip *s, struct sip_tx *tx)

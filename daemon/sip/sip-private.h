@@ -35,7 +35,8 @@
 #define SIP_TCP_KEEPCNT 3          /* and the flow is dead after 3 unanswered */
 #define SIP_UDP_BURST 64           /* datagrams read per wake-up, for fairness */
 #define SIP_MAX_VIAS 32
-#define SIP_MAX_DIALOGS 1024       /* dialogs are matched by a walk of this list */
+#define SIP_MAX_DIALOGS 4096       /* 2 per call at the calls limit, plus the rest */
+#define SIP_DIALOG_BUCKETS 1024    /* dialogs hashed by Call-ID */
 #define SIP_T1 0.5                 /* RFC 3261 17.1.1.1 */
 #define SIP_T2 4.0
 
@@ -360,7 +361,7 @@ void sip_dialog_stray_2xx(struct sip *s, const osip_message_t *resp);
 /** The dialog an in-dialog request belongs to, or NULL (RFC 3261 12.2.2). */
 struct sip_dialog *sip_dialog_find_uas(struct sip *s, const osip_message_t *req);
 /** An INVITE retransmission after our 2xx (RFC 6026 7.1): 2xx again; true if so. */
-bool sip_dialog_absorb_invite(struct sip *s, const char *key);
+bool sip_dialog_absorb_invite(struct sip *s, const osip_message_t *invite, const char *key);
 /** An ACK without transaction: the ACK for a 2xx we sent (RFC 3261 13.3.1.4). */
 bool sip_dialog_ack(struct sip *s, const osip_message_t *ack);
 /** An in-dialog request on its new server transaction. */
@@ -410,6 +411,42 @@ char *sip_auth_header(const struct sip_auth_challenge *c, const char *user, cons
 /* ---- register.c ------------------------------------------------------------------------ */
 
 #define SIP_MAX_REGS 8
+/* Methods features may claim, and the longest method name we take for a claim. */
+#define SIP_MAX_CLAIMS 32
+#define SIP_FLOOD_SOURCES 1024
+
+/* flood.c: one source's token bucket. */
+struct sip_flood_slot {
+	uint8_t key[16], len;
+	double tokens;
+	ev_tstamp last, logged;
+};
+
+/** Whether a message from @p src may go on: responses always, requests within the
+ * source's budget (flood.c). */
+bool sip_flood_admit(struct sip *s, const struct sip_src *src, const char *buf, size_t len);
+#define SIP_METHOD_MAX 32
+
+struct sip_claim {
+	char method[SIP_METHOD_MAX + 1];
+	enum sip_claim_order order;
+	sip_request_h *h;
+	void *arg;
+};
+
+/** Whether @p method is one the service handles itself (RFC 3261 core methods). */
+bool sip_builtin_method(const char *method);
+/** Whether some feature claims @p method. */
+bool sip_claimed(const struct sip *s, const char *method);
+/**
+ * Offer @p tx to the claimers of its method, in order; true when one took it (or it
+ * ended meanwhile).
+ */
+bool sip_claims_offer(struct sip *s, struct sip_tx *tx);
+/** "Name: value" lines (CRLF or LF separated) into @p m. 0, -EINVAL or -ENOMEM. */
+int sip_message_add_headers(osip_message_t *m, const char *headers);
+/** Body and Content-Type/Length (@p ctype NULL: Content-Length 0). 0 or -ENOMEM. */
+int sip_message_set_body(osip_message_t *m, const char *ctype, const char *body);
 
 struct sip_reg {
 	struct sip *sip;
@@ -517,7 +554,11 @@ struct sip {
 	char *rxbuf;             /* one datagram */
 	sip_invite_h *invite_h;
 	void *invite_arg;
-	struct sip_dialog *dialogs;
+	struct sip_flood_slot flood[SIP_FLOOD_SOURCES];
+	struct sip_claim claims[SIP_MAX_CLAIMS];
+	unsigned n_claims;
+	char allow[SIP_MAX_CLAIMS * (SIP_METHOD_MAX + 2) + 64];
+	struct sip_dialog *dialogs[SIP_DIALOG_BUCKETS];
 	unsigned n_dialogs;
 	bool closing;
 	char *auth_user, *auth_password;

@@ -42,6 +42,7 @@ struct sip_stats {
 	uint64_t overload;      /* requests refused with 503: transaction table full */
 	uint64_t tcp_refused;   /* connections refused: too many open */
 	uint64_t tcp_oversize;  /* connections closed: message over the size limit */
+	uint64_t rx_flood;      /* requests dropped: their source was over its budget */
 };
 
 /**
@@ -83,6 +84,42 @@ typedef void(sip_invite_h)(struct sip_tx *tx, void *arg);
  */
 void sip_set_invite_handler(struct sip *s, sip_invite_h *h, void *arg);
 /**
+ * Receives a request of a method it claimed that no dialog of the SIP layer owns: out
+ * of dialog, or with a To tag the claimer may own itself (a NOTIFY of a subscription
+ * it keeps). Returns true when it takes the transaction: it then answers it, now or
+ * later, with sip_tx_reply() or sip_tx_respond(). False passes it on to the next
+ * claimer and in the end to the service's own answer (481 with a To tag, else 501).
+ */
+typedef bool(sip_request_h)(struct sip_tx *tx, void *arg);
+
+/** Who is asked first: features, then Tunnel listeners (PROTOCOL.md "Listen"). */
+enum sip_claim_order { SIP_CLAIM_FEATURE, SIP_CLAIM_LISTENER };
+
+/**
+ * Ask @p h about every request of @p method (an RFC 3261 token; not ACK, CANCEL, BYE
+ * or OPTIONS, which the SIP layer answers itself). INVITEs are offered to claimers
+ * before the invite handler. The method joins the Allow header. 0, -EINVAL, -EEXIST
+ * (the same claim twice) or -ENOSPC (SIP_MAX_CLAIMS claims).
+ */
+int sip_claim(struct sip *s, const char *method, enum sip_claim_order order, sip_request_h *h,
+	      void *arg);
+/** Drop the claims of @p h/@p arg on @p method (NULL: on every method). */
+void sip_unclaim(struct sip *s, const char *method, sip_request_h *h, void *arg);
+/** The Allow header value: the service's methods and the claimed ones. */
+const char *sip_allow(const struct sip *s);
+
+/**
+ * Answer a server transaction with @p status, @p reason (NULL: the RFC's), extra
+ * @p headers ("Name: value" lines separated by CRLF, may be NULL) and a body if
+ * @p ctype is set. A 2xx to a request that may create a dialog should carry a Contact
+ * (the caller's headers). 0, -ENOENT, -EALREADY, -EINVAL (bad headers), -ENOMEM.
+ */
+int sip_tx_respond(struct sip_tx *tx, int status, const char *reason, const char *headers,
+		   const char *ctype, const char *body);
+/** Where a server transaction's request came from: "udp:IP:PORT" or "tcp:[IP6]:PORT". */
+int sip_tx_source(const struct sip_tx *tx, char *buf, size_t size);
+
+/**
  * Answer a server transaction with @p status and @p reason (NULL: the RFC 3261 phrase).
  * Returns 0, -ENOENT when the transaction has ended, -EALREADY after a final
  * response, -ENOMEM.
@@ -103,6 +140,12 @@ char *sip_tx_header(const struct sip_tx *tx, const char *name);
 
 /** The URI of the request's From (or with @p to, To), malloc'd; NULL once ended. */
 char *sip_tx_party(const struct sip_tx *tx, bool to);
+/**
+ * The whole request of a server transaction (Request-URI, every header, body), for a
+ * claimer that relays it (Tunnel listeners); NULL once the transaction has ended.
+ * Valid until the transaction ends; read only.
+ */
+const struct osip_message *sip_tx_request(const struct sip_tx *tx);
 
 /* ---- client transactions -------------------------------------------------------- */
 
@@ -253,6 +296,19 @@ char *sip_message_body(const struct osip_message *m, char **ret_ctype);
  */
 int sip_dialog_request_with(struct sip_dialog *d, const char *method, const char *headers,
 			    const char *ctype, const char *body, sip_response_h *h, void *arg);
+/**
+ * Send @p method (SUBSCRIBE, or REFER outside a dialog) from @p from to @p to with
+ * extra @p headers (Event, Expires, Refer-To...), making a dialog for the subscription
+ * it creates: its 2xx reports SIP_DIALOG_ESTABLISHED, a failure SIP_DIALOG_FAILED, and
+ * the NOTIFYs come as SIP_DIALOG_REQUEST (a NOTIFY before the 2xx gets 481 and comes
+ * again). No BYE ends such a dialog: the owner drops it when the subscription ends
+ * (RFC 6665 4.1.2.3, 4.4.1). The caller owns *@p ret. 0 or -errno.
+ */
+int sip_dialog_subscribe(struct sip *s, const char *method, const char *from, const char *to,
+			 const char *headers, bool tcp, sip_dialog_h *h, void *arg,
+			 struct sip_dialog **ret);
+/** The CSeq number of the last request sent in @p d (RFC 3515 2.4.6: a REFER's id). */
+int sip_dialog_local_cseq(const struct sip_dialog *d);
 /** Send BYE; SIP_DIALOG_TERMINATED follows its answer. 0 or -errno. */
 int sip_dialog_bye(struct sip_dialog *d);
 /**

@@ -121,10 +121,17 @@ int sip_tx_new_client(struct sip *s, osip_message_t *req, const struct sip_src *
 		return r < 0 ? r : -ENOMEM;
 	}
 	/* libosip2 took the destination from the request; set what we resolved. */
-	if (invite)
+	if (invite) {
 		osip_ict_set_destination(tr->ict_context, osip_strdup(host), port);
-	else
+	} else {
 		osip_nict_set_destination(tr->nict_context, osip_strdup(host), port);
+		/* RFC 3261 17.1.2.2: Timer K (T4 = 5 s over UDP) only keeps the transaction
+		 * to swallow retransmitted final responses. Without it they reach the core
+		 * as strays (18.1.2), which counts and drops them: the same outcome, without
+		 * holding a 15 KiB osip_transaction_t for 5 s per request we sent (a BYE per
+		 * call leg: 40 MB at 800 calls/s). */
+		tr->nict_context->timer_k_length = 0;
+	}
 	osip_transaction_set_reserved1(tr, tx);
 	osip_transaction_set_out_socket(tr, -1);
 	tx->tr = tr;
@@ -193,9 +200,49 @@ int sip_tx_reply(struct sip_tx *tx, int status, const char *reason)
 	return resp ? sip_tx_send(tx, resp) : -ENOMEM;
 }
 
+int sip_tx_respond(struct sip_tx *tx, int status, const char *reason, const char *headers,
+		   const char *ctype, const char *body)
+{
+	osip_message_t *resp;
+	int r;
+
+	if (!tx->tr || tx->dead)
+		return -ENOENT;
+	if (tx->final_sent)
+		return -EALREADY;
+	resp = sip_response_new(tx->req, status, reason, tx->tag);
+	if (!resp)
+		return -ENOMEM;
+	r = sip_message_add_headers(resp, headers);
+	if (r == 0 && ctype) {
+		osip_content_length_free(resp->content_length);
+		resp->content_length = NULL;
+		r = sip_message_set_body(resp, ctype, body ? body : "");
+	}
+	if (r < 0) {
+		osip_message_free(resp);
+		return r;
+	}
+	return sip_tx_send(tx, resp);
+}
+
+int sip_tx_source(const struct sip_tx *tx, char *buf, size_t size)
+{
+	bool v6 = strchr(tx->src.ip, ':') != NULL;
+	int n = snprintf(buf, size, "%s:%s%s%s:%d", tx->src.is_tcp ? "tcp" : "udp",
+			 v6 ? "[" : "", tx->src.ip, v6 ? "]" : "", tx->src.port);
+
+	return n < 0 || (size_t)n >= size ? -ENOSPC : 0;
+}
+
 const char *sip_tx_method(const struct sip_tx *tx)
 {
 	return tx->tr && !tx->dead ? tx->req->sip_method : NULL;
+}
+
+const struct osip_message *sip_tx_request(const struct sip_tx *tx)
+{
+	return tx->tr && !tx->dead ? tx->req : NULL;
 }
 
 char *sip_message_body(const struct osip_message *m, char **ret_ctype)
