@@ -231,6 +231,8 @@ int call_leg_accept(struct call_leg *l, const char *ctype, const char *body);
 void call_leg_end(struct call_leg *l);
 /** Drop the dialog without a word (shutdown, linger bound). */
 void call_leg_drop(struct call_leg *l);
+/** Let go of the leg's server transaction (an incoming INVITE), if any. */
+void call_leg_drop_tx(struct call_leg *l);
 /** Send @p l's dialog events to @p l again (after the leg moved in memory). */
 void call_leg_rebind(struct call_leg *l);
 /**

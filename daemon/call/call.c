@@ -112,6 +112,7 @@ static void call_destroy(void *data)
 		free(c->legs[i].uri);
 	}
 	free(c->target);
+	device_unref(c->dev);
 	free(c->dev_spec);
 	free(c->sw.target);
 	call_conf_free(c->conf);
@@ -268,12 +269,13 @@ int call_use_device(struct call *c, const char *dev, enum device_mode mode, char
 		return -ENOMEM;
 	if (is_uri(dev)) {
 		/* An ad-hoc sip device: what the sip wrapper assumes by default. */
-		c->dev = NULL;
+		c->dev = device_unref(c->dev);
 		c->caps = SIPSVC_CAP_LOOP | SIPSVC_CAP_REFER;
 		snprintf(c->contact, sizeof(c->contact), "%s", dev);
 		c->mode = mode == _DEVICE_MODE_INVALID ? DEVICE_MODE_LOOP : mode;
 	} else {
-		c->dev = t ? device_find(t, dev) : NULL;
+		device_unref(c->dev);
+		c->dev = device_ref(t ? device_find(t, dev) : NULL);
 		if (!c->dev) {
 			snprintf(err, errlen, "no device \"%s\" in the config; <Devices/> lists them",
 				 dev);

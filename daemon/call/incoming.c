@@ -7,9 +7,8 @@
  * dialogs stay with the service as in loop mode: a BYE on either ends the other, and
  * re-INVITEs are relayed the same way.
  *
- * Not yet: an INVITE without an offer (488), and telling the device at once when the
- * caller CANCELs (the SIP layer answers the CANCEL itself; the device is CANCELled at
- * its answer, or at the answer timeout).
+ * A CANCEL from the caller (answered 200 and 487 by the SIP layer, RFC 3261 9.2)
+ * CANCELs the ringing device at once. Not yet: an INVITE without an offer (488).
  */
 #include "config.h"
 
@@ -33,6 +32,18 @@ static void emit_incoming(struct call *c, const char *from, const char *to)
 	event_emit(EVENT_INCOMING, &c->origin, ev);
 }
 
+/* The caller gave up before the device answered: it has its 487; the device stops
+ * ringing now rather than at its answer or the answer timeout. */
+static void on_caller_cancel(struct sip_tx *tx, void *arg)
+{
+	struct call_leg *l = arg;
+
+	(void)tx;
+	call_leg_drop_tx(l);
+	call_leg_set_state(l, CALL_STATE_ENDED, 487);
+	call_finish(l->call, CALL_STATE_ENDED, "caller-cancelled", 487);
+}
+
 /* The call for one incoming INVITE, or a final answer saying why there is none. */
 static void take_invite(struct call_mgr *m, struct sip_tx *tx)
 {
@@ -54,6 +65,7 @@ static void take_invite(struct call_mgr *m, struct sip_tx *tx)
 	} else {
 		c->ops = &call_incoming_ops;
 		c->legs[CALL_LEG_REMOTE].tx = mem_ref(tx);
+		sip_tx_on_cancel(tx, on_caller_cancel, &c->legs[CALL_LEG_REMOTE]);
 		c->legs[CALL_LEG_REMOTE].uri = from;
 		from = NULL;
 		log_info("call c%u: incoming from %s, to device %s", c->id, c->target,
@@ -87,7 +99,7 @@ static int incoming_start(struct call *c)
 	if (!offer || !ct) {
 		/* Offerless INVITEs are not bridged yet: 488 (RFC 3261 21.4.26). */
 		sip_tx_reply(remote->tx, 488, NULL);
-		remote->tx = mem_deref(remote->tx);
+		call_leg_drop_tx(remote);
 		call_finish(c, CALL_STATE_FAILED, "caller-sent-no-offer", 488);
 	} else {
 		r = call_leg_invite(&c->legs[CALL_LEG_DEVICE], c->contact, NULL, false, ct, offer);

@@ -256,6 +256,6 @@ void sip_server_cancel(struct sip *s, struct sip_tx *tx)
 		return;
 	}
 	reply(tx, &ok);
-	if (!inv->final_sent)
-		sip_tx_reply(inv, 487, NULL);
+	if (!inv->final_sent && sip_tx_reply(inv, 487, NULL) == 0 && inv->cancel_h)
+		inv->cancel_h(inv, inv->cancel_arg);
 }

@@ -249,6 +249,8 @@ struct sip_tx {
 	bool pending, dead, final_sent;
 	bool client;               /* ICT/NICT */
 	sip_response_h *resp_h;    /* client: who gets the responses */
+	sip_cancel_h *cancel_h;    /* server INVITE: who is told of a CANCEL */
+	void *cancel_arg;
 	void *resp_arg;
 	unsigned auth_tries;       /* client: challenges answered so far (RFC 3261 22.2) */
 	bool merged;               /* RFC 3261 8.2.2.2: a merged request, answered 482 */

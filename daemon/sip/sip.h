@@ -125,6 +125,13 @@ int sip_tx_source(const struct sip_tx *tx, char *buf, size_t size);
  * response, -ENOMEM.
  */
 int sip_tx_reply(struct sip_tx *tx, int status, const char *reason);
+/** Told that the caller CANCELled an INVITE; its 487 has been sent (RFC 3261 9.2). */
+typedef void(sip_cancel_h)(struct sip_tx *tx, void *arg);
+/**
+ * Be told when a CANCEL ends the INVITE server transaction @p tx before its final
+ * response; NULL @p h stops it. The owner must stop it before it lets @p tx go.
+ */
+void sip_tx_on_cancel(struct sip_tx *tx, sip_cancel_h *h, void *arg);
 /** The request's method ("INVITE"), or NULL once the transaction has ended. */
 const char *sip_tx_method(const struct sip_tx *tx);
 /**

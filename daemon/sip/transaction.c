@@ -235,6 +235,12 @@ int sip_tx_source(const struct sip_tx *tx, char *buf, size_t size)
 	return n < 0 || (size_t)n >= size ? -ENOSPC : 0;
 }
 
+void sip_tx_on_cancel(struct sip_tx *tx, sip_cancel_h *h, void *arg)
+{
+	tx->cancel_h = h;
+	tx->cancel_arg = arg;
+}
+
 const char *sip_tx_method(const struct sip_tx *tx)
 {
 	return tx->tr && !tx->dead ? tx->req->sip_method : NULL;

@@ -14,6 +14,7 @@ import array
 import math
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -240,6 +241,57 @@ def audio_flows_in_loop_mode():
         for p in (dev, tgt):
             if p:
                 p.close()
+
+
+@test
+def reload_removing_the_device_of_a_starting_call():
+    """SIGHUP with a config that no longer has the call's device, while the softphone
+    wrapper is still starting baresip for it: the call keeps its device until it
+    ends (no use of a closed device), then the device is closed and baresip stopped."""
+    need_program("baresip")
+    tgt = callpeers.Peer("call-target.xml", [("hangup", "yes")])
+    try:
+        cfg = ('<sipsvc><identity uri="sip:me@127.0.0.1"/><calls answer-timeout="20"/>'
+               '<device id="soft" wrapper="softphone" mode="loop" default="true">'
+               '<param name="audio-source" value="alsa,null"/>'
+               '<param name="audio-player" value="alsa,null"/></device></sipsvc>')
+        with running(Daemon(config=cfg)) as d:
+            with d.unix_client() as c:
+                ok, _ = c.request('<Subscribe events="call"/>')
+                check_eq(ok.tag, "Ok", "subscribed")
+                callpeers.join(c, tgt.uri, "soft")
+                d.write_config('<sipsvc><identity uri="sip:me@127.0.0.1"/></sipsvc>')
+                mark = d.log_mark()
+                d.signal(signal.SIGHUP)
+                d.wait_log(r"configuration reloaded \(0 devices\)", start=mark)
+                evs = callpeers.events_until_end(c, timeout=40)
+            if evs[-1].get("reason") != "remote-bye":
+                for root, _, files in os.walk(d.tmp):
+                    for f in files:
+                        if f == "softphone.log":
+                            print(open(os.path.join(root, f), errors="replace").read()[-3000:])
+            check("connected" in callpeers.legs(evs, "device"),
+                  "the removed device still took the call: %r" % evs)
+            check_eq((evs[-1]["state"], evs[-1].get("reason")), ("ended", "remote-bye"),
+                     "the call ended normally")
+            deadline = time.monotonic() + 10
+            while any(p for p in os.listdir("/proc") if p.isdigit() and
+                      is_child_baresip(int(p), d.proc.pid)):
+                check(time.monotonic() < deadline, "baresip stopped with the call")
+                time.sleep(0.05)
+    finally:
+        tgt.close()
+
+
+def is_child_baresip(pid, parent):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except OSError:
+        return False
+    fields = stat[stat.rindex(")") + 2:].split()
+    return stat[stat.index("(") + 1:stat.rindex(")")] == "baresip" and \
+        int(fields[1]) == parent and fields[0] != "Z"
 
 
 if __name__ == "__main__":

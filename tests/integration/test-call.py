@@ -14,12 +14,13 @@ Every reply and event validates against sipsvc.xsd; SIPp checks its side."""
 import http.server
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import threading
 import urllib.parse
 
-from calltest import (Peer, config, events_until_end, free_udp, join, legs, media_port,
+from calltest import (SCENARIOS, Peer, config, events_until_end, free_udp, join, legs, media_port,
                       sip_device)
 from sipsvctest import Daemon, check, check_eq, main, running, test, xsd_validate
 
@@ -466,6 +467,39 @@ def incoming_call_bridged_to_the_default_device():
                          if "SIP/2.0 200" in m and "INVITE" in m]
             check(ok200 and media_port(ok200[0]) == dev.mp,
                   "the caller got the device's answer")
+    finally:
+        dev.close()
+
+
+@test
+def incoming_call_cancelled_by_the_caller():
+    """The caller CANCELs while the device rings: the service answers 200 and 487
+    (RFC 3261 9.2) and CANCELs the device at once, not at the answer timeout (20 s)."""
+    dev = Peer("call-device-ring.xml")
+    try:
+        cfg = config([sip_device("desk", dev.uri, "loop")], timeout=20)
+        with running(Daemon(config=cfg)) as d:
+            with d.unix_client() as c:
+                c.request('<Subscribe events="call"/>')
+                tmp = tempfile.mkdtemp(prefix="sipsvc-caller-")
+                try:
+                    p = subprocess.Popen(
+                        ["sipp", "-sf", os.path.join(SCENARIOS, "caller-cancel.xml"),
+                         "-t", "u1", "-i", "127.0.0.1", "-p", str(free_udp()), "-m", "1",
+                         "-nostdin", "-timeout", "15", "-timeout_error",
+                         "127.0.0.1:%d" % sip_port(d)],
+                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL, cwd=tmp)
+                    evs = events_until_end(c, timeout=10)
+                    out, _ = p.communicate(timeout=20)
+                finally:
+                    shutil.rmtree(tmp, ignore_errors=True)
+            if p.returncode:
+                print(out.decode(errors="replace")[-2000:])
+            check_eq(p.returncode, 0, "SIPp caller: 180, CANCEL, 200, 487, ACK")
+            check_eq((evs[-1]["state"], evs[-1].get("reason"), evs[-1].get("sip-status")),
+                     ("ended", "caller-cancelled", "487"), "the call ended: %r" % evs)
+            check_eq(dev.wait(timeout=5), 0, "the device got the CANCEL at once")
     finally:
         dev.close()
 
