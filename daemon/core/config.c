@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,8 @@ void config_free(struct config *c)
 	free(c->devices);
 	free(c->path);
 	free(c->sip_addr);
+	free(c->sip_outbound_proxy);
+	free(c->sip_dns_servers);
 	free(c->state_dir);
 	free(c->runtime_dir);
 	free(c->download_dir);
@@ -97,6 +100,37 @@ void config_free(struct config *c)
 		free(c->overlay_peer_uris[i]);
 	free(c->overlay_peer_uris);
 	free(c);
+}
+
+/* A user part (RFC 3261 25.1 "user"): unreserved characters only, else "user". */
+static const char *login_name(void)
+{
+	struct passwd *pw = getpwuid(getuid());
+	const char *n = pw && pw->pw_name ? pw->pw_name : "";
+
+	if (!*n || strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			     "0123456789-_.!~*'()") != strlen(n))
+		return "user";
+	return n;
+}
+
+int config_default_identity(struct config *c)
+{
+	const char *a = c->sip_addr;
+	char host[HOST_NAME_MAX + 1] = "localhost";
+	bool wildcard = !a || !*a || strcmp(a, "0.0.0.0") == 0 || strcmp(a, "::") == 0 ||
+			strcmp(a, "[::]") == 0;
+
+	if (c->identity_uri)
+		return 0;
+	/* The FQDN would need a (blocking) lookup; the host name as set is what we have. */
+	if (wildcard && gethostname(host, sizeof(host) - 1) < 0)
+		snprintf(host, sizeof(host), "localhost");
+	if (!wildcard && strchr(a, ':') && a[0] != '[')
+		snprintf(host, sizeof(host), "[%s]", a);
+	else if (!wildcard)
+		snprintf(host, sizeof(host), "%s", a);
+	return asprintf(&c->identity_uri, "sip:%s@%s", login_name(), host) < 0 ? -ENOMEM : 0;
 }
 
 const struct config_device *config_find_device(const struct config *c, const char *id)
@@ -291,6 +325,25 @@ static int read_registration(struct config *c, xmlNodePtr n)
 	return r;
 }
 
+/* <sip port addr source-rate outbound-proxy><dns server/></sip> */
+static int read_sip(struct config *c, xmlNodePtr n)
+{
+	long port = c->sip_port, rate = c->sip_source_rate;
+
+	take_num(n, "port", &port);
+	take_num(n, "source-rate", &rate);
+	c->sip_port = (int)port;
+	c->sip_source_rate = (unsigned)rate;
+	if (take_str(n, "addr", &c->sip_addr) < 0 ||
+	    take_str(n, "outbound-proxy", &c->sip_outbound_proxy) < 0)
+		return -ENOMEM;
+	for (xmlNodePtr d = n->children; d; d = d->next)
+		if (d->type == XML_ELEMENT_NODE && xmlStrEqual(d->name, BAD_CAST "dns") &&
+		    take_str(d, "server", &c->sip_dns_servers) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
 /* <transfer> limits and the node URIs of <overlay><peer>, which a Fetch may name. */
 static int read_transfer(struct config *c, xmlNodePtr n)
 {
@@ -327,18 +380,11 @@ static int read_overlay_peers(struct config *c, xmlNodePtr n)
 static int read_element(struct config *c, xmlNodePtr n, char *err, size_t errlen)
 {
 	const char *name = (const char *)n->name;
-	long port = c->sip_port;
 
 	if (strcmp(name, "control") == 0) {
 		read_control(c, n);
 	} else if (strcmp(name, "sip") == 0) {
-		long rate = c->sip_source_rate;
-
-		take_num(n, "port", &port);
-		take_num(n, "source-rate", &rate);
-		c->sip_port = (int)port;
-		c->sip_source_rate = (unsigned)rate;
-		return take_str(n, "addr", &c->sip_addr);
+		return read_sip(c, n);
 	} else if (strcmp(name, "log") == 0) {
 		return read_log(c, n, err, errlen);
 	} else if (strcmp(name, "paths") == 0) {

@@ -144,6 +144,8 @@ struct config {
 	int sip_port;
 	char *sip_addr;
 	unsigned sip_source_rate; /* requests/s one source address may send; 0: no limit */
+	char *sip_outbound_proxy;  /* <sip outbound-proxy>: a pre-loaded ;lr Route */
+	char *sip_dns_servers;     /* <sip><dns server>: "ip[:port],..." (c-ares csv) */
 	enum log_level log_level;
 	char *state_dir;
 	char *runtime_dir;
@@ -196,6 +198,12 @@ int config_load(const char *path, struct config **ret, char *err, size_t errlen)
 /** The same from memory (tests and fuzzing); @p name is used in messages. */
 int config_load_buffer(const char *buf, size_t len, const char *name, struct config **ret,
 		       char *err, size_t errlen);
+/**
+ * Without <identity uri>, give @p c the default identity sip:LOGIN@HOST (DESIGN.md):
+ * the login name of our uid, the SIP address when one is set and not a wildcard,
+ * else the host name. Call after the command line is applied. 0 or -ENOMEM.
+ */
+int config_default_identity(struct config *c);
 /** Free a config; accepts NULL. */
 void config_free(struct config *c);
 /** The device marked default, else the only device, else NULL. */

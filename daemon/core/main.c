@@ -169,7 +169,7 @@ static int apply_options(struct config *c, const struct options *o)
 	if (set_path(&c->state_dir, o->state_dir) < 0 ||
 	    set_path(&c->runtime_dir, o->runtime_dir) < 0 ||
 	    set_path(&c->sip_addr, o->sip_addr) < 0 ||
-	    set_path(&c->download_dir, o->download_dir) < 0)
+	    set_path(&c->download_dir, o->download_dir) < 0 || config_default_identity(c) < 0)
 		return -ENOMEM;
 	return paths_resolve(c);
 }

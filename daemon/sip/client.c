@@ -4,7 +4,7 @@
  * and goes to its first loose Route or its Request-URI (8.1.2); responses are matched by
  * branch and CSeq method (17.1.3) in our index and passed to the sender's handler, a
  * timeout (timer B/F) or a transport error as a local 408 or 503 (8.1.3.1).
- * Hosts must be numeric until RFC 3263 lookups exist.
+ * A numeric host is sent to at once; a name is located first (locate.c, RFC 3263).
  */
 #include "config.h"
 
@@ -80,7 +80,7 @@ static int make_src(struct sip *s, const osip_message_t *req, bool tcp, struct s
 	if (r == 0)
 		r = sip_addr_parse(host, *port, &src->peer, &src->peer_len);
 	if (r < 0)
-		return -EHOSTUNREACH; /* no name lookups on the loop (RFC 3263 comes later) */
+		return -EHOSTUNREACH; /* no name lookups here: sip_request_send() locates */
 	src->is_tcp = tcp;
 	src->fd = -1;
 	sip_addr_split(&src->peer.sa, src->ip, sizeof(src->ip), &src->port);
@@ -91,7 +91,7 @@ static int make_src(struct sip *s, const osip_message_t *req, bool tcp, struct s
  * RFC 3261 18.1.1: a request larger than 1300 bytes (the path MTU being unknown) goes
  * over a congestion-controlled transport; our Via adds about 100 bytes.
  */
-static bool too_big_for_udp(osip_message_t *req)
+bool sip_request_too_big(osip_message_t *req)
 {
 	char *buf = NULL;
 	size_t n = 0;
@@ -102,20 +102,21 @@ static bool too_big_for_udp(osip_message_t *req)
 	return n + 100 > 1300;
 }
 
-int sip_request_send(struct sip *s, osip_message_t *req, bool tcp, sip_response_h *h, void *arg,
-		     struct sip_tx **ret)
+int sip_client_send(struct sip *s, osip_message_t *req, const union sip_sockaddr *to,
+		    socklen_t len, bool tcp, unsigned flags, sip_response_h *h, void *arg,
+		    struct sip_tx **ret)
 {
-	struct sip_src src = { 0 };
-	char host[256], ip[INET6_ADDRSTRLEN], branch[32];
-	int port, r;
+	struct sip_src src = { .is_tcp = tcp, .fd = -1, .peer_len = len };
+	char ip[INET6_ADDRSTRLEN], branch[32];
+	int r;
 
-	if (!tcp && too_big_for_udp(req))
-		tcp = true;
-	r = make_src(s, req, tcp, &src, host, sizeof(host), &port);
-	if (r == 0)
-		r = sip_local_ip(s, &src.peer, src.peer_len, ip, sizeof(ip));
+	memcpy(&src.peer, to, len);
+	sip_addr_split(&src.peer.sa, src.ip, sizeof(src.ip), &src.port);
+	r = sip_local_ip(s, &src.peer, src.peer_len, ip, sizeof(ip));
 	if (r == 0)
 		r = add_via(s, req, tcp, ip, branch);
+	if (r == 0 && (flags & SIP_SEND_CONTACT))
+		r = sip_message_add_contact_ip(s, req, ip, tcp);
 	if (r == 0 && s->n_tx >= SIP_MAX_TRANSACTIONS)
 		r = -EBUSY;
 	if (r == 0 && s->closing)
@@ -125,7 +126,51 @@ int sip_request_send(struct sip *s, osip_message_t *req, bool tcp, sip_response_
 		return r;
 	}
 	return sip_tx_new_client(s, req, &src, sip_txkey_client(branch, req->sip_method),
-				 host, port, h, arg, ret);
+				 src.ip, src.port, h, arg, ret);
+}
+
+/* RFC 3261 8.1.2: an outbound proxy is a pre-loaded Route of requests outside a
+ * dialog (no To tag); it must be a loose router (;lr, 16.12.1.1). */
+static int preload_route(struct sip *s, osip_message_t *req)
+{
+	const char *proxy = s->cfg->sip_outbound_proxy;
+	osip_generic_param_t *tag = NULL;
+	char buf[1100];
+
+	if (!proxy || osip_list_size(&req->routes) > 0 || !req->to ||
+	    (osip_to_get_tag(req->to, &tag) == 0 && tag))
+		return 0;
+	snprintf(buf, sizeof(buf), "<%s%s>", proxy, strstr(proxy, ";lr") ? "" : ";lr");
+	return osip_message_set_route(req, buf) < 0 ? -ENOMEM : 0;
+}
+
+int sip_request_send_flags(struct sip *s, osip_message_t *req, bool tcp, unsigned flags,
+			   sip_response_h *h, void *arg, struct sip_tx **ret)
+{
+	struct sip_src src = { 0 };
+	char host[256];
+	int port, r;
+
+	if (ret)
+		*ret = NULL;
+	r = preload_route(s, req);
+	if (r == 0 && !tcp && sip_request_too_big(req))
+		tcp = true;
+	if (r == 0 && s->closing)
+		r = -ESHUTDOWN;
+	if (r < 0) {
+		osip_message_free(req);
+		return r;
+	}
+	if (make_src(s, req, tcp, &src, host, sizeof(host), &port) < 0)
+		return sip_locate_start(s, req, tcp, flags, h, arg); /* a name: RFC 3263 */
+	return sip_client_send(s, req, &src.peer, src.peer_len, tcp, flags, h, arg, ret);
+}
+
+int sip_request_send(struct sip *s, osip_message_t *req, bool tcp, sip_response_h *h, void *arg,
+		     struct sip_tx **ret)
+{
+	return sip_request_send_flags(s, req, tcp, 0, h, arg, ret);
 }
 
 int sip_send_direct(struct sip *s, osip_message_t *req, bool tcp)
@@ -142,6 +187,23 @@ int sip_send_direct(struct sip *s, osip_message_t *req, bool tcp)
 	if (r == 0)
 		r = sip_send_to(s, &src, req, host, port);
 	return r;
+}
+
+void sip_client_flow_failed(struct sip *s, const union sip_sockaddr *peer, bool tcp)
+{
+	struct sip_tx *failed[16];
+	size_t n = 0;
+
+	/* Handlers may send (failover), which changes the list: collect first, bounded,
+	 * then report. */
+	for (struct sip_tx *tx = s->clients; tx && n < ARRAY_SIZE(failed); tx = tx->cnext)
+		if (tx->src.is_tcp == tcp && !tx->final_sent && !tx->dead &&
+		    sip_addr_same(&tx->src.peer, peer))
+			failed[n++] = mem_ref(tx);
+	for (size_t i = 0; i < n; i++) {
+		sip_tx_transport_error(failed[i]);
+		mem_deref(failed[i]);
+	}
 }
 
 /* A response for one of our client transactions, or a stray one. */
@@ -209,7 +271,10 @@ bool sip_client_retry_auth(struct sip_tx *tx, const osip_message_t *resp)
 	    osip_uri_to_str(m->req_uri, &uri) == 0 &&
 	    (cred = sip_auth_header(&c, s->auth_user, s->auth_password, m->sip_method, uri)) &&
 	    prepare_retry(m, resp->status_code, cred) == 0) {
-		done = sip_request_send(s, m, tx->src.is_tcp, tx->resp_h, tx->resp_arg, &ntx) == 0;
+		/* The server that challenged gets the answer (its nonce), wherever it was
+		 * located; our Contact is in the copy already. */
+		done = sip_client_send(s, m, &tx->src.peer, tx->src.peer_len, tx->src.is_tcp, 0,
+				       tx->resp_h, tx->resp_arg, &ntx) == 0;
 		m = NULL; /* taken either way */
 		if (done)
 			ntx->auth_tries = tx->auth_tries + 1;

@@ -145,9 +145,19 @@ const char *sip_dialog_call_id(const struct sip_dialog *d)
 
 /* ---- building requests -------------------------------------------------------------- */
 
+int sip_message_add_contact_ip(struct sip *s, osip_message_t *m, const char *ip, bool tcp)
+{
+	char buf[320];
+	bool v6 = strchr(ip, ':') != NULL;
+
+	snprintf(buf, sizeof(buf), "<sip:sipsvc@%s%s%s:%d;transport=%s>", v6 ? "[" : "", ip,
+		 v6 ? "]" : "", s->port, tcp ? "tcp" : "udp");
+	return osip_message_set_contact(m, buf) < 0 ? -ENOMEM : 0;
+}
+
 int sip_message_add_contact(struct sip *s, osip_message_t *m, bool tcp)
 {
-	char host[256], ip[INET6_ADDRSTRLEN], buf[320];
+	char host[256], ip[INET6_ADDRSTRLEN] = "";
 	union sip_sockaddr to;
 	socklen_t len;
 	int port, r;
@@ -157,12 +167,7 @@ int sip_message_add_contact(struct sip *s, osip_message_t *m, bool tcp)
 		r = sip_addr_parse(host, port, &to, &len);
 	if (r == 0)
 		r = sip_local_ip(s, &to, len, ip, sizeof(ip));
-	if (r < 0)
-		return r;
-	snprintf(buf, sizeof(buf), "<sip:sipsvc@%s%s%s:%d;transport=%s>",
-		 strchr(ip, ':') ? "[" : "", ip, strchr(ip, ':') ? "]" : "", s->port,
-		 tcp ? "tcp" : "udp");
-	return osip_message_set_contact(m, buf) < 0 ? -ENOMEM : 0;
+	return r < 0 ? r : sip_message_add_contact_ip(s, m, ip, tcp);
 }
 
 int sip_message_set_body(osip_message_t *m, const char *ctype, const char *body)
@@ -420,8 +425,6 @@ static void send_cancel(struct sip_dialog *d)
 	osip_message_t *c = NULL;
 	osip_via_t *via;
 	osip_generic_param_t *b = NULL;
-	char host[256];
-	int port;
 
 	if (!it || !it->tr || it->dead || osip_message_clone(it->req, &c) < 0)
 		return;
@@ -439,18 +442,22 @@ static void send_cancel(struct sip_dialog *d)
 	osip_message_force_update(c);
 	via = osip_list_get(&c->vias, 0);
 	osip_via_param_get_byname(via, "branch", &b);
-	if (!b || !b->gvalue || sip_request_target(c, host, sizeof(host), &port) < 0) {
+	if (!b || !b->gvalue) {
 		osip_message_free(c);
 		return;
 	}
-	if (sip_tx_new_client(d->sip, c, &it->src, sip_txkey_client(b->gvalue, "CANCEL"), host,
-			      port, NULL, NULL, NULL) < 0)
-		log_warn("sip: cannot send CANCEL for %s", host);
+	/* RFC 3261 9.1: the CANCEL goes where the INVITE went (its located address). */
+	if (sip_tx_new_client(d->sip, c, &it->src, sip_txkey_client(b->gvalue, "CANCEL"),
+			      it->src.ip, it->src.port, NULL, NULL, NULL) < 0)
+		log_warn("sip: cannot send CANCEL to %s", it->src.ip);
 }
+
+static void on_invite_response(struct sip_tx *tx, int status, const osip_message_t *resp,
+			       void *arg);
 
 int sip_dialog_cancel(struct sip_dialog *d)
 {
-	if (!d->uac || d->od || d->ended || !d->itx)
+	if (!d->uac || d->od || d->ended)
 		return -EALREADY;
 	/* RFC 3261 9.1: not before a provisional response; the first one sends it. */
 	if (d->cancel_wanted)
@@ -458,6 +465,8 @@ int sip_dialog_cancel(struct sip_dialog *d)
 	d->cancel_wanted = true;
 	if (d->provisional)
 		send_cancel(d);
+	else if (!d->itx) /* still being located (RFC 3263): no other server either */
+		sip_locate_cancel(d->sip, on_invite_response, d);
 	return 0;
 }
 
@@ -469,6 +478,10 @@ static void on_invite_response(struct sip_tx *tx, int status, const osip_message
 	if (status < 200) {
 		if (!d->provisional) {
 			d->provisional = true;
+			if (tx && tx != d->itx) {
+				mem_deref(d->itx);
+				d->itx = mem_ref(tx);
+			}
 			if (d->cancel_wanted)
 				send_cancel(d);
 		}
@@ -479,6 +492,10 @@ static void on_invite_response(struct sip_tx *tx, int status, const osip_message
 	if (status < 300 && d->linked &&
 	    osip_dialog_init_as_uac(&d->od, (osip_message_t *)resp) == 0) {
 		keep_body(d, resp);
+		/* The dialog keeps the transport the INVITE took, which RFC 3263 may have
+		 * chosen (only _sip._tcp records, or the size rule). */
+		if (tx)
+			d->tcp = tx->src.is_tcp;
 		d->ack_cseq = atoi(resp->cseq->number);
 		if (!d->defer_ack) {
 			send_ack(d, d->ack_cseq, NULL, NULL);
@@ -511,7 +528,8 @@ static osip_message_t *request_new(struct sip *s, const char *method, const char
 	if (osip_message_set_to(m, buf) < 0 || osip_message_set_call_id(m, cid) < 0)
 		goto fail;
 	snprintf(buf, sizeof(buf), "1 %s", method);
-	if (osip_message_set_cseq(m, buf) < 0 || sip_message_add_contact(s, m, tcp) < 0 ||
+	/* Our Contact is added when the target's address is known (SIP_SEND_CONTACT). */
+	if (osip_message_set_cseq(m, buf) < 0 ||
 	    osip_message_set_header(m, "Allow", sip_allow(s)) < 0)
 		goto fail;
 	return m;
@@ -548,13 +566,16 @@ int sip_dialog_invite_with(struct sip *s, const char *from, const char *to,
 	}
 	d->tcp = tcp;
 	d->defer_ack = defer_ack;
-	r = sip_request_send(s, m, tcp, on_invite_response, mem_ref(d), &tx);
+	r = sip_request_send_flags(s, m, tcp, SIP_SEND_CONTACT, on_invite_response, mem_ref(d),
+				   &tx);
 	if (r < 0) {
 		mem_deref(d);
 		mem_deref(d);
 		return r;
 	}
-	d->itx = mem_ref(tx);
+	/* A name is located first (RFC 3263): the transaction comes with its first
+	 * provisional response, which is also when a CANCEL may go (RFC 3261 9.1). */
+	d->itx = tx ? mem_ref(tx) : NULL;
 	*ret = d;
 	return 0;
 }
@@ -616,7 +637,8 @@ int sip_dialog_subscribe(struct sip *s, const char *method, const char *from, co
 		mem_deref(d);
 		return -ENOMEM;
 	}
-	r = sip_request_send(s, m, tcp, on_usage_response, mem_ref(d), NULL);
+	r = sip_request_send_flags(s, m, tcp, SIP_SEND_CONTACT, on_usage_response, mem_ref(d),
+				   NULL);
 	if (r < 0) {
 		mem_deref(d);
 		mem_deref(d);
@@ -641,7 +663,7 @@ int sip_request_out(struct sip *s, const char *method, const char *from, const c
 		osip_message_free(m);
 		return -EINVAL;
 	}
-	return sip_request_send(s, m, tcp, h, arg, NULL);
+	return sip_request_send_flags(s, m, tcp, SIP_SEND_CONTACT, h, arg, NULL);
 }
 
 void sip_dialog_stray_2xx(struct sip *s, const osip_message_t *resp)

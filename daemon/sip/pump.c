@@ -35,6 +35,7 @@ static void on_kill(int type, osip_transaction_t *tr)
 
 	osip_remove_transaction(tx->osip, tr);
 	sip_txindex_remove(&s->ix, tx);
+	sip_tx_client_unlink(tx);
 	tx->dead = true;
 	tx->dnext = s->dead;
 	s->dead = tx;
@@ -54,6 +55,12 @@ static void deliver(struct sip_tx *tx, int status, const osip_message_t *resp)
 	if (status >= 200)
 		tx->final_sent = true;
 	tx->resp_h(tx, status, resp, tx->resp_arg);
+}
+
+void sip_tx_transport_error(struct sip_tx *tx)
+{
+	/* RFC 3261 8.1.3.1; libosip2's transaction runs on to its timeout, unheard. */
+	deliver(tx, 503, NULL);
 }
 
 static void on_response(int type, osip_transaction_t *tr, osip_message_t *msg)

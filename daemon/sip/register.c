@@ -59,11 +59,7 @@ static osip_message_t *register_new(struct sip_reg *r, int expires)
 	m = e->sip;
 	e->sip = NULL;
 	osip_event_free(e);
-	if (m && sip_message_add_contact(r->sip, m, r->tcp) < 0) {
-		osip_message_free(m);
-		m = NULL;
-	}
-	return m;
+	return m; /* our Contact is added toward the registrar's address (SIP_SEND_CONTACT) */
 }
 
 /* RFC 3261 10.2.4: our Contact's expires parameter, else Expires, else what we asked. */
@@ -149,7 +145,8 @@ static int send_register(struct sip_reg *r, int expires)
 
 	if (!m)
 		return -ENOMEM;
-	e = sip_request_send(r->sip, m, r->tcp, on_response, mem_ref(r), NULL);
+	e = sip_request_send_flags(r->sip, m, r->tcp, SIP_SEND_CONTACT, on_response, mem_ref(r),
+				   NULL);
 	if (e < 0) {
 		mem_deref(r);
 		return e;
@@ -306,6 +303,5 @@ void sip_register_from_config(struct sip *s)
 			       NULL);
 	if (r < 0)
 		log_err("sip: cannot register %s at %s: %s", c->identity_uri, c->reg_registrar,
-			r == -EHOSTUNREACH ? "the registrar needs a numeric host for now"
-					   : strerror(-r));
+			strerror(-r));
 }

@@ -30,6 +30,9 @@
 #define SIP_MAX_TCP_CONNS 256
 #define SIP_TCP_IDLE 120.0         /* seconds without a byte before a flow is closed */
 #define SIP_TCP_MAX_QUEUE (256 * 1024) /* unsent bytes per connection */
+#define SIP_TCP_KEEPIDLE 30        /* TCP keep-alive: first probe after 30 s of quiet, */
+#define SIP_TCP_KEEPINTVL 10       /* then every 10 s, */
+#define SIP_TCP_KEEPCNT 3          /* and the flow is dead after 3 unanswered */
 #define SIP_UDP_BURST 64           /* datagrams read per wake-up, for fairness */
 #define SIP_MAX_VIAS 32
 #define SIP_MAX_DIALOGS 4096       /* 2 per call at the calls limit, plus the rest */
@@ -62,8 +65,104 @@ struct sip_src {
 void sip_addr_format(const struct sockaddr *sa, char *buf, size_t size);
 /** Numeric @p host (v4 or v6, brackets allowed) and @p port into @p ret. 0 or -EINVAL. */
 int sip_addr_parse(const char *host, int port, union sip_sockaddr *ret, socklen_t *ret_len);
+/** Same family, address and port? */
+bool sip_addr_same(const union sip_sockaddr *a, const union sip_sockaddr *b);
 /** Numeric address and port of @p sa. */
 void sip_addr_split(const struct sockaddr *sa, char *ip, size_t size, int *port);
+
+/* ---- resolve.c: DNS with c-ares on the loop (RFC 3263 lookups) ------------------- */
+
+#define SIP_DNS_MAX_SOCKS 16    /* resolver sockets watched (c-ares: one per server) */
+#define SIP_DNS_CACHE 64        /* names cached */
+#define SIP_DNS_MAX_ANSWERS 8   /* records kept per name */
+#define SIP_DNS_MAX_PENDING 64  /* queries in flight */
+#define SIP_DNS_MAX_TTL 3600    /* seconds an answer is kept at most */
+#define SIP_DNS_NEG_TTL 30      /* seconds "no such record" is kept (RFC 2308) */
+#define SIP_DNS_NAME_MAX 256
+#define SIP_DNS_MAX_PACKET 65535
+
+/** One record of an answer: SRV (priority...target) or A/AAAA (addr, port 0). */
+struct sip_dns_rr {
+	uint16_t priority, weight, port;
+	char target[SIP_DNS_NAME_MAX];
+	union sip_sockaddr addr;
+	socklen_t addr_len;
+};
+
+/** The records of one name and type, valid until @p expires (loop time). */
+struct sip_dns_entry {
+	int type;                /* T_SRV, T_A, T_AAAA; 0: unused */
+	char name[SIP_DNS_NAME_MAX];
+	uint32_t ttl;
+	ev_tstamp expires;
+	unsigned n;
+	struct sip_dns_rr rr[SIP_DNS_MAX_ANSWERS];
+};
+
+/**
+ * The answer to a query: @p err 0 (@p n may be 0: no such name or record), or
+ * -ETIMEDOUT, -EHOSTUNREACH (server failure), -ECANCELED (shutdown), -ENOMEM. @p rr is
+ * only valid during the call.
+ */
+typedef void(sip_dns_h)(int err, const struct sip_dns_rr *rr, unsigned n, void *arg);
+
+/** Start the resolver: servers from the config, else /etc/resolv.conf. 0 or -errno. */
+int sip_dns_start(struct sip *s);
+/** A reload: use the servers of @p cfg if they changed from @p old. */
+void sip_dns_set_config(struct sip *s, const struct config *old, const struct config *cfg);
+/** Stop it; pending queries are answered -ECANCELED. Accepts a stopped one. */
+void sip_dns_stop(struct sip *s);
+/**
+ * Look up @p type (T_SRV, T_A, T_AAAA) of @p name; @p h gets the answer, at once when
+ * it is cached. 0, or -EBUSY (too many queries in flight), -ECANCELED, -ENAMETOOLONG,
+ * -ENOMEM (then @p h is not called).
+ */
+int sip_dns_query(struct sip *s, int type, const char *name, sip_dns_h *h, void *arg);
+/** Queries in flight, cache hits and misses (tests, Status). */
+void sip_dns_counts(const struct sip *s, unsigned *pending, unsigned *hits, unsigned *misses);
+/** The smallest TTL of a DNS answer's records (0 without records). 0 or -EBADMSG. */
+int sip_dns_answer_ttl(const unsigned char *abuf, size_t alen, uint32_t *ret_ttl);
+/** Parse an answer of @p type into @p e (n, rr, ttl capped). 0 or -EBADMSG. */
+int sip_dns_parse(int type, const unsigned char *abuf, size_t alen, struct sip_dns_entry *e);
+/** The live cache entry for @p type and @p name, or NULL. */
+struct sip_dns_entry *sip_dns_cache_find(struct sip_dns_entry *cache, size_t n, int type,
+					 const char *name, ev_tstamp now);
+/** The entry to store @p name in: its own, a free or expired one, else the oldest. */
+struct sip_dns_entry *sip_dns_cache_slot(struct sip_dns_entry *cache, size_t n, int type,
+					 const char *name, ev_tstamp now);
+
+/* ---- locate.c: RFC 3263 server location and failover ------------------------------ */
+
+#define SIP_LOCATE_MAX 64          /* requests being located or failing over at once */
+#define SIP_LOCATE_MAX_SRV 4       /* SRV targets used per request */
+#define SIP_LOCATE_PER_FAMILY 2    /* addresses used per target and address family */
+#define SIP_LOCATE_MAX_TARGETS 8   /* addresses tried per request */
+
+/** Random number in [0, @p bound] for the RFC 2782 weighted choice. */
+typedef unsigned(sip_random_h)(unsigned bound, void *arg);
+/**
+ * Order SRV records as RFC 2782 says: by priority, then within one priority by a
+ * weighted random choice (@p rnd) made again for each position.
+ */
+void sip_srv_order(struct sip_dns_rr *rr, unsigned n, sip_random_h *rnd, void *arg);
+/** Send flags. */
+#define SIP_SEND_CONTACT 1u        /* add our Contact (toward the target chosen) */
+/**
+ * Locate the servers for @p req's target (first Route, else Request-URI: a host name)
+ * and send it in a client transaction to each in turn until one answers with
+ * something else than 503 or a local 408/503 (RFC 3263 4.3). @p req is taken. @p h sees
+ * the responses of the last attempt only; with tx NULL when nothing could be sent.
+ */
+int sip_locate_start(struct sip *s, osip_message_t *req, bool tcp, unsigned flags,
+		     sip_response_h *h, void *arg);
+/**
+ * The sender of the request located for (@p h, @p arg) gave up before any answer (an
+ * INVITE cancelled early): no further attempt is made, and if none was made yet the
+ * request ends with a local 487.
+ */
+void sip_locate_cancel(struct sip *s, sip_response_h *h, void *arg);
+/** Forget requests still being located (shutdown; after sip_dns_stop()). */
+void sip_locates_free(struct sip *s);
 
 /* ---- transport-udp.c / transport-tcp.c ------------------------------------------ */
 
@@ -144,6 +243,7 @@ struct sip_tx {
 	struct sip_tx *mnext;      /* chain in the merge index (RFC 3261 8.2.2.2) */
 	struct sip_tx *pnext;      /* queue of transactions with pending events */
 	struct sip_tx *dnext;      /* queue of ended transactions to free */
+	struct sip_tx *cnext, *cprev; /* client: the list of live client transactions */
 	uint64_t hash, mhash;
 	char *key, *mkey;
 	bool pending, dead, final_sent;
@@ -196,6 +296,8 @@ void sip_txindex_tag(const struct sip_txindex *ix, const char *key, char tag[17]
  */
 int sip_tx_new_server(struct sip *s, osip_event_t *evt, const struct sip_src *src,
 		      char *key, char *mkey, struct sip_tx **ret);
+/** Take a client transaction off the list of live ones (it ended). */
+void sip_tx_client_unlink(struct sip_tx *tx);
 /** Send response @p resp (taken) on server transaction @p tx. 0 or -errno. */
 int sip_tx_send(struct sip_tx *tx, osip_message_t *resp);
 /** Queue @p evt (taken) on @p tx; the pump runs it before the loop sleeps. */
@@ -218,6 +320,20 @@ int sip_local_ip(struct sip *s, const union sip_sockaddr *to, socklen_t len, cha
 		 size_t size);
 /** Key of a client transaction (RFC 3261 17.1.3): branch and CSeq method. */
 char *sip_txkey_client(const char *branch, const char *method);
+/**
+ * Add our Via (and with SIP_SEND_CONTACT our Contact) to @p req (taken) and send it in
+ * a new client transaction to @p to over UDP or TCP. 0 or -errno.
+ */
+int sip_client_send(struct sip *s, osip_message_t *req, const union sip_sockaddr *to,
+		    socklen_t len, bool tcp, unsigned flags, sip_response_h *h, void *arg,
+		    struct sip_tx **ret);
+/** sip_request_send() with SIP_SEND_* @p flags. */
+int sip_request_send_flags(struct sip *s, osip_message_t *req, bool tcp, unsigned flags,
+			   sip_response_h *h, void *arg, struct sip_tx **ret);
+/** The RFC 3261 18.1.1 rule: is @p req too big for UDP? */
+bool sip_request_too_big(osip_message_t *req);
+/** Add our Contact for a request to @p to, reachable at @p ip. 0 or -errno. */
+int sip_message_add_contact_ip(struct sip *s, osip_message_t *m, const char *ip, bool tcp);
 /** Send @p req (not taken) outside any transaction (ACK for a 2xx), adding a Via. */
 int sip_send_direct(struct sip *s, osip_message_t *req, bool tcp);
 /**
@@ -226,6 +342,13 @@ int sip_send_direct(struct sip *s, osip_message_t *req, bool tcp);
  * new transaction. True if that happened.
  */
 bool sip_client_retry_auth(struct sip_tx *tx, const osip_message_t *resp);
+/**
+ * A TCP connection to @p peer failed, or (@p tcp false) an ICMP error came for a
+ * datagram to it: its client transactions get a local 503 (RFC 3261 18.4).
+ */
+void sip_client_flow_failed(struct sip *s, const union sip_sockaddr *peer, bool tcp);
+/** Report a transport error (local 503) on client transaction @p tx (pump.c). */
+void sip_tx_transport_error(struct sip_tx *tx);
 /** Route a received response (taken) to its client transaction. */
 void sip_client_response(struct sip *s, osip_event_t *evt);
 /** Create the ICT/NICT for @p req (taken) towards @p host:@p port. */
@@ -418,6 +541,7 @@ struct sip {
 	struct sip_txindex ix;
 	struct sip_tx *pending_head, *pending_tail;
 	struct sip_tx *dead;
+	struct sip_tx *clients;       /* live client transactions (few: we send little) */
 	size_t n_tx;
 	ev_prepare prepare;
 	ev_timer timer;
@@ -442,6 +566,9 @@ struct sip {
 	char *auth_user, *auth_password;
 	struct sip_reg *regs[SIP_MAX_REGS];
 	unsigned n_regs;
+	struct sip_dns *dns;          /* NULL without a loop */
+	struct sip_locate *locates;   /* requests being located (locate.c) */
+	unsigned n_locates;
 	struct sip_stats stats;
 };
 

@@ -74,6 +74,9 @@ static int sockets_start(struct sip *s)
 		tcp_stop(s);
 		udp_stop(s);
 	}
+	/* Without a resolver (its error is logged) numeric hosts still work. */
+	if (r == 0 && sip_dns_start(s) == -ENOMEM)
+		r = -ENOMEM;
 	if (r == 0)
 		sip_pump_start(s);
 	return r;
@@ -120,6 +123,7 @@ static void free_transactions(struct sip *s)
 
 			osip_remove_transaction(tx->osip, tx->tr);
 			sip_txindex_remove(&s->ix, tx);
+			sip_tx_client_unlink(tx);
 			tx->dead = true;
 			tx->dnext = s->dead;
 			s->dead = tx;
@@ -149,7 +153,10 @@ void sip_free(struct sip *s)
 		udp_stop(s);
 	}
 	s->closing = true;
+	/* Lookups in flight end (their requests get a local 503), then the attempts. */
+	sip_dns_stop(s);
 	free_transactions(s);
+	sip_locates_free(s);
 	sip_registrations_free(s);
 	sip_dialogs_free(s);
 	for (int i = 0; i < SIP_SHARDS; i++)
@@ -170,6 +177,7 @@ void sip_set_config(struct sip *s, const struct config *cfg)
 	    (cfg->sip_addr ? !old->sip_addr || strcmp(cfg->sip_addr, old->sip_addr) != 0
 			   : old->sip_addr != NULL))
 		log_notice("sip: a new SIP address or port takes effect at the next start");
+	sip_dns_set_config(s, old, cfg);
 	s->cfg = cfg;
 }
 

@@ -159,21 +159,27 @@ const struct osip_message *sip_tx_request(const struct sip_tx *tx);
 /**
  * Receives each response of a client transaction: @p resp is NULL for a local 408
  * (timer B/F fired) or 503 (transport error), RFC 3261 8.1.3.1. @p status >= 200 is
- * the last call.
+ * the last call. For a request to a host name (RFC 3263) only the attempt that counts
+ * is reported (503s and timeouts of the servers tried before it are not), and @p tx
+ * is NULL when no server could be found or tried (local 503) or the request was
+ * cancelled before it was sent (local 487).
  */
 typedef void(sip_response_h)(struct sip_tx *tx, int status, const struct osip_message *resp,
 			     void *arg);
 /**
  * Send @p req (libosip2 message, taken) in a new client transaction (ICT for INVITE,
- * NICT otherwise) over UDP or TCP to its first Route or its Request-URI (numeric
- * hosts only for now). Our Via is added. Returns 0 (*@p ret, if given, is a weak
- * handle valid until the last response) or -errno.
+ * NICT otherwise) over UDP or TCP to its first Route or its Request-URI; a request
+ * outside a dialog first gets the configured outbound proxy as its Route. A numeric
+ * host is sent to at once; a host name is located (RFC 3263: SRV, then A/AAAA, without
+ * blocking) and the request fails over between its servers. Our Via is added. Returns
+ * 0 (*@p ret, if given, is a weak handle valid until the last response, NULL while a
+ * host name is being located) or -errno (-EHOSTUNREACH: no host to send to).
  */
 int sip_request_send(struct sip *s, struct osip_message *req, bool tcp, sip_response_h *h,
 		     void *arg, struct sip_tx **ret);
 
 /**
- * Send @p method from @p from to @p to (sip: URIs, numeric host) outside any dialog:
+ * Send @p method from @p from to @p to (sip: URIs) outside any dialog:
  * new tag and Call-ID, CSeq 1, our Contact, extra @p headers ("Name: value" lines
  * separated by CRLF) and a body if @p ctype is set; @p h gets the responses (a
  * REFER with Refer-Sub: false, RFC 4488). 0 or -errno.
@@ -204,7 +210,7 @@ enum sip_reg_state {
 struct sip_reg;
 
 /**
- * Register @p aor at @p registrar (a sip: URI, numeric host) for @p expires seconds,
+ * Register @p aor at @p registrar (a sip: URI) for @p expires seconds,
  * refreshed at 90 % of what the registrar grants, retried with back-off after a
  * failure, removed by sip_unregister_all(). Shown in <Status/> as <Registration>.
  * At most 8. 0 or -errno.
@@ -232,7 +238,7 @@ typedef void(sip_dialog_h)(struct sip_dialog *d, enum sip_dialog_event ev, int s
 			   struct sip_tx *tx, void *arg);
 
 /**
- * Call @p to (a sip: URI with a numeric host) from @p from as a UAC: an INVITE with
+ * Call @p to (a sip: URI) from @p from as a UAC: an INVITE with
  * the body if @p ctype is set, the ACK for the 2xx (resent for retransmitted 2xx),
  * events to @p h. The caller owns *@p ret (mem_deref) from the start. 0 or -errno.
  */
@@ -275,8 +281,11 @@ int sip_dialog_send_ack(struct sip_dialog *d, const char *ctype, const char *bod
 const char *sip_dialog_remote_body(const struct sip_dialog *d, const char **ret_ctype);
 /**
  * Cancel our INVITE before its final response (RFC 3261 9.1): the CANCEL goes once a
- * provisional response has come; the INVITE then ends with 487 (SIP_DIALOG_FAILED),
- * or with a 2xx that crossed the CANCEL. 0 or -EALREADY (answered already).
+ * provisional response has come, where the INVITE went; the INVITE then ends with 487
+ * (SIP_DIALOG_FAILED), or with a 2xx that crossed the CANCEL (SIP_DIALOG_ESTABLISHED:
+ * it is ACKed; the owner sends BYE). An INVITE not yet sent (its host being located)
+ * is not sent, nor tried at another server after a failure. 0 or -EALREADY (answered
+ * already).
  */
 int sip_dialog_cancel(struct sip_dialog *d);
 /**

@@ -137,6 +137,10 @@ int sip_tx_new_client(struct sip *s, osip_message_t *req, const struct sip_src *
 	tx->tr = tr;
 	tx->req = req;
 	tx->client = true;
+	tx->cnext = s->clients;
+	if (s->clients)
+		s->clients->cprev = tx;
+	s->clients = tx;
 	tx->resp_h = h;
 	tx->resp_arg = arg;
 	s->n_tx++;
@@ -145,6 +149,21 @@ int sip_tx_new_client(struct sip *s, osip_message_t *req, const struct sip_src *
 	if (ret)
 		*ret = tx;
 	return 0;
+}
+
+void sip_tx_client_unlink(struct sip_tx *tx)
+{
+	struct sip *s = tx->sip;
+
+	if (!tx->client || (!tx->cprev && s->clients != tx))
+		return;
+	if (tx->cprev)
+		tx->cprev->cnext = tx->cnext;
+	else
+		s->clients = tx->cnext;
+	if (tx->cnext)
+		tx->cnext->cprev = tx->cprev;
+	tx->cnext = tx->cprev = NULL;
 }
 
 int sip_tx_send(struct sip_tx *tx, osip_message_t *resp)

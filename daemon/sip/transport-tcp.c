@@ -2,11 +2,13 @@
 /*
  * TCP transport (RFC 3261 18): listeners beside the UDP sockets, connections reused per
  * peer, framing by Content-Length, a bounded number of connections, bounded input and
- * output per connection, an idle timeout, and RFC 5626 3.5.1 CRLF keep-alives.
+ * output per connection, an idle timeout, TCP keep-alive, and answers to RFC 5626 3.5.1
+ * CRLF keep-alives.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +47,7 @@ static void conn_destroy(void *data)
 	free(c->out);
 }
 
-static bool same_peer(const union sip_sockaddr *a, const union sip_sockaddr *b)
+bool sip_addr_same(const union sip_sockaddr *a, const union sip_sockaddr *b)
 {
 	if (a->sa.sa_family != b->sa.sa_family)
 		return false;
@@ -97,6 +99,17 @@ static int conn_write(struct tcp_conn *c, const char *buf, size_t n)
 	return c->connecting ? 0 : flush(c);
 }
 
+static void connect_failed(struct tcp_conn *c, int err)
+{
+	log_debug("sip: connect to %s: %s", c->name, strerror(err));
+	/* RFC 3261 18.4: what we queued there is lost; its transactions learn it now
+	 * rather than at their timeout, so that RFC 3263 4.3 moves on. */
+	mem_ref(c);
+	conn_close(c);
+	sip_client_flow_failed(c->sip, &c->peer, true);
+	mem_deref(c);
+}
+
 static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct tcp_conn *c = w->data;
@@ -106,8 +119,7 @@ static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
 	if (c->connecting) {
 		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
 		if (err) {
-			log_debug("sip: connect to %s: %s", c->name, strerror(err));
-			conn_close(c);
+			connect_failed(c, err);
 			return;
 		}
 		c->connecting = false;
@@ -162,6 +174,10 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 	n = recv(c->fd, c->in + c->in_len, IN_CAP - c->in_len, 0);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
+	if (n < 0 && c->connecting) {
+		connect_failed(c, errno); /* the error may show on the read side first */
+		return;
+	}
 	if (n <= 0) {
 		conn_close(c);
 		return;
@@ -184,6 +200,26 @@ static void on_idle(struct ev_loop *loop, ev_timer *w, int revents)
 	conn_close(c);
 }
 
+/*
+ * Keep-alive of the flows we hold (RFC 3261 18.3 leaves it to the transport): TCP's own
+ * SO_KEEPALIVE rather than RFC 5626 3.5.1 CRLF pings. The kernel sends the probes
+ * without waking our loop, any peer answers them (a CRLF ping gets its pong only from
+ * an RFC 5626-aware server, which we cannot know without Outbound), they refresh NAT
+ * and firewall state like any segment, and a peer that vanished without a FIN is found
+ * within 30 + 3 * 10 s, before the idle timeout (SIP_TCP_IDLE), so that requests on
+ * the flow fail fast (a read error closes it). We still answer CRLF pings (keepalive()).
+ */
+static void set_keepalive(int fd)
+{
+	int on = 1, idle = SIP_TCP_KEEPIDLE, intvl = SIP_TCP_KEEPINTVL, cnt = SIP_TCP_KEEPCNT;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) < 0)
+		log_debug("sip: tcp keep-alive: %s", strerror(errno));
+}
+
 static struct tcp_conn *conn_new(struct sip *s, int fd, const union sip_sockaddr *peer,
 				 socklen_t plen, bool connecting)
 {
@@ -193,6 +229,7 @@ static struct tcp_conn *conn_new(struct sip *s, int fd, const union sip_sockaddr
 		close(fd);
 		return NULL;
 	}
+	set_keepalive(fd);
 	c->sip = s;
 	c->fd = fd;
 	c->peer = *peer;
@@ -316,11 +353,11 @@ int tcp_send(struct sip *s, int fd, const union sip_sockaddr *flow, const union 
 
 	/* RFC 3261 18.2.2: the connection the request came on, if it is still open ... */
 	for (c = s->conns; flow && c && !found; c = c->next)
-		if (c->fd == fd && same_peer(&c->peer, flow))
+		if (c->fd == fd && sip_addr_same(&c->peer, flow))
 			found = c;
 	/* ... else a flow to received/rport, else a new connection there. */
 	for (c = s->conns; c && !found; c = c->next)
-		if (same_peer(&c->peer, to))
+		if (sip_addr_same(&c->peer, to))
 			found = c;
 	if (!found)
 		found = conn_connect(s, to, len);

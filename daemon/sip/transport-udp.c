@@ -3,11 +3,50 @@
 #include "config.h"
 
 #include <errno.h>
+#include <time.h> /* before linux/errqueue.h */
+#include <linux/errqueue.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "sip/sip-private.h"
+
+/*
+ * RFC 3261 18.4: an ICMP error for a request we sent is a transport error. With
+ * IP_RECVERR the kernel queues them with the datagram's destination (ip(7)); the
+ * client transactions toward it learn of it now rather than at timer B/F, so that
+ * RFC 3263 4.3 moves on. The queue is drained whatever the error says.
+ */
+static void drain_errors(struct udp_sock *u)
+{
+	for (int i = 0; i < SIP_UDP_BURST; i++) {
+		union sip_sockaddr dst = { 0 };
+		char ctl[512], byte;
+		struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+		struct msghdr mh = { .msg_name = &dst, .msg_namelen = sizeof(dst), .msg_iov = &iov,
+				     .msg_iovlen = 1, .msg_control = ctl,
+				     .msg_controllen = sizeof(ctl) };
+		bool unreachable = false;
+
+		if (recvmsg(u->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+			return;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			struct sock_extended_err ee;
+
+			if (!((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
+			      (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)))
+				continue;
+			memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+			unreachable |= (ee.ee_origin == SO_EE_ORIGIN_ICMP ||
+					ee.ee_origin == SO_EE_ORIGIN_ICMP6) &&
+				       (ee.ee_errno == ECONNREFUSED || ee.ee_errno == EHOSTUNREACH ||
+					ee.ee_errno == ENETUNREACH);
+		}
+		if (unreachable && mh.msg_namelen > 0 && dst.sa.sa_family == u->family)
+			sip_client_flow_failed(u->sip, &dst, false);
+	}
+}
 
 static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -21,11 +60,13 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 	for (int i = 0; i < SIP_UDP_BURST; i++) {
 		len = sizeof(peer);
 		n = recvfrom(u->fd, s->rxbuf, SIP_MAX_MESSAGE + 1, MSG_TRUNC, &peer.sa, &len);
-		if (n < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				log_debug("sip: recvfrom on %s: %s", u->name, strerror(errno));
-			return;
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			/* The socket's pending error (ICMP, with IP_RECVERR): read its queue. */
+			drain_errors(u);
+			continue;
 		}
+		if (n < 0)
+			return;
 		if (n > SIP_MAX_MESSAGE) {
 			s->stats.rx_garbage++;
 			continue;
@@ -49,6 +90,11 @@ static int bind_one(struct sip *s, const union sip_sockaddr *addr, socklen_t ale
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	/* Bursts at thousands of requests per second must not overflow the queue. */
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	/* ICMP errors for what we send (drain_errors()). */
+	if (addr->sa.sa_family == AF_INET6)
+		setsockopt(fd, SOL_IPV6, IPV6_RECVERR, &one, sizeof(one));
+	else
+		setsockopt(fd, SOL_IP, IP_RECVERR, &one, sizeof(one));
 	if (bind(fd, &addr->sa, alen) < 0 || getsockname(fd, &local.sa, &len) < 0) {
 		int r = -errno;
 
@@ -152,7 +198,19 @@ int udp_send(struct sip *s, int fd, const union sip_sockaddr *to, socklen_t len,
 	fd = pick_socket(s, fd, to->sa.sa_family);
 	if (fd < 0)
 		return -EAFNOSUPPORT;
-	if (sendto(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL, &to->sa, len) < 0)
-		return -errno;
-	return 0;
+	/* The socket's pending ICMP error (IP_RECVERR) fails whichever send comes next,
+	 * to any peer: read it where it belongs and send again. A routing error of this
+	 * very send stays. */
+	for (int tries = 0;; tries++) {
+		int err;
+
+		if (sendto(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL, &to->sa, len) >= 0)
+			return 0;
+		err = errno;
+		if (tries == 3 || (err != ECONNREFUSED && err != EHOSTUNREACH && err != ENETUNREACH))
+			return -err;
+		for (unsigned i = 0; i < s->n_udp; i++)
+			if (s->udp[i].fd == fd)
+				drain_errors(&s->udp[i]);
+	}
 }

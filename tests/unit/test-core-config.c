@@ -3,6 +3,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -165,6 +167,52 @@ START_TEST(test_control_values)
 	ck_assert_uint_eq(c->limits.max_queue, 16);
 	ck_assert_int_eq(c->sip_port, 5070);
 	ck_assert_int_eq(c->log_level, LOG_LEVEL_DEBUG);
+	config_free(c);
+}
+END_TEST
+
+START_TEST(test_sip_location_values)
+{
+	char err[256];
+	struct config *c = load_str("<sipsvc><sip addr=\"192.0.2.7\" "
+				    "outbound-proxy=\"sip:proxy.example.com:5070;lr\">"
+				    "<dns server=\"127.0.0.1:5353,[::1]:53\"/></sip></sipsvc>",
+				    0, err, sizeof(err));
+
+	ck_assert_str_eq(c->sip_outbound_proxy, "sip:proxy.example.com:5070;lr");
+	ck_assert_str_eq(c->sip_dns_servers, "127.0.0.1:5353,[::1]:53");
+	config_free(c);
+	/* Only sip: URIs; a server list is addresses and ports only. */
+	ck_assert_ptr_null(load_str("<sipsvc><sip outbound-proxy=\"http://x\"/></sipsvc>", -EINVAL,
+				    err, sizeof(err)));
+	ck_assert_ptr_null(load_str("<sipsvc><sip><dns server=\"ns.example.com\"/></sip></sipsvc>",
+				    -EINVAL, err, sizeof(err)));
+}
+END_TEST
+
+START_TEST(test_default_identity)
+{
+	struct passwd *pw = getpwuid(getuid());
+	struct config *c = config_new_defaults();
+	char want[512];
+
+	ck_assert_ptr_nonnull(pw);
+	/* The login name at the SIP address, IPv6 in brackets. */
+	c->sip_addr = strdup("::1");
+	ck_assert_int_eq(config_default_identity(c), 0);
+	snprintf(want, sizeof(want), "sip:%s@[::1]", pw->pw_name);
+	ck_assert_str_eq(c->identity_uri, want);
+	/* A configured identity stays. */
+	ck_assert_int_eq(config_default_identity(c), 0);
+	ck_assert_str_eq(c->identity_uri, want);
+	free(c->identity_uri);
+	c->identity_uri = NULL;
+	/* A wildcard address says nothing: the host name. */
+	free(c->sip_addr);
+	c->sip_addr = strdup("0.0.0.0");
+	ck_assert_int_eq(config_default_identity(c), 0);
+	ck_assert_ptr_null(strstr(c->identity_uri, "0.0.0.0"));
+	ck_assert_int_eq(strncmp(c->identity_uri, want, strlen("sip:") + strlen(pw->pw_name) + 1), 0);
 	config_free(c);
 }
 END_TEST
@@ -345,6 +393,8 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_invalid_files);
 	tcase_add_test(tc, test_full_values);
 	tcase_add_test(tc, test_control_values);
+	tcase_add_test(tc, test_sip_location_values);
+	tcase_add_test(tc, test_default_identity);
 	tcase_add_test(tc, test_two_defaults);
 	tcase_add_test(tc, test_duplicate_ids);
 	tcase_add_test(tc, test_element_twice);
