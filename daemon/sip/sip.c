@@ -148,6 +148,7 @@ void sip_free(struct sip *s)
 	}
 	s->closing = true;
 	free_transactions(s);
+	sip_subs_free(s);
 	sip_registrations_free(s);
 	sip_dialogs_free(s);
 	for (int i = 0; i < SIP_SHARDS; i++)
