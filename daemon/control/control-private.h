@@ -228,6 +228,13 @@ xmlNodePtr handle_external_join(struct request *req);
 xmlNodePtr handle_choose_device(struct request *req);
 xmlNodePtr handle_hangup(struct request *req);
 xmlNodePtr handle_calls(struct request *req);
+xmlNodePtr handle_search(struct request *req);
+xmlNodePtr handle_cancel(struct request *req);
+
+/* ---- search.c ------------------------------------------------------------------- */
+
+/** Cancel the search started on connection @p conn by the request with @p ref. */
+bool search_cancel_ref(struct control *ctl, uint64_t conn, const char *ref);
 
 /* ---- control.c ------------------------------------------------------------ */
 
@@ -238,6 +245,11 @@ struct control {
 	struct tunnel *tunnel;
 	struct share *share;
 	struct call_mgr *calls;
+	struct overlay_sip *overlay;
+	unsigned overlay_ttl;
+	struct csearch *searches; /* running Searches (search.c) */
+	unsigned n_searches;
+	uint64_t next_search;
 	struct listener ls[CONTROL_MAX_LISTENERS];
 	unsigned n_ls;
 	char *unix_path;     /* the socket we bound, to unlink at exit */

@@ -21,7 +21,7 @@ struct request_def {
 /* Every request of PROTOCOL.md; later subsystems fill in their handlers. */
 static const struct request_def requests[] = {
 	{ "Calls", handle_calls },
-	{ "Cancel", NULL },
+	{ "Cancel", handle_cancel },
 	{ "ChooseDevice", handle_choose_device },
 	{ "Devices", handle_devices },
 	{ "ExternalJoin", handle_external_join },
@@ -30,7 +30,7 @@ static const struct request_def requests[] = {
 	{ "Invite", NULL },
 	{ "Join", handle_join },
 	{ "SameDeviceJoin", NULL },
-	{ "Search", NULL },
+	{ "Search", handle_search },
 	{ "Share", handle_share },
 	{ "Shares", handle_shares },
 	{ "Status", handle_status },

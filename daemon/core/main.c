@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include "core/worker.h"
 #include "core/xml.h"
 #include "call/call.h"
+#include "overlay/overlay.h"
 #include "sip/sip.h"
 #include "tunnel/tunnel.h"
 
@@ -36,6 +38,9 @@ struct options {
 	const char *state_dir, *runtime_dir, *sip_addr;
 	int control_port, sip_port;
 	enum log_level log_level;
+	const char *bootstrap[CONFIG_OVERLAY_BOOTSTRAP_MAX]; /* --bootstrap, repeatable */
+	unsigned n_bootstrap;
+	bool no_overlay;
 };
 
 struct daemon {
@@ -49,6 +54,7 @@ struct daemon {
 	struct sip *sip;
 	struct tunnel *tunnel;
 	struct call_mgr *calls;
+	struct overlay_service *overlay; /* NULL when off */
 	ev_tstamp started;
 	ev_signal sigterm, sigint, sighup;
 	ev_timer watchdog;
@@ -67,6 +73,8 @@ static void usage(FILE *f)
 		"  --control-port N     control TCP port on loopback (default 7060, 0 = any free)\n"
 		"  --sip-port N         SIP port (default 5060, 0 = any free)\n"
 		"  --sip-addr ADDR      SIP address to bind (default all)\n"
+		"  --bootstrap URI      overlay bootstrap peer sip:HOST:PORT (repeatable)\n"
+		"  --no-overlay         do not join the peer-to-peer overlay\n"
 		"  --log-level LEVEL    emerg alert crit err warning notice info debug\n"
 		"  --version            print the version and exit\n"
 		"  --help               print this help and exit\n");
@@ -88,7 +96,8 @@ static int parse_port(const char *s, int *ret)
 /* Returns 0 to run, 1 to exit 0 (--help/--version), or an EX_ code. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { O_CONFIG = 256, O_STATE, O_RUNTIME, O_CPORT, O_SPORT, O_SADDR, O_LEVEL, O_VER };
+	enum { O_CONFIG = 256, O_STATE, O_RUNTIME, O_CPORT, O_SPORT, O_SADDR, O_LEVEL, O_VER,
+	       O_BOOT, O_NOOV };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, O_CONFIG },
 		{ "state-dir", required_argument, NULL, O_STATE },
@@ -98,6 +107,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "sip-addr", required_argument, NULL, O_SADDR },
 		{ "log-level", required_argument, NULL, O_LEVEL },
 		{ "version", no_argument, NULL, O_VER },
+		{ "bootstrap", required_argument, NULL, O_BOOT },
+		{ "no-overlay", no_argument, NULL, O_NOOV },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -126,6 +137,16 @@ static int parse_args(int argc, char **argv, struct options *o)
 			}
 			break;
 		case O_VER: printf("sipsvcd %s\n", PACKAGE_VERSION); return 1;
+		case O_NOOV: o->no_overlay = true; break;
+		case O_BOOT:
+			if (o->n_bootstrap == CONFIG_OVERLAY_BOOTSTRAP_MAX ||
+			    strncasecmp(optarg, "sip:", 4) != 0) {
+				fprintf(stderr, "sipsvcd: --bootstrap wants sip:HOST:PORT (at most "
+					"%d)\n", CONFIG_OVERLAY_BOOTSTRAP_MAX);
+				return EX_USAGE;
+			}
+			o->bootstrap[o->n_bootstrap++] = optarg;
+			break;
 		case 'h': usage(stdout); return 1;
 		default: usage(stderr); return EX_USAGE;
 		}
@@ -159,6 +180,11 @@ static int apply_options(struct config *c, const struct options *o)
 		c->sip_port = o->sip_port;
 	if (o->log_level >= 0)
 		c->log_level = o->log_level;
+	if (o->no_overlay)
+		c->overlay_enable = false;
+	for (unsigned i = 0; i < o->n_bootstrap; i++)
+		if (config_overlay_bootstrap_add(c, o->bootstrap[i]) < 0)
+			return -ENOSPC;
 	if (set_path(&c->state_dir, o->state_dir) < 0 ||
 	    set_path(&c->runtime_dir, o->runtime_dir) < 0 ||
 	    set_path(&c->sip_addr, o->sip_addr) < 0)
@@ -303,6 +329,9 @@ static void daemon_stop(struct daemon *d)
 	status_unregister(on_status, d);
 	if (d->control)
 		control_set_calls(d->control, NULL);
+	overlay_service_free(d->overlay); /* before sip and share, which it uses */
+	if (d->control)
+		control_set_overlay(d->control, NULL, 0);
 	call_mgr_free(d->calls);
 	tunnel_free(d->tunnel); /* before the SIP stack, which answers what it left */
 	sip_free(d->sip);
@@ -370,6 +399,13 @@ static int run(int argc, char **argv)
 		return EX_OSERR;
 	}
 	control_set_calls(d.control, d.calls);
+	/* the overlay after sip and share: it claims SIP methods and searches the index */
+	if (d.cfg->overlay_enable &&
+	    overlay_service_new(d.loop, d.sip, d.share, d.cfg, &d.overlay) < 0) {
+		daemon_stop(&d);
+		return EX_OSERR;
+	}
+	control_set_overlay(d.control, overlay_service_binding(d.overlay), d.cfg->overlay_ttl);
 	watchdog_start(&d);
 	log_notice("sipsvcd %s ready (control port %d, pid %ld)", PACKAGE_VERSION,
 		   control_tcp_port(d.control), (long)getpid());
