@@ -220,10 +220,10 @@ void control_set_overlay(struct control *ctl, struct overlay_sip *ov, unsigned t
 	ctl->overlay_ttl = ttl;
 	if (ov)
 		return;
-	while (ctl->searches) {
-		struct csearch *cs = ctl->searches;
-
-		csearch_unlink(cs);
+	for (struct csearch *cs = ctl->searches, *next; cs; cs = next) {
+		next = cs->next;
 		free(cs);
 	}
+	ctl->searches = NULL;
+	ctl->n_searches = 0;
 }

@@ -228,13 +228,17 @@ static struct bsub *link_find(struct overlay_sip *b, const struct overlay_peer *
 	return NULL;
 }
 
-static struct bsub *link_find_other(struct overlay_sip *b, const struct overlay_peer *p,
-				    const struct bsub *not)
+/* A new dialog from a peer replaces the old ones it had with us (a restart, say). */
+static void link_drop_others(struct overlay_sip *b, const struct overlay_peer *p,
+			     const struct bsub *keep)
 {
-	for (struct bsub *e = b->subs; e; e = e->next)
-		if (e != not && !e->query && e->notifier && peer_same(&e->peer, p))
-			return e;
-	return NULL;
+	struct bsub *next;
+
+	for (struct bsub *e = b->subs; e; e = next) {
+		next = e->next; /* freeing e calls no one who touches the list */
+		if (e != keep && !e->query && e->notifier && peer_same(&e->peer, p))
+			bsub_free(e);
+	}
 }
 
 static struct bsub *query_find_in(struct overlay_sip *b, const struct overlay_id *qid,
@@ -286,14 +290,17 @@ static int notify(struct bsub *e, const char *state, const char *ctype, const ch
 	return r;
 }
 
-static int stash_add(struct stash *st, char *body, const char *state,
+static int stash_add(struct stash *st, const char *body, const char *state,
 		     overlay_send_done_h *done, void *arg)
 {
-	if (st->n >= STASH_MAX) {
-		free(body);
+	char *copy;
+
+	if (st->n >= STASH_MAX)
 		return -ENOBUFS;
-	}
-	st->it[st->n++] = (struct stash_item){ .body = body, .state = state, .done = done,
+	copy = strdup(body);
+	if (!copy)
+		return -ENOMEM;
+	st->it[st->n++] = (struct stash_item){ .body = copy, .state = state, .done = done,
 					       .arg = arg };
 	return 0;
 }
@@ -370,24 +377,15 @@ static const char *notify_state(enum overlay_peers_kind k)
 	}
 }
 
-static int send_peers(void *ctx, const struct overlay_peer *to, const struct overlay_peers *m,
-		      overlay_send_done_h *done, void *arg)
+static int peers_body_send(struct overlay_sip *b, const struct overlay_peer *to,
+			   const struct overlay_peers *m, const char *body,
+			   overlay_send_done_h *done, void *arg)
 {
-	struct overlay_sip *b = ctx;
-	_cleanup_(freep) char *body = NULL;
 	struct bsub *e;
-	size_t len;
-	int r = overlay_peers_to_xml(m, &body, &len);
 
-	r = body_str(r, &body, len);
-	if (r < 0)
-		return r;
 	if (m->kind != OVERLAY_PEERS_SUBSCRIBE && b->stash.active && !b->stash.query &&
-	    peer_same(&b->stash.peer, to)) {
-		r = stash_add(&b->stash, body, notify_state(m->kind), done, arg);
-		body = NULL;
-		return r;
-	}
+	    peer_same(&b->stash.peer, to))
+		return stash_add(&b->stash, body, notify_state(m->kind), done, arg);
 	if (m->kind == OVERLAY_PEERS_SUBSCRIBE)
 		return subscribe_peers(b, to, m, body, done, arg);
 	if (m->kind == OVERLAY_PEERS_LEAVE && link_find(b, to, false)) {
@@ -403,24 +401,33 @@ static int send_peers(void *ctx, const struct overlay_peer *to, const struct ove
 	return notify(e, notify_state(m->kind), OVERLAY_PEERS_MEDIA_TYPE, body, done, arg);
 }
 
+static int send_peers(void *ctx, const struct overlay_peer *to, const struct overlay_peers *m,
+		      overlay_send_done_h *done, void *arg)
+{
+	char *body = NULL;
+	size_t len;
+	int r = overlay_peers_to_xml(m, &body, &len);
+
+	r = body_str(r, &body, len);
+	if (r == 0)
+		r = peers_body_send(ctx, to, m, body, done, arg);
+	free(body);
+	return r;
+}
+
 static void query_h(struct sip_sub *sub, enum sip_sub_event ev, int status, struct sip_tx *tx,
 		    void *arg);
 
-static int send_query(void *ctx, const struct overlay_peer *to, const struct overlay_query *q,
-		      overlay_send_done_h *done, void *arg)
+static int query_body_send(struct overlay_sip *b, const struct overlay_peer *to,
+			   const struct overlay_query *q, const char *body,
+			   overlay_send_done_h *done, void *arg)
 {
-	struct overlay_sip *b = ctx;
-	_cleanup_(freep) char *body = NULL;
 	char uri[OVERLAY_ID_HEX_LEN + OVERLAY_CONTACT_MAX + 8], hex[OVERLAY_ID_HEX_LEN + 1];
 	char event[sizeof(QUERY_EVENT) + OVERLAY_ID_HEX_LEN + 8];
 	struct bdone *d;
 	struct bsub *e;
-	size_t len;
-	int r = overlay_query_to_xml(q, &body, &len);
+	int r;
 
-	r = body_str(r, &body, len);
-	if (r < 0)
-		return r;
 	e = bsub_new(b, to, true, false);
 	d = bdone_new(done, arg);
 	if (!e || !d) {
@@ -443,6 +450,20 @@ static int send_query(void *ctx, const struct overlay_peer *to, const struct ove
 	return r;
 }
 
+static int send_query(void *ctx, const struct overlay_peer *to, const struct overlay_query *q,
+		      overlay_send_done_h *done, void *arg)
+{
+	char *body = NULL;
+	size_t len;
+	int r = overlay_query_to_xml(q, &body, &len);
+
+	r = body_str(r, &body, len);
+	if (r == 0)
+		r = query_body_send(ctx, to, q, body, done, arg);
+	free(body);
+	return r;
+}
+
 static int send_hit(void *ctx, const struct overlay_peer *to, const struct overlay_hit *h,
 		    overlay_send_done_h *done, void *arg)
 {
@@ -456,10 +477,12 @@ static int send_hit(void *ctx, const struct overlay_peer *to, const struct overl
 	if (r < 0)
 		return r;
 	if (b->stash.active && b->stash.query && overlay_id_cmp(&b->stash.qid, &h->qid) == 0 &&
-	    peer_same(&b->stash.peer, to))
-		return stash_add(&b->stash, body, NULL, done, arg);
-	e = query_find_in(b, &h->qid, to);
-	r = e ? notify(e, NULL, OVERLAY_QUERY_MEDIA_TYPE, body, done, arg) : -ENOENT;
+	    peer_same(&b->stash.peer, to)) {
+		r = stash_add(&b->stash, body, NULL, done, arg);
+	} else {
+		e = query_find_in(b, &h->qid, to);
+		r = e ? notify(e, NULL, OVERLAY_QUERY_MEDIA_TYPE, body, done, arg) : -ENOENT;
+	}
 	free(body);
 	return r;
 }
@@ -489,7 +512,7 @@ static bool peers_new(struct sip_tx *tx, const char *id, void *arg)
 {
 	struct overlay_sip *b = arg;
 	struct overlay_peers m;
-	struct bsub *e, *old;
+	struct bsub *e = NULL;
 	int r = peers_read(tx, &m);
 
 	if (r == 0 && m.kind != OVERLAY_PEERS_SUBSCRIBE)
@@ -500,21 +523,19 @@ static bool peers_new(struct sip_tx *tx, const char *id, void *arg)
 	}
 	stash_begin(b, &m.from, NULL);
 	r = overlay_recv_peers(b->ov, &m);
-	e = r == 0 ? bsub_new(b, &m.from, false, true) : NULL;
-	if (r == 0 && !e)
-		r = -EBUSY;
-	if (r == 0 && sip_sub_accept(tx, 2 * b->refresh_s, link_h, e, &e->sub) < 0)
-		r = -EBUSY;
-	if (r < 0) {
+	if (r == 0) {
+		e = bsub_new(b, &m.from, false, true);
+		if (!e || sip_sub_accept(tx, 2 * b->refresh_s, link_h, e, &e->sub) < 0)
+			r = -EBUSY;
+	}
+	if (r != 0 || !e) {
 		if (e)
 			bsub_free(e);
 		stash_end(b, NULL);
 		respond_errno(tx, r);
 		return true;
 	}
-	/* a new dialog from the same peer replaces its old one (a restart, say) */
-	while ((old = link_find_other(b, &m.from, e)))
-		bsub_free(old);
+	link_drop_others(b, &m.from, e);
 	stash_end(b, e);
 	return true;
 }
@@ -608,16 +629,15 @@ static bool query_new(struct sip_tx *tx, const char *id, void *arg)
 	}
 	stash_begin(b, &from, &q.qid);
 	r = overlay_recv_query(b->ov, &from, &q);
-	log_debug("overlay: query %s ttl %u from %s: %d, %zu stashed", id, q.ttl, from.contact, r,
-		  b->stash.n);
-	if (r == 0 && !(e = bsub_new(b, &from, true, true)))
-		r = -EBUSY;
+	log_debug("overlay: query %s ttl %u from %s: %d", id, q.ttl, from.contact, r);
 	if (r == 0) {
-		e->qid = q.qid;
-		if (sip_sub_accept(tx, q.expires_s, query_h, e, &e->sub) < 0)
+		e = bsub_new(b, &from, true, true);
+		if (e)
+			e->qid = q.qid;
+		if (!e || sip_sub_accept(tx, q.expires_s, query_h, e, &e->sub) < 0)
 			r = -EBUSY;
 	}
-	if (r < 0) {
+	if (r != 0 || !e) {
 		if (e)
 			bsub_free(e);
 		stash_end(b, NULL);
@@ -730,8 +750,11 @@ void overlay_sip_free(struct overlay_sip *b)
 	/* the overlay first: the done calls of dropped sends then find it dead */
 	overlay_free(b->ov);
 	overlay_ev_clock_stop(&b->clk);
-	while (b->subs)
-		bsub_free(b->subs);
+	for (struct bsub *e = b->subs, *next; e; e = next) {
+		next = e->next;
+		sip_sub_free(e->sub); /* its sends' done calls need none of this */
+		free(e);
+	}
 	free(b);
 }
 

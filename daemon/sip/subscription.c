@@ -479,9 +479,11 @@ int sip_sub_subscribe(struct sip *s, const char *from, const char *to, const cha
 	struct subreq *r = calloc(1, sizeof(*r));
 	struct sip_sub *sub = NULL;
 	char hdr[300];
-	int e = m && r ? claim_once(s) : -ENOMEM;
+	int e = m && r ? 0 : -ENOMEM;
 
 	snprintf(hdr, sizeof(hdr), "Event: %s\r\nExpires: %u", event, expires);
+	if (e == 0 && claim_once(s) < 0)
+		e = -ENOMEM;
 	if (e == 0 && (sip_message_add_headers(m, hdr) < 0 ||
 		       sip_message_set_body(m, ctype, body) < 0))
 		e = -EINVAL;
@@ -738,22 +740,28 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	mem_deref(sub);
 }
 
+static bool sub_matches(const struct sip_sub *sub, const char *cid, const char *to_tag,
+			const char *from_tag, bool notify)
+{
+	if (strcmp(sub->call_id, cid) != 0 || strcmp(sub->local_tag, to_tag) != 0)
+		return false;
+	/* before its 2xx, our subscription knows no remote tag: a NOTIFY sets it */
+	return sub->remote_tag ? strcmp(sub->remote_tag, from_tag) == 0 : notify && !sub->notifier;
+}
+
 static struct sip_sub *sub_find(struct sip *s, const osip_message_t *req, const char *to_tag)
 {
-	_cleanup_(freep) char *cid = call_id_of(req);
-	_cleanup_(freep) char *from_tag = tag_of(req->from);
+	char *cid = call_id_of(req), *from_tag = tag_of(req->from);
 	bool notify = strcmp(req->sip_method, "NOTIFY") == 0;
+	struct sip_sub *sub = NULL;
 
-	if (!cid || !from_tag)
-		return NULL;
-	for (struct sip_sub *sub = s->subs; sub; sub = sub->next) {
-		if (strcmp(sub->call_id, cid) != 0 || strcmp(sub->local_tag, to_tag) != 0)
-			continue;
-		if (sub->remote_tag ? strcmp(sub->remote_tag, from_tag) == 0
-				    : notify && !sub->notifier)
-			return sub;
-	}
-	return NULL;
+	if (cid && from_tag)
+		for (sub = s->subs; sub; sub = sub->next)
+			if (sub_matches(sub, cid, to_tag, from_tag, notify))
+				break;
+	free(cid);
+	free(from_tag);
+	return sub;
 }
 
 static bool new_subscribe(struct sip *s, struct sip_tx *tx)
@@ -777,13 +785,15 @@ static bool new_subscribe(struct sip *s, struct sip_tx *tx)
 static bool on_request(struct sip_tx *tx, void *arg)
 {
 	struct sip *s = arg;
-	_cleanup_(freep) char *to_tag = tx->req ? tag_of(tx->req->to) : NULL;
+	char *to_tag;
 	struct sip_sub *sub;
 
 	if (!tx->req || !tx->req->cseq)
 		return false;
+	to_tag = tag_of(tx->req->to);
 	if (to_tag) {
 		sub = sub_find(s, tx->req, to_tag);
+		free(to_tag);
 		if (!sub)
 			return false; /* 481 from the SIP layer */
 		request_in(sub, tx);
