@@ -308,10 +308,11 @@ enum sip_sub_event {
 	 * (notifier), @p tx. Answer it with sip_sub_answer() or sip_tx_respond();
 	 * unanswered, it gets 200. */
 	SIP_SUB_REQUEST,
-	/* The subscription ended without the owner asking: it expired (408), the other
-	 * side terminated it (a NOTIFY with "terminated", or a SUBSCRIBE with Expires: 0:
-	 * status 0), or a request of ours in it failed (its status). The last event; the
-	 * owner still drops its reference with sip_sub_free(). */
+	/* The subscription ended: it expired (408), the other side terminated it (a
+	 * NOTIFY with "terminated", or a SUBSCRIBE with Expires: 0: status 0), a request
+	 * of ours in it failed (its status), or the owner's own last request (an
+	 * unsubscribe, a terminating NOTIFY) was answered (its status). Once, and the
+	 * last event; the owner still drops its reference with sip_sub_free(). */
 	SIP_SUB_TERMINATED,
 	_SIP_SUB_EVENT_MAX,
 };

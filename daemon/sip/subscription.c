@@ -34,6 +34,7 @@ struct sip_sub {
 	bool ending;	  /* no new requests from the owner */
 	bool peer_ended;  /* the other side ended it in the request being handled */
 	bool busy;	  /* one of our requests is out */
+	bool told;	  /* the owner heard SIP_SUB_TERMINATED */
 	bool tcp;
 	char *event;	  /* the Event header value */
 	char *call_id, *local_tag, *remote_tag;
@@ -50,6 +51,10 @@ struct sip_sub {
 	struct subreq *q_head, *q_tail;
 	unsigned q_len;
 };
+
+/* A subscriber waits this much past the expiry for the notifier's last NOTIFY, which
+ * the notifier sends when its own timer runs out (RFC 6665 4.2.2). */
+#define SUB_GRACE 5
 
 static void pump(struct sip_sub *sub);
 static int claim_once(struct sip *s);
@@ -274,19 +279,25 @@ static void expiry_set(struct sip_sub *sub, unsigned secs)
 	ev_timer_start(s->loop, &sub->timer);
 }
 
-/* Ended by the module: no more matching; the owner hears it once. */
+/* The owner hears of the end once, whoever ended it. */
+static void tell_end(struct sip_sub *sub, int status)
+{
+	if (sub->told || !sub->h)
+		return;
+	sub->told = true;
+	sub->h(sub, SIP_SUB_TERMINATED, status, NULL, sub->arg);
+}
+
+/* Ended by the module: no more matching. */
 static void terminate(struct sip_sub *sub, int status)
 {
-	sip_sub_h *h = sub->h;
-
 	if (!sub->linked && sub->ending)
 		return;
 	sub->ending = true;
 	unlink_sub(sub);
 	if (!sub->established)
 		queue_drop(sub); /* they could never go */
-	if (h)
-		h(sub, SIP_SUB_TERMINATED, status, NULL, sub->arg);
+	tell_end(sub, status);
 }
 
 /* ---- sending ------------------------------------------------------------------------- */
@@ -364,13 +375,14 @@ static void on_response(struct sip_tx *tx, int status, const osip_message_t *res
 	if (status < 300 && initial && sub->linked) {
 		establish_uac(sub, resp);
 		if (sub->linked)
-			expiry_set(sub, expires_of(resp, sub->max_expires));
+			expiry_set(sub, expires_of(resp, sub->max_expires) + SUB_GRACE);
 	}
 	if (r->done)
 		r->done(sub, status, r->arg);
-	if (r->final) {
+	if (r->final) { /* the owner's own end, now answered */
 		sub->ending = true;
 		unlink_sub(sub);
+		tell_end(sub, status);
 	} else if ((status >= 300 && initial) || fatal(status, resp)) {
 		terminate(sub, status);
 	}
@@ -683,7 +695,7 @@ static bool notify_state(struct sip_sub *sub, const osip_message_t *req)
 		return true;
 	ex = strstr(st, "expires=");
 	if (ex && sub->linked)
-		expiry_set(sub, (unsigned)strtoul(ex + 8, NULL, 10) + 5);
+		expiry_set(sub, (unsigned)strtoul(ex + 8, NULL, 10) + SUB_GRACE);
 	return false;
 }
 
