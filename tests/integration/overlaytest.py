@@ -6,16 +6,17 @@ import os
 import re
 import time
 
-from sipsvctest import Daemon, check, check_eq, parse_xml, wait_for, TIMEOUT
+from sipsvctest import Daemon, check, check_eq, parse_xml, wait_for, SLOW, TIMEOUT
 
 # A short refresh so that a dead neighbour is noticed in seconds (1.5 intervals).
 CONFIG = '<sipsvc><overlay refresh="%d" min-neighbours="%d" max-neighbours="%d"/></sipsvc>'
 
 
-def node(bootstrap=(), refresh=2, lo=4, hi=8, addr="127.0.0.1", extra=(), tmp=None,
-         wrapper_env=None):
+def node(bootstrap=(), refresh=2, lo=4, hi=8, addr="127.0.0.1", extra=(), tmp=None):
     """A Daemon (not started) in the overlay, SIP on @addr, bootstrapping from the
-    SIP ports or "host:port" strings in @bootstrap."""
+    SIP ports or "host:port" strings in @bootstrap. Under valgrind (SLOW) the refresh
+    is longer: a daemon that slow would miss its neighbours' refreshes."""
+    refresh *= SLOW
     args = ["--sip-addr", addr, "--log-level", os.environ.get("OVERLAY_TEST_LOG", "info")]
     for b in bootstrap:
         args += ["--bootstrap", "sip:%s" % (b if isinstance(b, str) else
@@ -70,6 +71,7 @@ def share_file(d, name, content):
 def search(client, query, ref, timeout_ms=3000, ttl=None, extra=""):
     """Send a Search; return (Ok, [hit events], done event)."""
     t = ' ttl="%d"' % ttl if ttl else ""
+    timeout_ms *= SLOW
     client.send(('<Search ref="%s" query="%s" timeout-ms="%d"%s%s/>'
                  % (ref, query, timeout_ms, t, extra)).encode())
     ok = parse_xml(client.recv_line())
@@ -93,4 +95,4 @@ def mesh(nodes, lo):
     """Wait until every running node has at least @lo neighbours."""
     def ready():
         return all(len(neighbours(d)) >= lo for d in nodes)
-    wait_for(ready, timeout=60, what="every node with >= %d neighbours" % lo)
+    wait_for(ready, timeout=60 * SLOW, what="every node with >= %d neighbours" % lo)
