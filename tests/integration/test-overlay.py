@@ -12,7 +12,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sipsvctest import (Daemon, check, check_eq, main, parse_xml, test, wait_for,
+from sipsvctest import (check, check_eq, main, parse_xml, test, wait_for,
                         xsd_validate, SLOW, TIMEOUT)
 from overlaytest import (counter, mesh, neighbours, node, node_id, search, share_file,
                          sip_port)
@@ -21,6 +21,7 @@ N = 20
 LO, HI = 4, 8
 nodes = []
 ports = []
+node_id_cache = {}  # ids of nodes that may be dead by the time we ask
 
 
 def alive():
@@ -39,8 +40,13 @@ def t01_chain_forms_an_overlay():
     for i in range(N):
         d = node(bootstrap=ports[-1:], lo=LO, hi=HI)
         d.start()
+        node_id_cache[d] = node_id(d)
         nodes.append(d)
         ports.append(sip_port(d))
+        if i == 0:  # alone, a node has nobody to ask
+            with d.unix_client() as c:
+                err, line = c.request('<Search query="anything"/>')
+                check_eq((err.tag, err.get("code")), ("Error", "not-found"), line)
     try:
         mesh(nodes, LO)
     except Exception:
@@ -155,6 +161,9 @@ def t05_cancel_stops_a_search():
 @test
 def t06_killed_neighbours_are_replaced():
     first = nodes[0]
+    events = first.unix_client()
+    ok, line = events.request('<Subscribe events="overlay"/>')
+    check_eq(ok.tag, "Ok", line)
     victims_ids = sorted(neighbours(first))[:2]
     victims = [d for d in nodes[1:-1] if node_id(d) in victims_ids]
     # three more, away from the first and the holder: 5 killed in all
@@ -168,6 +177,15 @@ def t06_killed_neighbours_are_replaced():
         n = neighbours(first)
         return not (n & dead) and len(n) >= LO
     wait_for(replaced, timeout=30 * SLOW, what="the first node's dead neighbours replaced")
+    # and its client heard of it: each dead neighbour left, others joined
+    left, joined = set(), set()
+    while not (set(victims_ids) <= left and len(joined) >= 1):
+        ev = parse_xml(events.recv_line())
+        check_eq(ev.get("type"), "overlay", "only overlay events: %r" % ev.attrib)
+        (left if ev.get("action") == "left" else joined).add(ev.get("peer"))
+        check(ev.get("uri", "").startswith("sip:%s@127.0.0.1:" % ev.get("peer")),
+              "event names the node URI: %r" % ev.attrib)
+    events.close()
     mesh(alive(), 1)
     with first.unix_client() as c:
         ok, hits, done = search(c, "quarterly", "r4", timeout_ms=3000, ttl=7)
@@ -188,6 +206,7 @@ def t07_restart_rejoins_from_known_peers():
     again.own_tmp = True
     nodes[i] = again
     again.start()
+    node_id_cache[again] = node_id(again)
     check_eq(node_id(again), node_id_cache[d], "the node id survived the restart")
     wait_for(lambda: len(neighbours(again)) >= 1, timeout=30 * SLOW,
              what="the restarted node back in the overlay")
@@ -196,25 +215,25 @@ def t07_restart_rejoins_from_known_peers():
     check_eq(len(hits), 1, "and it can search")
 
 
-node_id_cache = {}
+@test
+def t08_no_overlay():
+    d = node(extra=["--no-overlay"])
+    try:
+        d.start()
+        check(d.status().find("Overlay") is None, "no <Overlay> in Status")
+        with d.unix_client() as c:
+            err, line = c.request('<Search ref="x" query="anything"/>')
+            check_eq((err.tag, err.get("code")), ("Error", "invalid"), line)
+        d.stop()
+    finally:
+        d.cleanup()
 
 
 @test
-def t08_stop_all():
+def t09_stop_all():
     for d in alive():
         d.stop()
 
-
-_orig_start = Daemon.start
-
-
-def _start_and_cache(self, *a, **kw):
-    r = _orig_start(self, *a, **kw)
-    node_id_cache[self] = node_id(self)
-    return r
-
-
-Daemon.start = _start_and_cache
 
 if __name__ == "__main__":
     try:
