@@ -156,6 +156,13 @@ def t05_cancel_stops_a_search():
         check_eq(parse_xml(b.recv_line()).get("code"), "not-found", "not b's search")
         ev = parse_xml(a.recv_line(timeout=TIMEOUT))
         check_eq(ev.get("state"), "done", "a's search ran to its end")
+    # a client that goes away loses its events, not its search (PROTOCOL.md "Events")
+    mark = nodes[0].log_mark()
+    c = nodes[0].unix_client()
+    c.send(b'<Search ref="gone" query="quarterly" ttl="7" timeout-ms="1500"/>')
+    ok = parse_xml(c.recv_line())
+    c.close()
+    nodes[0].wait_log(r"overlay: search %s done: 1 results" % ok.get("search"), start=mark)
 
 
 @test
