@@ -129,7 +129,8 @@ def tunnel_carries_headers_and_body():
 
 
 # Implemented requests that fail for the REQUESTS above: exit code, error code.
-IMPLEMENTED_ERRORS = {"Share": (3, "invalid"), "Unshare": (2, "not-shared")}
+IMPLEMENTED_ERRORS = {"Share": (3, "invalid"), "Unshare": (2, "not-shared"),
+                      "Search": (2, "not-found")}  # a lone node: no neighbours
 # What the daemon implements: exit code and, for errors, the code it names.
 IMPLEMENTED = {"Status": (0, None), "Devices": (0, None), "Calls": (0, None),
                "Join": (0, None), "ExternalJoin": (0, None)}
