@@ -349,6 +349,8 @@ int overlay_sip_new(struct sip *s, struct ev_loop *loop, const struct overlay_co
 void overlay_sip_free(struct overlay_sip *b);
 /** The overlay it runs. */
 struct overlay *overlay_sip_overlay(const struct overlay_sip *b);
+/** Subscription dialogs it keeps (links and queries, both sides). */
+size_t overlay_sip_dialogs(const struct overlay_sip *b);
 /** Hear of neighbour changes. */
 void overlay_sip_set_neighbour_handler(struct overlay_sip *b, overlay_neighbour_h *h, void *arg);
 /**

@@ -147,6 +147,19 @@ static void on_neighbour(const struct overlay_peer *p, bool up, void *arg)
 	event_emit(EVENT_OVERLAY, NULL, ev);
 }
 
+/* <Overlay> of <Status/>: the overlay's facts, and the dialogs that carry them. */
+static void on_status(xmlNodePtr st, void *arg)
+{
+	struct overlay_service *svc = arg;
+	xmlNodePtr n;
+
+	overlay_status(st, overlay_sip_overlay(svc->b));
+	for (n = st->last; n && !xmlStrEqual(n->name, BAD_CAST "Overlay"); n = n->prev)
+		;
+	if (n)
+		xml_set_propf(n, "dialogs", "%zu", overlay_sip_dialogs(svc->b));
+}
+
 /* ---- the object ------------------------------------------------------------------------ */
 
 static void bootstrap(struct overlay *ov, const struct config *cfg)
@@ -189,7 +202,7 @@ int overlay_service_new(struct ev_loop *loop, struct sip *sip, struct share *sha
 	}
 	overlay_sip_set_neighbour_handler(svc->b, on_neighbour, svc);
 	bootstrap(overlay_sip_overlay(svc->b), cfg);
-	status_register(overlay_status, overlay_sip_overlay(svc->b));
+	status_register(on_status, svc);
 	overlay_start(overlay_sip_overlay(svc->b));
 	(void)overlay_node_uri(overlay_sip_overlay(svc->b), uri, sizeof(uri));
 	log_notice("overlay: node %s, %zu known peers, %zu bootstrap peers", uri,
@@ -207,7 +220,7 @@ void overlay_service_free(struct overlay_service *svc)
 {
 	if (!svc)
 		return;
-	status_unregister(overlay_status, overlay_sip_overlay(svc->b));
+	status_unregister(on_status, svc);
 	/* a goodbye to each neighbour, so they replace us at once rather than after
 	 * their refresh interval */
 	overlay_leave(overlay_sip_overlay(svc->b));

@@ -769,6 +769,11 @@ void overlay_sip_set_neighbour_handler(struct overlay_sip *b, overlay_neighbour_
 	b->nh_arg = arg;
 }
 
+size_t overlay_sip_dialogs(const struct overlay_sip *b)
+{
+	return b->n_links + b->n_qin + b->n_qout;
+}
+
 int overlay_sip_peer_find(const struct overlay_sip *b, const struct overlay_id *id,
 			  struct overlay_peer *ret)
 {

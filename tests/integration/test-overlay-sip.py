@@ -7,6 +7,7 @@ no subscription (481). The daemon answers each with its mapped status and stays
 healthy."""
 
 import re
+import time
 import xml.etree.ElementTree as ET
 
 import siptest as t
@@ -62,6 +63,22 @@ for i in range(30):
         t.check(t.header(resp[0], "Retry-After") is not None, "503 says when to retry")
 t.check(statuses.count(200) >= 15 and statuses.count(503) >= 5 and
         set(statuses) <= {200, 503}, "flood: 200s then 503s: %r" % statuses)
+
+# every dialog of all that ends: queries time out (their last NOTIFYs go nowhere and
+# fail), and a liar gone away loses its link when a NOTIFY to it fails; what is left
+# is one dialog per remaining neighbour
+
+
+def left():
+    ov = d.status().find("Overlay")
+    return int(ov.get("dialogs")), int(ov.get("neighbours"))
+
+
+deadline = time.time() + 90
+while time.time() < deadline and left()[0] > left()[1]:
+    time.sleep(0.5)
+t.check(left()[0] == left()[1] <= 2, "one dialog per neighbour, every query dialog freed: "
+        "%d dialogs, %d neighbours" % left())
 
 t.check(d.alive(), "the daemon is alive")
 t.check(d.status_valid(), "Status validates")

@@ -14,8 +14,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sipsvctest import (check, check_eq, main, parse_xml, test, wait_for,
                         xsd_validate, SLOW, TIMEOUT)
-from overlaytest import (counter, mesh, neighbours, node, node_id, search, share_file,
-                         sip_port)
+from overlaytest import (counter, mesh, neighbours, node, node_id, overlay, search,
+                         share_file, sip_port)
 
 N = 20
 LO, HI = 4, 8
@@ -237,7 +237,17 @@ def t08_no_overlay():
 
 
 @test
-def t09_stop_all():
+def t09_dialogs_freed_then_stop_all():
+    # searches over, dead neighbours gone: one subscription dialog per link is left on
+    # every node (query dialogs end with their Expires, lapsed links with theirs)
+    def settled():
+        for d in alive():
+            ov = overlay(d)
+            if int(ov.get("dialogs")) != int(ov.get("neighbours")):
+                return False
+        return True
+    wait_for(settled, timeout=60 * SLOW, what="one dialog per neighbour on every node (at the start: %r)"
+             % [(overlay(d).get("dialogs"), overlay(d).get("neighbours")) for d in alive()])
     for d in alive():
         d.stop()
 
