@@ -655,11 +655,13 @@ int sip_sub_answer(struct sip_sub *sub, struct sip_tx *tx, int status)
 	if (!tx->req || strcmp(tx->req->sip_method, "SUBSCRIBE") != 0 || status < 200 ||
 	    status >= 300)
 		return sip_tx_respond(tx, status, NULL, NULL, NULL, NULL);
+	if (!sub->linked || sub->ending) /* ended meanwhile: RFC 6665 4.2.1.2 */
+		return sip_tx_respond(tx, 481, NULL, NULL, NULL, NULL);
 	expires = expires_of(tx->req, sub->max_expires);
 	if (expires > sub->max_expires)
 		expires = sub->max_expires;
 	e = respond_2xx(tx, status, expires);
-	if (e < 0 || !sub->linked || sub->ending)
+	if (e < 0)
 		return e;
 	if (expires == 0) {
 		/* RFC 6665 4.1.2.3: an unsubscription; the notifier's last NOTIFY follows */
