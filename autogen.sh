@@ -8,7 +8,7 @@ PKGS="build-essential autoconf automake libtool pkg-config
 libosip2-dev libxml2-dev libxml2-utils libev-dev libsystemd-dev check libssl-dev
 python3 netcat-openbsd iproute2 util-linux systemd sip-tester baresip clang valgrind
 xdg-utils desktop-file-utils libcurl4-openssl-dev linphone-cli kamailio
-libjson-c-dev chromium nodejs"
+libjson-c-dev chromium nodejs nftables socat"
 # The browser test needs npm: a nodejs from elsewhere brings its own, Debian's does not.
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 

@@ -4,6 +4,7 @@
 #define SIPSVC_CALL_PRIVATE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "call/call.h"
@@ -17,6 +18,9 @@ struct device;
 #define CALL_URI_MAX 1024
 /* Prompts waiting for a ChooseDevice (PROTOCOL.md "Device choice"): 60 s each. */
 #define CALL_PROMPT_TIMEOUT 60.0
+/* An SDP o= value we rewrite (RFC 4566 5.2: six short fields); longer ones pass as
+ * they are. */
+#define CALL_O_MAX 256
 
 /** PROTOCOL.md call and leg states; one string table (call.c) for logs and XML. */
 enum call_state {
@@ -68,6 +72,41 @@ extern const struct call_ops call_loop_ops;
 extern const struct call_ops call_transfer_ops;
 extern const struct call_ops call_incoming_ops;
 
+/* Invite (conference.c): what became of one invitee. */
+#define CALL_INVITEES_MAX 32
+
+enum call_invitee_state {
+	CALL_INVITEE_QUEUED,
+	CALL_INVITEE_INVITED,
+	CALL_INVITEE_JOINED,
+	CALL_INVITEE_FAILED,
+};
+
+struct call_conf;
+
+struct call_invitee {
+	struct call_conf *conf;
+	char *uri;
+	enum call_invitee_state state;
+	bool sent;                /* its REFER went out */
+	int refer_id;             /* refer-focus: the REFER's CSeq (RFC 3515 2.4.6) */
+	struct sip_dialog *dlg;   /* refer-invitee: the REFER's subscription dialog */
+	struct origin origin;     /* the Invite request: its connection gets the events */
+};
+
+/** A loop-mode call whose far end is a conference focus. */
+struct call_conf {
+	struct call *call;
+	char *uri;                /* the conference URI */
+	bool refer_focus;         /* <conference method="refer-focus"> */
+	bool subscribed;          /* the conference event subscription is on */
+	struct confinfo *roster;
+	ev_timer refresh;         /* the subscription's refresh */
+	ev_timer kick;            /* sends new REFERs after the request's reply */
+	size_t n_invitees;
+	struct call_invitee inv[CALL_INVITEES_MAX];
+};
+
 struct call {
 	struct call_mgr *mgr;
 	struct call *next, *prev;
@@ -84,10 +123,24 @@ struct call {
 	struct call_leg legs[_CALL_LEG_MAX];
 	bool ended;               /* the final event was sent */
 	bool preparing;           /* device_prepare() is running */
+	bool offerless;           /* incoming INVITE without an offer: the device offers */
 	bool subscribed;          /* transfer: the REFER was accepted */
 	bool hangup;              /* Hangup asked: ends on the next loop turn */
 	bool relaying;            /* loop: a re-INVITE/UPDATE is on its way through */
 	unsigned prompt;          /* ExternalJoin: the prompt waiting, 0 none */
+	struct call_conf *conf;   /* Invite: the conference this call is in, or NULL */
+	/* SameDeviceJoin (switch.c): the far end being switched to, if any. */
+	struct {
+		char *target;         /* asked for, not called yet */
+		struct call_swleg *leg; /* the new far leg, called */
+		bool committed;       /* its offer is on its way to the device */
+		ev_timer start;       /* runs the switch after the request's reply */
+		ev_timer timer;       /* the new target's answer timeout */
+	} sw;
+	/* RFC 3264 8: every SDP the device gets from us keeps one origin (o=), its version
+	 * one higher for each change, whichever far end it comes from (sdp.c). */
+	char dev_o[CALL_O_MAX];   /* the o= value the device last got, "" before */
+	char far_o[CALL_O_MAX];   /* the far end's o= value it was made from */
 	ev_timer timer;           /* answer timeout, then the linger bound */
 	ev_timer start;           /* runs call_begin's work after the request's reply */
 	ev_timer prompt_timer;    /* the prompt's 60 s, then the chooser program's */
@@ -101,12 +154,26 @@ struct call {
 	} chooser;
 };
 
+/**
+ * A far leg outside the call's two slots (switch.c): the new target of a SameDeviceJoin
+ * while it is being called, then, once it has replaced the remote leg or been given
+ * up, a released leg that only waits for its CANCEL/BYE to settle.
+ */
+struct call_swleg {
+	struct call_leg leg;      /* first: a struct call_leg * is a struct call_swleg * */
+	struct call_mgr *mgr;
+	struct call_swleg *next, *prev;
+	bool ready;               /* answered; waits for the device's dialog to be free */
+	ev_timer linger;          /* released: the bound on its settling */
+};
+
 struct call_mgr {
 	struct ev_loop *loop;
 	const struct config *cfg;
 	struct sip *sip;
 	struct device_table *devs;
 	struct call *calls;       /* every call object still alive, ended ones too */
+	struct call_swleg *swlegs; /* every switch leg still alive */
 	size_t n_active;
 	unsigned next_id, next_prompt;
 };
@@ -116,6 +183,13 @@ struct call_mgr {
 const char *call_identity(const struct call *c);
 /** Report @p l's new state (an event with leg=, sip-status= for a failure). */
 void call_leg_set_state(struct call_leg *l, enum call_state st, int sip_status);
+/** call_leg_set_state() with a reason= (@p reason may be NULL), always reported. */
+void call_leg_report(struct call_leg *l, enum call_state st, int sip_status,
+		     const char *reason);
+/** Whether one more call fits under <calls max>; -EBUSY with why in @p err. */
+int call_check_limit(struct call_mgr *m, char *err, size_t errlen);
+/** The active call @p id (not ended), or NULL. */
+struct call *call_find(struct call_mgr *m, unsigned id);
 /** Report the call's state (connected, transferred...) without ending it. */
 void call_set_state(struct call *c, enum call_state st);
 /**
@@ -158,6 +232,15 @@ int call_leg_accept(struct call_leg *l, const char *ctype, const char *body);
 void call_leg_end(struct call_leg *l);
 /** Drop the dialog without a word (shutdown, linger bound). */
 void call_leg_drop(struct call_leg *l);
+/** Let go of the leg's server transaction (an incoming INVITE), if any. */
+void call_leg_drop_tx(struct call_leg *l);
+/** Send @p l's dialog events to @p l again (after the leg moved in memory). */
+void call_leg_rebind(struct call_leg *l);
+/**
+ * What a leg of a call that is over does with a dialog event: ACK and BYE a 2xx that
+ * crossed the CANCEL, 481 to requests, settle on the end.
+ */
+void call_leg_cleanup_event(struct call_leg *l, enum sip_dialog_event ev, struct sip_tx *tx);
 /** A leg's dialog ended (BYE either way, failure): mark it settled. */
 void call_leg_settle(struct call_leg *l);
 /**
@@ -169,6 +252,103 @@ char *call_sdp_refuse(const char *offer);
 /* ---- loop.c ------------------------------------------------------------------------ */
 /** A request inside leg @p l of a connected call: relay an offer, answer the rest. */
 void call_loop_request(struct call_leg *l, struct sip_tx *tx);
+
+/** The device's dialog is free again (a relay ended): a waiting switch may go on. */
+void call_loop_device_free(struct call *c);
+
+/* ---- switch.c ---------------------------------------------------------------------- */
+/** Whether leg @p l is a switch leg (not one of the call's two slots). */
+bool call_switch_owns(const struct call *c, const struct call_leg *l);
+/** A dialog event on the switch leg @p l of a loop-mode call. */
+void call_switch_dialog(struct call_leg *l, enum sip_dialog_event ev, int status,
+			struct sip_tx *tx);
+/** Whether a switch is asked for or under way (the remote leg may go meanwhile). */
+bool call_switch_pending(const struct call *c);
+/** The call ends: release the switch leg, forget the asked target. */
+void call_switch_stop(struct call *c);
+/** The device's dialog is free: send a waiting switch's offer. */
+void call_switch_resume(struct call *c);
+/** Free every switch leg at once (shutdown). */
+void call_switch_free_all(struct call_mgr *m);
+
+/* ---- sdp.c ------------------------------------------------------------------------- */
+/**
+ * @p sdp from a far end as the device must get it (RFC 3264 8): its o= replaced by the
+ * origin the device already knows, the version one higher when the far end's origin
+ * changed. The first SDP only sets the origin. malloc'd, NULL on out-of-memory.
+ */
+char *call_sdp_for_device(struct call *c, const char *sdp);
+
+/* ---- conference.c ------------------------------------------------------------------ */
+/** The conference call @p c is connected: subscribe, send the queued REFERs. */
+void call_conf_connected(struct call *c);
+/** A request inside the conference dialog: true if it was a NOTIFY taken here. */
+bool call_conf_request(struct call *c, struct sip_tx *tx);
+/** The call ends: unsubscribe (before the BYE), drop the REFER subscriptions. */
+void call_conf_stop(struct call *c);
+/** Free @p cf (accepts NULL). */
+void call_conf_free(struct call_conf *cf);
+
+/* ---- confinfo.c -------------------------------------------------------------------- */
+/* Bounds on a conference-info body (RFC 4575) from a focus. */
+#define CONFINFO_BODY_MAX 65536
+#define CONFINFO_USERS_MAX 64
+#define CONFINFO_ENDPOINTS_MAX 8
+#define CONFINFO_URI_MAX 256
+
+/** RFC 4575 5.1 state attribute. */
+enum confinfo_state {
+	CONFINFO_FULL,
+	CONFINFO_PARTIAL,
+	CONFINFO_DELETED,
+};
+
+/** What an endpoint's status says: in the conference, out, or nothing. */
+enum {
+	CONFINFO_STATUS_UNKNOWN,
+	CONFINFO_STATUS_IN,
+	CONFINFO_STATUS_OUT,
+};
+
+struct confinfo_endpoint {
+	char entity[CONFINFO_URI_MAX];
+	enum confinfo_state state;
+	int status;
+};
+
+struct confinfo_user {
+	char entity[CONFINFO_URI_MAX];
+	enum confinfo_state state;
+	size_t n_endpoints;
+	struct confinfo_endpoint ep[CONFINFO_ENDPOINTS_MAX];
+};
+
+/** One parsed notification, or (call_confinfo_apply) the roster built from them. */
+struct confinfo {
+	char entity[CONFINFO_URI_MAX]; /* the conference URI */
+	uint32_t version;
+	enum confinfo_state state;
+	bool known;               /* roster: a full state has been applied */
+	bool truncated;           /* users or endpoints over the bounds were ignored */
+	size_t n_users;
+	struct confinfo_user users[CONFINFO_USERS_MAX];
+};
+
+/**
+ * Parse a conference-info document of @p len bytes into a new *@p ret (free()).
+ * 0, -E2BIG (over CONFINFO_BODY_MAX), -EINVAL (not one), -ENOMEM.
+ */
+int call_confinfo_parse(const char *body, size_t len, struct confinfo **ret);
+/** A user @p entity joined (@p joined) or left the conference. */
+typedef void(confinfo_change_h)(const char *entity, bool joined, void *arg);
+/**
+ * Apply notification @p doc to @p roster (zeroed at first), telling @p h who left and
+ * who joined. 0, -ESTALE (an old version: ignored), -EAGAIN (a partial one that does
+ * not follow the roster's version: the full state must be fetched again, RFC 4575
+ * 4.6), -ENOMEM.
+ */
+int call_confinfo_apply(struct confinfo *roster, const struct confinfo *doc,
+			confinfo_change_h *h, void *arg);
 
 /* ---- incoming.c -------------------------------------------------------------------- */
 /** Take INVITEs to the user from @p m's SIP service (NULL: stop). */

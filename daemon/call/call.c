@@ -64,11 +64,17 @@ static xmlNodePtr call_event(const struct call *c, enum call_state st)
 
 void call_leg_set_state(struct call_leg *l, enum call_state st, int sip_status)
 {
+	if (l->state == st && st != CALL_STATE_FAILED)
+		return;
+	call_leg_report(l, st, sip_status, NULL);
+}
+
+void call_leg_report(struct call_leg *l, enum call_state st, int sip_status,
+		     const char *reason)
+{
 	struct call *c = l->call;
 	xmlNodePtr ev;
 
-	if (l->state == st && st != CALL_STATE_FAILED)
-		return;
 	l->state = st;
 	if (sip_status)
 		l->sip_status = sip_status;
@@ -79,6 +85,8 @@ void call_leg_set_state(struct call_leg *l, enum call_state st, int sip_status)
 		xmlNewProp(ev, BAD_CAST "leg", BAD_CAST call_leg_kind_to_string(l->kind));
 	if (ev && sip_status)
 		xml_set_propf(ev, "sip-status", "%d", sip_status);
+	if (ev && reason)
+		xmlNewProp(ev, BAD_CAST "reason", BAD_CAST reason);
 	event_emit(EVENT_CALL, &c->origin, ev);
 }
 
@@ -89,6 +97,8 @@ void call_set_state(struct call *c, enum call_state st)
 	c->state = st;
 	log_info("call c%u: %s", c->id, call_state_to_string(st));
 	event_emit(EVENT_CALL, &c->origin, call_event(c, st));
+	if (st == CALL_STATE_CONNECTED)
+		call_conf_connected(c);
 }
 
 /* ---- lifetime ---------------------------------------------------------------------- */
@@ -102,7 +112,10 @@ static void call_destroy(void *data)
 		free(c->legs[i].uri);
 	}
 	free(c->target);
+	device_unref(c->dev);
 	free(c->dev_spec);
+	free(c->sw.target);
+	call_conf_free(c->conf);
 }
 
 static void unlink_call(struct call *c)
@@ -114,6 +127,8 @@ static void unlink_call(struct call *c)
 	ev_timer_stop(m->loop, &c->timer);
 	ev_timer_stop(m->loop, &c->prompt_timer);
 	ev_timer_stop(m->loop, &c->start);
+	ev_timer_stop(m->loop, &c->sw.start);
+	ev_timer_stop(m->loop, &c->sw.timer);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -184,6 +199,8 @@ void call_finish(struct call *c, enum call_state st, const char *reason, int sip
 	event_emit(EVENT_CALL, &c->origin, ev);
 	call_choose_stop(c);
 	mem_ref(c);
+	call_switch_stop(c);
+	call_conf_stop(c);
 	for (int i = 0; i < _CALL_LEG_MAX; i++)
 		call_leg_end(&c->legs[i]);
 	m = c->mgr; /* ending the legs may have unlinked the call */
@@ -223,6 +240,8 @@ struct call *call_new(struct call_mgr *m, const char *target, const struct origi
 	ev_init(&c->prompt_timer, NULL);
 	ev_init(&c->start, on_start);
 	c->start.data = c;
+	ev_init(&c->sw.start, NULL);
+	ev_init(&c->sw.timer, NULL);
 	c->next = m->calls;
 	if (m->calls)
 		m->calls->prev = c;
@@ -250,12 +269,13 @@ int call_use_device(struct call *c, const char *dev, enum device_mode mode, char
 		return -ENOMEM;
 	if (is_uri(dev)) {
 		/* An ad-hoc sip device: what the sip wrapper assumes by default. */
-		c->dev = NULL;
+		c->dev = device_unref(c->dev);
 		c->caps = SIPSVC_CAP_LOOP | SIPSVC_CAP_REFER;
 		snprintf(c->contact, sizeof(c->contact), "%s", dev);
 		c->mode = mode == _DEVICE_MODE_INVALID ? DEVICE_MODE_LOOP : mode;
 	} else {
-		c->dev = t ? device_find(t, dev) : NULL;
+		device_unref(c->dev);
+		c->dev = device_ref(t ? device_find(t, dev) : NULL);
 		if (!c->dev) {
 			snprintf(err, errlen, "no device \"%s\" in the config; <Devices/> lists them",
 				 dev);
@@ -355,7 +375,7 @@ void call_begin(struct call *c)
 	ev_timer_start(c->mgr->loop, &c->start);
 }
 
-static int check_limit(struct call_mgr *m, char *err, size_t errlen)
+int call_check_limit(struct call_mgr *m, char *err, size_t errlen)
 {
 	if (m->n_active < m->cfg->max_calls)
 		return 0;
@@ -368,7 +388,7 @@ int call_join(struct call_mgr *m, const char *target, const char *dev, enum devi
 	      const struct origin *o, unsigned *ret_id, char *err, size_t errlen)
 {
 	struct call *c;
-	int r = check_limit(m, err, errlen);
+	int r = call_check_limit(m, err, errlen);
 
 	if (r < 0)
 		return r;
@@ -392,7 +412,7 @@ int call_external_join(struct call_mgr *m, const char *target, bool prompt,
 		       const struct origin *o, unsigned *ret_id, char *err, size_t errlen)
 {
 	struct call *c;
-	int r = check_limit(m, err, errlen);
+	int r = call_check_limit(m, err, errlen);
 
 	if (r < 0)
 		return r;
@@ -463,6 +483,7 @@ void call_mgr_free(struct call_mgr *m)
 			unlink_call(c);
 		mem_deref(c);
 	}
+	call_switch_free_all(m);
 	free(m);
 }
 
@@ -476,7 +497,7 @@ size_t call_mgr_count(const struct call_mgr *m)
 	return m->n_active;
 }
 
-static struct call *find_call(struct call_mgr *m, unsigned id)
+struct call *call_find(struct call_mgr *m, unsigned id)
 {
 	for (struct call *c = m->calls; c; c = c->next)
 		if (c->id == id && !c->ended)
@@ -501,7 +522,7 @@ int call_hangup(struct call_mgr *m, unsigned id)
 	struct call *c;
 
 	if (id) {
-		c = find_call(m, id);
+		c = call_find(m, id);
 		if (!c || c->hangup)
 			return -ENOENT;
 		hangup_soon(c);
@@ -509,6 +530,25 @@ int call_hangup(struct call_mgr *m, unsigned id)
 	}
 	for (c = m->calls; c; c = c->next)
 		hangup_soon(c);
+	return 0;
+}
+
+int call_leg_dialog(struct call_mgr *m, unsigned id, const char *leg,
+		    struct sip_dialog **ret)
+{
+	struct call *c = call_find(m, id);
+	const struct call_leg *l = NULL;
+
+	if (!c)
+		return -ENOENT;
+	for (enum call_leg_kind k = 0; k < _CALL_LEG_MAX; k++)
+		if (strcmp(leg, call_leg_kind_to_string(k)) == 0)
+			l = &c->legs[k];
+	if (!l)
+		return -EINVAL;
+	if (!l->dlg || !l->answered || l->settled)
+		return -ENOTCONN;
+	*ret = l->dlg;
 	return 0;
 }
 

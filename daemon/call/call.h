@@ -9,8 +9,8 @@
  *
  * Errors are -errno, which the control layer maps to the protocol's codes:
  * -EBUSY limit, -ENODEV no-such-device, -EHOSTDOWN device-unavailable, -ENOENT
- * no-such-call, -ENXIO no-devices, -ECANCELED declined, -EINVAL invalid, -ENOMEM
- * internal.
+ * no-such-call, -ENXIO no-devices, -ECANCELED declined, -EINVAL invalid, -ENOTCONN
+ * no-active-call, -EDESTADDRREQ no-conference-server, -ENOMEM internal.
  */
 #ifndef SIPSVC_CALL_H
 #define SIPSVC_CALL_H
@@ -61,9 +61,36 @@ int call_external_join(struct call_mgr *m, const char *target, bool prompt,
  * (no such prompt, or answered already), -ENODEV (no such device).
  */
 int call_choose(struct call_mgr *m, unsigned prompt, const char *dev, char *err, size_t errlen);
+/**
+ * SameDeviceJoin: switch the far end of loop-mode call @p id (0: the most recent
+ * connected one) to @p target; the device's dialog stays. With no such call and @p id
+ * 0, an ExternalJoin (@p prompt as there). *@p ret_id: the call. 0 or -errno (-ENOENT
+ * no call @p id, -ENOTCONN call @p id is not a connected loop-mode call).
+ */
+int call_same_device_join(struct call_mgr *m, const char *target, unsigned id, bool prompt,
+			  const struct origin *o, unsigned *ret_id, char *err, size_t errlen);
+/**
+ * Invite: REFER each of the @p n URIs @p uris into conference call @p id (0: the most
+ * recent conference call; none: a new ad-hoc conference on the configured server,
+ * joined with the default device in loop mode). Per-invitee `conference` events go to
+ * @p o. *@p ret_id: the conference call. 0 or -errno (-EDESTADDRREQ no conference
+ * server, -ENOENT no call @p id, -ENOTCONN not a loop-mode call, -ENXIO no default
+ * device, -EBUSY limits).
+ */
+int call_invite(struct call_mgr *m, unsigned id, const char *const *uris, size_t n,
+		const struct origin *o, unsigned *ret_id, char *err, size_t errlen);
 /** Hangup: end call @p id, or every call with 0. 0 or -ENOENT. */
 int call_hangup(struct call_mgr *m, unsigned id);
 /** Add a <Call> (sipsvc.xsd CallInfo) with its <Leg>s to @p parent per active call. */
 int call_mgr_list(struct call_mgr *m, xmlNodePtr parent);
+struct sip_dialog;
+/**
+ * The SIP dialog of leg @p leg ("device" or "remote") of active call @p id, for
+ * requests sent inside it (Tunnel call= leg=). The pointer is valid until the loop
+ * runs again. 0, -ENOENT (no such call), -EINVAL (no such leg name), -ENOTCONN (the
+ * leg has no established dialog, or it has ended).
+ */
+int call_leg_dialog(struct call_mgr *m, unsigned id, const char *leg,
+		    struct sip_dialog **ret);
 
 #endif

@@ -7,9 +7,13 @@
  * dialogs stay with the service as in loop mode: a BYE on either ends the other, and
  * re-INVITEs are relayed the same way.
  *
- * Not yet: an INVITE without an offer (488), and telling the device at once when the
- * caller CANCELs (the SIP layer answers the CANCEL itself; the device is CANCELled at
- * its answer, or at the answer timeout).
+ * A CANCEL from the caller (answered 200 and 487 by the SIP layer, RFC 3261 9.2)
+ * CANCELs the ringing device at once.
+ *
+ * An INVITE without an offer (RFC 3261 13.2.1, RFC 3264 5) goes to the device without
+ * one; the device's offer goes in our 200 to the caller, whose ACK brings the answer,
+ * and only then is the device's 200 ACKed, with that answer (RFC 3725 flow I run
+ * backwards).
  */
 #include "config.h"
 
@@ -33,6 +37,18 @@ static void emit_incoming(struct call *c, const char *from, const char *to)
 	event_emit(EVENT_INCOMING, &c->origin, ev);
 }
 
+/* The caller gave up before the device answered: it has its 487; the device stops
+ * ringing now rather than at its answer or the answer timeout. */
+static void on_caller_cancel(struct sip_tx *tx, void *arg)
+{
+	struct call_leg *l = arg;
+
+	(void)tx;
+	call_leg_drop_tx(l);
+	call_leg_set_state(l, CALL_STATE_ENDED, 487);
+	call_finish(l->call, CALL_STATE_ENDED, "caller-cancelled", 487);
+}
+
 /* The call for one incoming INVITE, or a final answer saying why there is none. */
 static void take_invite(struct call_mgr *m, struct sip_tx *tx)
 {
@@ -54,6 +70,7 @@ static void take_invite(struct call_mgr *m, struct sip_tx *tx)
 	} else {
 		c->ops = &call_incoming_ops;
 		c->legs[CALL_LEG_REMOTE].tx = mem_ref(tx);
+		sip_tx_on_cancel(tx, on_caller_cancel, &c->legs[CALL_LEG_REMOTE]);
 		c->legs[CALL_LEG_REMOTE].uri = from;
 		from = NULL;
 		log_info("call c%u: incoming from %s, to device %s", c->id, c->target,
@@ -84,16 +101,11 @@ static int incoming_start(struct call *c)
 	char *ct = NULL, *offer = remote->tx ? sip_tx_body(remote->tx, &ct) : NULL;
 	int r = 0;
 
-	if (!offer || !ct) {
-		/* Offerless INVITEs are not bridged yet: 488 (RFC 3261 21.4.26). */
-		sip_tx_reply(remote->tx, 488, NULL);
-		remote->tx = mem_deref(remote->tx);
-		call_finish(c, CALL_STATE_FAILED, "caller-sent-no-offer", 488);
-	} else {
-		r = call_leg_invite(&c->legs[CALL_LEG_DEVICE], c->contact, NULL, false, ct, offer);
-		if (r == 0)
-			call_arm_timeout(c);
-	}
+	c->offerless = !offer || !ct;
+	r = call_leg_invite(&c->legs[CALL_LEG_DEVICE], c->contact, NULL, c->offerless,
+			    c->offerless ? NULL : ct, c->offerless ? NULL : offer);
+	if (r == 0)
+		call_arm_timeout(c);
 	free(ct);
 	free(offer);
 	return r;
@@ -115,8 +127,13 @@ static void device_event(struct call_leg *l, enum sip_dialog_event ev, int statu
 	case SIP_DIALOG_ESTABLISHED:
 		l->answered = true;
 		call_leg_set_state(l, CALL_STATE_CONNECTED, 0);
+		/* The device's answer, or its offer after an offerless INVITE. */
 		answer = sip_dialog_remote_body(l->dlg, &ct);
-		if (!answer || !ct || call_leg_accept(remote, ct, answer) < 0)
+		if (!answer || !ct)
+			call_finish(c, CALL_STATE_FAILED,
+				    c->offerless ? "device-sent-no-offer" : "device-sent-no-answer",
+				    0);
+		else if (call_leg_accept(remote, ct, answer) < 0)
 			call_finish(c, CALL_STATE_ENDED, "caller-gone", 0);
 		break;
 	case SIP_DIALOG_FAILED:
@@ -137,13 +154,30 @@ static void device_event(struct call_leg *l, enum sip_dialog_event ev, int statu
 	}
 }
 
+/* The device's deferred ACK with the caller's answer; -EPROTO if the ACK had none
+ * (the call then ends: the device's ACK refuses every stream, then a BYE). */
+static int ack_device(struct call *c)
+{
+	const char *ct = NULL;
+	const char *answer = sip_dialog_remote_body(c->legs[CALL_LEG_REMOTE].dlg, &ct);
+
+	if (!answer || !ct)
+		return -EPROTO;
+	return sip_dialog_send_ack(c->legs[CALL_LEG_DEVICE].dlg, ct, answer);
+}
+
 static void remote_event(struct call_leg *l, enum sip_dialog_event ev, int status)
 {
 	struct call *c = l->call;
 
 	switch (ev) {
 	case SIP_DIALOG_ESTABLISHED:
-		/* The caller's ACK for our 200. */
+		/* The caller's ACK for our 200; after an offerless INVITE it carries the
+		 * answer to the device's offer, which the device's ACK now takes. */
+		if (c->offerless && ack_device(c) < 0) {
+			call_finish(c, CALL_STATE_FAILED, "caller-sent-no-answer", 0);
+			break;
+		}
 		call_leg_set_state(l, CALL_STATE_CONNECTED, 0);
 		ev_timer_stop(c->mgr->loop, &c->timer);
 		call_set_state(c, CALL_STATE_CONNECTED);

@@ -18,7 +18,7 @@ void call_leg_settle(struct call_leg *l)
 }
 
 /* A leg of a call that is already over: only its clean-up matters. */
-static void on_ended_call(struct call_leg *l, enum sip_dialog_event ev, struct sip_tx *tx)
+void call_leg_cleanup_event(struct call_leg *l, enum sip_dialog_event ev, struct sip_tx *tx)
 {
 	switch (ev) {
 	case SIP_DIALOG_ESTABLISHED:
@@ -45,7 +45,7 @@ static void on_dialog(struct sip_dialog *d, enum sip_dialog_event ev, int status
 	struct call *c = mem_ref(l->call);
 
 	if (c->ended)
-		on_ended_call(l, ev, tx);
+		call_leg_cleanup_event(l, ev, tx);
 	else
 		c->ops->dialog(l, ev, status, tx);
 	call_check_gone(c);
@@ -90,7 +90,7 @@ int call_leg_accept(struct call_leg *l, const char *ctype, const char *body)
 	if (!l->tx)
 		return -ENOENT;
 	r = sip_dialog_accept(l->tx, ctype, body, on_dialog, l, &l->dlg);
-	l->tx = mem_deref(l->tx);
+	call_leg_drop_tx(l);
 	if (r == 0)
 		l->answered = true;
 	return r;
@@ -102,7 +102,7 @@ void call_leg_end(struct call_leg *l)
 		/* RFC 3261 21.4.18: the callee cannot be reached now (the device did not take
 		 * the call); -EALREADY when the caller CANCELled and got its 487. */
 		sip_tx_reply(l->tx, 480, NULL);
-		l->tx = mem_deref(l->tx);
+		call_leg_drop_tx(l);
 	}
 	if (!l->dlg || l->settled)
 		return;
@@ -116,9 +116,22 @@ void call_leg_end(struct call_leg *l)
 		call_leg_settle(l);
 }
 
+void call_leg_rebind(struct call_leg *l)
+{
+	if (l->dlg)
+		sip_dialog_set_handler(l->dlg, on_dialog, l);
+}
+
+void call_leg_drop_tx(struct call_leg *l)
+{
+	if (l->tx)
+		sip_tx_on_cancel(l->tx, NULL, NULL);
+	l->tx = mem_deref(l->tx);
+}
+
 void call_leg_drop(struct call_leg *l)
 {
-	l->tx = mem_deref(l->tx);
+	call_leg_drop_tx(l);
 	if (!l->dlg)
 		return;
 	sip_dialog_set_handler(l->dlg, NULL, NULL);

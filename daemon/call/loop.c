@@ -85,6 +85,8 @@ static void remote_answered(struct call_leg *l)
 	struct call_leg *dev = &c->legs[CALL_LEG_DEVICE];
 	const char *ct = NULL;
 	const char *answer = sip_dialog_remote_body(l->dlg, &ct);
+	char *mine;
+	int r;
 
 	l->answered = true;
 	call_leg_set_state(l, CALL_STATE_CONNECTED, 0);
@@ -93,7 +95,10 @@ static void remote_answered(struct call_leg *l)
 		call_finish(c, CALL_STATE_FAILED, "target-sent-no-answer", 0);
 		return;
 	}
-	if (sip_dialog_send_ack(dev->dlg, ct, answer) < 0) {
+	mine = call_sdp_for_device(c, answer);
+	r = mine ? sip_dialog_send_ack(dev->dlg, ct, mine) : -ENOMEM;
+	free(mine);
+	if (r < 0) {
 		call_finish(c, CALL_STATE_FAILED, "internal", 0);
 		return;
 	}
@@ -114,8 +119,15 @@ static void relay_free(struct relay *r)
 	c->relaying = false;
 	mem_deref(r->tx);
 	free(r);
+	call_loop_device_free(c);
 	call_check_gone(c);
 	mem_deref(c);
+}
+
+void call_loop_device_free(struct call *c)
+{
+	if (!c->ended && !c->relaying)
+		call_switch_resume(c);
 }
 
 /* The other leg's answer goes back as ours (RFC 3725 7: the controller passes offers
@@ -124,7 +136,8 @@ static void on_relay_response(struct sip_tx *tx, int status, const struct osip_m
 			      void *arg)
 {
 	struct relay *r = arg;
-	char *ct = NULL, *answer = NULL;
+	char *ct = NULL, *answer = NULL, *mine = NULL;
+	bool to_device = r->from->kind == CALL_LEG_DEVICE;
 
 	if (status < 200)
 		return;
@@ -134,10 +147,13 @@ static void on_relay_response(struct sip_tx *tx, int status, const struct osip_m
 		sip_tx_reply(r->tx, status, NULL);
 	else if (!(answer = sip_message_body(resp, &ct)) || !ct)
 		sip_tx_reply(r->tx, 488, NULL);
-	else if (sip_dialog_answer(r->from->dlg, r->tx, ct, answer) < 0)
+	else if (to_device && !(mine = call_sdp_for_device(r->from->call, answer)))
+		sip_tx_reply(r->tx, 500, NULL);
+	else if (sip_dialog_answer(r->from->dlg, r->tx, ct, mine ? mine : answer) < 0)
 		log_warn("call c%u: cannot answer the re-INVITE", r->from->call->id);
 	free(ct);
 	free(answer);
+	free(mine);
 	relay_free(r);
 }
 
@@ -146,9 +162,16 @@ static int relay_offer(struct call_leg *l, struct sip_tx *tx, const char *method
 	struct call *c = l->call;
 	struct call_leg *other = &c->legs[l->kind == CALL_LEG_DEVICE ? CALL_LEG_REMOTE
 								      : CALL_LEG_DEVICE];
-	char *ct = NULL, *offer = sip_tx_body(tx, &ct);
+	char *ct = NULL, *offer = sip_tx_body(tx, &ct), *mine = NULL;
 	struct relay *r = NULL;
 	int err = 488;
+
+	/* An offer from the far end reaches the device under the device's origin. */
+	if (offer && other->kind == CALL_LEG_DEVICE) {
+		mine = call_sdp_for_device(c, offer);
+		free(offer);
+		offer = mine;
+	}
 
 	/* RFC 3261 14.2: one offer at a time (491), and only once both legs are up. An
 	 * offerless re-INVITE is not relayed yet. */
@@ -171,12 +194,28 @@ static int relay_offer(struct call_leg *l, struct sip_tx *tx, const char *method
 	return err;
 }
 
+static bool has_body(const struct sip_tx *tx)
+{
+	char *b = sip_tx_body(tx, NULL);
+	bool some = b != NULL;
+
+	free(b);
+	return some;
+}
+
 void call_loop_request(struct call_leg *l, struct sip_tx *tx)
 {
 	const char *m = sip_tx_method(tx);
 	int err;
 
-	if (m && (strcmp(m, "INVITE") == 0 || strcmp(m, "UPDATE") == 0)) {
+	/* A conference focus's NOTIFYs (RFC 4575, RFC 3515) in the conference dialog. */
+	if (l->kind == CALL_LEG_REMOTE && call_conf_request(l->call, tx))
+		return;
+	if (m && strcmp(m, "UPDATE") == 0 && !has_body(tx)) {
+		/* RFC 3311 5.2, RFC 4028 9: an UPDATE without an offer refreshes this leg's
+		 * session only; each leg of the service is its own session. */
+		sip_tx_reply(tx, 200, NULL);
+	} else if (m && (strcmp(m, "INVITE") == 0 || strcmp(m, "UPDATE") == 0)) {
 		err = relay_offer(l, tx, m);
 		if (err)
 			sip_tx_reply(tx, err, NULL);
@@ -187,11 +226,23 @@ void call_loop_request(struct call_leg *l, struct sip_tx *tx)
 	}
 }
 
+/* The far end hung up while a SameDeviceJoin is on its way: the device stays for the
+ * new far end (switch.c ends the call if that one fails too). */
+static void remote_gone(struct call_leg *l)
+{
+	call_leg_settle(l);
+	call_leg_report(l, CALL_STATE_ENDED, 0, "remote-bye");
+}
+
 static void loop_dialog(struct call_leg *l, enum sip_dialog_event ev, int status,
 			struct sip_tx *tx)
 {
 	bool device = l->kind == CALL_LEG_DEVICE;
 
+	if (call_switch_owns(l->call, l)) {
+		call_switch_dialog(l, ev, status, tx);
+		return;
+	}
 	switch (ev) {
 	case SIP_DIALOG_PROGRESS:
 		progress(l, status);
@@ -206,7 +257,10 @@ static void loop_dialog(struct call_leg *l, enum sip_dialog_event ev, int status
 		leg_failed(l, status, device ? "device-failed" : "remote-failed");
 		break;
 	case SIP_DIALOG_TERMINATED:
-		leg_bye(l, device ? "device-bye" : "remote-bye");
+		if (!device && call_switch_pending(l->call))
+			remote_gone(l);
+		else
+			leg_bye(l, device ? "device-bye" : "remote-bye");
 		break;
 	case SIP_DIALOG_REQUEST:
 		call_loop_request(l, tx);

@@ -20,6 +20,8 @@ static enum control_error error_code(int r)
 	case -ENXIO: return CONTROL_ERROR_NO_DEVICES;
 	case -ECANCELED: return CONTROL_ERROR_DECLINED;
 	case -EINVAL: return CONTROL_ERROR_INVALID;
+	case -ENOTCONN: return CONTROL_ERROR_NO_ACTIVE_CALL;
+	case -EDESTADDRREQ: return CONTROL_ERROR_NO_CONFERENCE_SERVER;
 	default: return CONTROL_ERROR_INTERNAL;
 	}
 }
@@ -131,6 +133,64 @@ xmlNodePtr handle_choose_device(struct request *req)
 	else
 		reply = reply_failure(req, r, err);
 	xmlFree(dev);
+	return reply;
+}
+
+xmlNodePtr handle_same_device_join(struct request *req)
+{
+	xmlChar *id = xmlGetProp(req->node, BAD_CAST "id");
+	unsigned which = number_of(req->node, "call");
+	bool prompt = control_has_subscriber(req->ctl, EVENT_DEVICE_CHOICE);
+	char err[512] = "";
+	unsigned call = 0;
+	xmlNodePtr reply;
+	int r = -ENOMEM;
+
+	if (!req->ctl->calls)
+		reply = no_calls(req);
+	else if (id && (r = call_same_device_join(req->ctl->calls, (const char *)id, which,
+						  prompt, &req->origin, &call, err,
+						  sizeof(err))) == 0)
+		reply = reply_call(req, call);
+	else
+		reply = reply_failure(req, r, err);
+	xmlFree(id);
+	return reply;
+}
+
+/* At most this many <Add>s are read; call_invite() says what its limit is. */
+#define INVITE_ADDS_MAX 64
+
+xmlNodePtr handle_invite(struct request *req)
+{
+	const char *uris[INVITE_ADDS_MAX];
+	xmlChar *vals[INVITE_ADDS_MAX];
+	size_t n = 0;
+	unsigned which = number_of(req->node, "call"), call = 0;
+	char err[512] = "";
+	xmlNodePtr reply;
+	int r = -ENOMEM;
+
+	for (xmlNodePtr a = req->node->children; a && n < INVITE_ADDS_MAX; a = a->next) {
+		if (a->type != XML_ELEMENT_NODE || !xmlStrEqual(a->name, BAD_CAST "Add"))
+			continue;
+		vals[n] = xmlGetProp(a, BAD_CAST "id");
+		if (vals[n]) {
+			uris[n] = (const char *)vals[n];
+			n++;
+		}
+	}
+	if (!req->ctl->calls)
+		reply = no_calls(req);
+	else if (n > 0 && (r = call_invite(req->ctl->calls, which, uris, n, &req->origin, &call,
+					   err, sizeof(err))) == 0)
+		reply = reply_call(req, call);
+	else if (r == -EBUSY)
+		reply = reply_error(req, CONTROL_ERROR_LIMIT, "%s", err);
+	else
+		reply = reply_failure(req, r, err);
+	for (size_t i = 0; i < n; i++)
+		xmlFree(vals[i]);
 	return reply;
 }
 

@@ -7,12 +7,19 @@
 #include "config.h"
 
 #include "control/control-private.h"
+#include "transfer/transfer.h"
 
 /** Stop the work started on @p conn by the request with @p ref; true if found. */
 typedef bool(cancel_h)(struct control *ctl, uint64_t conn, const char *ref);
 
+static bool transfer_cancel(struct control *ctl, uint64_t conn, const char *ref)
+{
+	return ctl->transfers && transfer_cancel_ref(ctl->transfers, conn, ref) == 0;
+}
+
 static cancel_h *const cancellers[] = {
 	search_cancel_ref,
+	transfer_cancel,
 };
 
 xmlNodePtr handle_cancel(struct request *req)
@@ -24,5 +31,7 @@ xmlNodePtr handle_cancel(struct request *req)
 		if (cancellers[i](req->ctl, req->conn->id, ref))
 			return reply_ok(req);
 	return reply_error(req, CONTROL_ERROR_NOT_FOUND,
-			   "nothing started on this connection with ref=\"%s\" is running", ref);
+			   "no running search or transfer was started by ref \"%s\" on this "
+			   "connection",
+			   ref);
 }

@@ -12,7 +12,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-
 #include "control/control-private.h"
 #include "core/xml.h"
 
@@ -86,6 +85,7 @@ void conn_free(struct conn *cn)
 	if (!cn)
 		return;
 	ctl = cn->ctl;
+	control_tunnel_conn_gone(cn);
 	if (ctl->loop) {
 		ev_io_stop(ctl->loop, &cn->rio);
 		ev_io_stop(ctl->loop, &cn->wio);
@@ -119,7 +119,8 @@ static int flush(struct conn *cn)
 			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
 		cn->q_off += (size_t)n;
 		if (n > 0 && cn->ctl->loop)
-			ev_timer_again(cn->ctl->loop, &cn->stall); /* progress: the clock restarts */
+			ev_timer_again(cn->ctl->loop,
+				       &cn->stall); /* progress: the clock restarts */
 		if (cn->q_off < m->len)
 			return 0;
 		cn->q_head = m->next;
@@ -202,7 +203,8 @@ static void on_stall(struct ev_loop *loop, ev_timer *w, int revents)
 	struct conn *cn = w->data;
 
 	log_warn("control: %s has read none of its %zu queued replies for %.0f s; "
-		 "disconnecting", cn->peer, cn->q_len, CONN_STALL_SECS);
+		 "disconnecting",
+		 cn->peer, cn->q_len, CONN_STALL_SECS);
 	cn->ctl->stats.dropped_slow++;
 	conn_doom(cn);
 }
@@ -266,21 +268,22 @@ static int on_message(const char *msg, size_t len, void *arg)
 /* Stream-level failures: one Error (none for cross-protocol bytes), then close. */
 static int stream_error(struct conn *cn, int r)
 {
-	struct request req = { .ctl = cn->ctl, .conn = cn };
-	enum control_error code = r == FRAME_TOO_LARGE ? CONTROL_ERROR_TOO_LARGE :
-				  r == FRAME_TOO_DEEP  ? CONTROL_ERROR_LIMIT :
-							 CONTROL_ERROR_NOT_WELL_FORMED;
+	struct request req = {.ctl = cn->ctl, .conn = cn};
+	enum control_error code = r == FRAME_TOO_LARGE	? CONTROL_ERROR_TOO_LARGE
+				  : r == FRAME_TOO_DEEP ? CONTROL_ERROR_LIMIT
+							: CONTROL_ERROR_NOT_WELL_FORMED;
 
 	if (r == FRAME_NOT_XML) {
-		log_notice("control: %s sent non-XML bytes; closed without reply", cn->peer);
+		log_limited(LOG_LEVEL_NOTICE,
+			    "control: %s sent non-XML bytes; closed without reply", cn->peer);
 		return -EPROTO;
 	}
 	if (r == FRAME_STOPPED) /* the handler closed the stream; flush its Error first */
 		return cn->closing && cn->q_head ? 0 : -EPROTO;
-	log_info("control: %s: %s; closing", cn->peer, cn->frame.err);
+	log_limited(LOG_LEVEL_INFO, "control: %s: %s; closing", cn->peer, cn->frame.err);
 	cn->closing = true;
-	if (conn_send(cn, reply_error(&req, code, "%s; the connection is closed",
-				      cn->frame.err), false) < 0)
+	if (conn_send(cn, reply_error(&req, code, "%s; the connection is closed", cn->frame.err),
+		      false) < 0)
 		return -EPIPE;
 	return cn->q_head ? 0 : -EPROTO;
 }

@@ -197,6 +197,7 @@ struct request {
 	xmlNodePtr node;      /* the request element */
 	const char *name;     /* its element name */
 	struct origin origin; /* connection id + ref */
+	bool bare;            /* "<Name/>" known valid: built without parsing */
 };
 
 /** Handles one request; returns the reply (<Ok> or <Error>), NULL on out-of-memory. */
@@ -220,6 +221,8 @@ xmlNodePtr handle_devices(struct request *req);
 xmlNodePtr handle_subscribe(struct request *req);
 xmlNodePtr handle_unsubscribe(struct request *req);
 xmlNodePtr handle_tunnel(struct request *req);
+/** A connection closes: its Tunnel listens go, its inbound requests get 480. */
+void control_tunnel_conn_gone(struct conn *cn);
 xmlNodePtr handle_share(struct request *req);
 xmlNodePtr handle_unshare(struct request *req);
 xmlNodePtr handle_shares(struct request *req);
@@ -228,8 +231,11 @@ xmlNodePtr handle_external_join(struct request *req);
 xmlNodePtr handle_choose_device(struct request *req);
 xmlNodePtr handle_hangup(struct request *req);
 xmlNodePtr handle_calls(struct request *req);
-xmlNodePtr handle_search(struct request *req);
+xmlNodePtr handle_fetch(struct request *req);
 xmlNodePtr handle_cancel(struct request *req);
+xmlNodePtr handle_same_device_join(struct request *req);
+xmlNodePtr handle_invite(struct request *req);
+xmlNodePtr handle_search(struct request *req);
 
 /* ---- search.c ------------------------------------------------------------------- */
 
@@ -244,6 +250,7 @@ struct control {
 	struct device_table *devices;
 	struct tunnel *tunnel;
 	struct share *share;
+	struct transfer_mgr *transfers;
 	struct call_mgr *calls;
 	struct overlay_sip *overlay;
 	unsigned overlay_ttl;

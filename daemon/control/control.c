@@ -27,8 +27,9 @@ static bool peer_allowed(struct control *ctl, struct listener *l, int fd, uid_t 
 	int r = l->is_unix ? peer_uid_unix(fd, uid) : peer_uid_tcp(ctl->diag_fd, fd, uid);
 
 	if (r < 0) {
-		log_warn("control: cannot tell who is connecting on %s (%s); refused", l->addr,
-			 strerror(-r));
+		log_limited(LOG_LEVEL_WARNING,
+			    "control: cannot tell who is connecting on %s (%s); refused", l->addr,
+			    strerror(-r));
 		return false;
 	}
 	return *uid == getuid();
@@ -51,7 +52,8 @@ static void refuse_limit(struct control *ctl, int fd, const char *peer)
 				  "close one and retry</Error>\n";
 
 	ctl->stats.refused_limit++;
-	log_warn("control: %s refused: %u connections already open", peer, ctl->n_conns);
+	log_limited(LOG_LEVEL_WARNING, "control: %s refused: %u connections already open", peer,
+		    ctl->n_conns);
 	/* Best effort on a fresh socket: the small message fits its buffer. */
 	(void)!send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
@@ -67,8 +69,9 @@ void control_accept(struct control *ctl, struct listener *l, int fd)
 	if (!peer_allowed(ctl, l, fd, &uid)) {
 		ctl->stats.refused_uid++;
 		if (uid != (uid_t)-1)
-			log_warn("control: %s refused: peer uid %u is not ours", peer,
-				 (unsigned)uid);
+			log_limited(LOG_LEVEL_WARNING,
+				    "control: %s refused: peer uid %u is not ours", peer,
+				    (unsigned)uid);
 		close(fd);
 		return;
 	}
@@ -223,6 +226,11 @@ void control_set_tunnel(struct control *ctl, struct tunnel *t)
 void control_set_share(struct control *ctl, struct share *s)
 {
 	ctl->share = s;
+}
+
+void control_set_transfers(struct control *ctl, struct transfer_mgr *m)
+{
+	ctl->transfers = m;
 }
 
 void control_set_calls(struct control *ctl, struct call_mgr *m)

@@ -36,6 +36,9 @@ void control_set_tunnel(struct control *c, struct tunnel *t);
 struct share;
 /** The share index Share/Unshare/Shares use (NULL: none). */
 void control_set_share(struct control *c, struct share *s);
+struct transfer_mgr;
+/** The transfers Fetch and Cancel use (NULL: none). */
+void control_set_transfers(struct control *c, struct transfer_mgr *m);
 struct call_mgr;
 /** The call subsystem Join, ExternalJoin, Hangup and Calls use (NULL: none). */
 void control_set_calls(struct control *c, struct call_mgr *m);

@@ -8,7 +8,8 @@
 /* Contributors add children in their registration order; sipsvc.xsd fixes this one. */
 static void order_children(xmlNodePtr st)
 {
-	static const char *const order[] = { "Control", "Sip", "Counts", "Overlay", "Registration" };
+	static const char *const order[] = { "Control", "Sip", "Counts", "Overlay", "Registration",
+					     "Transfer" };
 
 	for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
 		xmlNodePtr n = st->children, next, last = st->last;

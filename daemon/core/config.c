@@ -51,6 +51,7 @@ struct config *config_new_defaults(void)
 		.max_queue = 1024,
 	};
 	c->sip_port = CONFIG_DEFAULT_SIP_PORT;
+	c->sip_source_rate = CONFIG_DEFAULT_SIP_SOURCE_RATE;
 	c->log_level = LOG_LEVEL_INFO;
 	c->share_max_files = CONFIG_DEFAULT_SHARE_MAX_FILES;
 	c->share_max_roots = CONFIG_DEFAULT_SHARE_MAX_ROOTS;
@@ -59,6 +60,8 @@ struct config *config_new_defaults(void)
 	c->overlay_max = 8;
 	c->overlay_refresh = 60;
 	c->overlay_ttl = 4;
+	c->transfer_max = CONFIG_DEFAULT_TRANSFER_MAX;
+	c->transfer_max_per_peer = CONFIG_DEFAULT_TRANSFER_MAX_PER_PEER;
 	return c;
 }
 
@@ -99,6 +102,9 @@ void config_free(struct config *c)
 	for (size_t i = 0; i < c->n_overlay_bootstrap; i++)
 		free(c->overlay_bootstrap[i]);
 	free(c->overlay_bootstrap);
+	for (size_t i = 0; i < c->n_overlay_peer_uris; i++)
+		free(c->overlay_peer_uris[i]);
+	free(c->overlay_peer_uris);
 	free(c);
 }
 
@@ -347,6 +353,39 @@ static int read_overlay(struct config *c, xmlNodePtr n, char *err, size_t errlen
 	return 0;
 }
 
+/* <transfer> limits and the node URIs of <overlay><peer>, which a Fetch may name. */
+static int read_transfer(struct config *c, xmlNodePtr n)
+{
+	long max = c->transfer_max, per = c->transfer_max_per_peer;
+	long rate = (long)c->transfer_upload_rate;
+
+	take_num(n, "max-concurrent", &max);
+	take_num(n, "max-per-peer", &per);
+	take_num(n, "upload-rate", &rate);
+	c->transfer_max = (unsigned)max;
+	c->transfer_max_per_peer = (unsigned)per;
+	c->transfer_upload_rate = (unsigned long)rate;
+	return 0;
+}
+
+static int read_overlay_peers(struct config *c, xmlNodePtr n)
+{
+	for (xmlNodePtr p = n->children; p; p = p->next) {
+		char *uri = NULL, **v;
+
+		if (p->type != XML_ELEMENT_NODE || take_str(p, "uri", &uri) < 0 || !uri)
+			continue;
+		v = realloc(c->overlay_peer_uris, (c->n_overlay_peer_uris + 1) * sizeof(*v));
+		if (!v) {
+			free(uri);
+			return -ENOMEM;
+		}
+		c->overlay_peer_uris = v;
+		v[c->n_overlay_peer_uris++] = uri;
+	}
+	return 0;
+}
+
 static int read_element(struct config *c, xmlNodePtr n, char *err, size_t errlen)
 {
 	const char *name = (const char *)n->name;
@@ -355,8 +394,12 @@ static int read_element(struct config *c, xmlNodePtr n, char *err, size_t errlen
 	if (strcmp(name, "control") == 0) {
 		read_control(c, n);
 	} else if (strcmp(name, "sip") == 0) {
+		long rate = c->sip_source_rate;
+
 		take_num(n, "port", &port);
+		take_num(n, "source-rate", &rate);
 		c->sip_port = (int)port;
+		c->sip_source_rate = (unsigned)rate;
 		return take_str(n, "addr", &c->sip_addr);
 	} else if (strcmp(name, "log") == 0) {
 		return read_log(c, n, err, errlen);
@@ -389,11 +432,16 @@ static int read_element(struct config *c, xmlNodePtr n, char *err, size_t errlen
 		c->answer_timeout = (unsigned)timeout;
 		return take_str(n, "chooser", &c->chooser);
 	} else if (strcmp(name, "overlay") == 0) {
-		return read_overlay(c, n, err, errlen);
+		/* the overlay's settings, and the node URIs a Fetch may name */
+		int r = read_overlay(c, n, err, errlen);
+
+		return r < 0 ? r : read_overlay_peers(c, n);
 	} else if (strcmp(name, "conference") == 0) {
 		if (take_str(n, "server", &c->conference_server) < 0 ||
 		    take_token(n, "method", &c->conference_method) < 0)
 			return -ENOMEM;
+	} else if (strcmp(name, "transfer") == 0) {
+		return read_transfer(c, n);
 	}
 	/* Other elements the schema admits belong to later subsystems. */
 	return 0;

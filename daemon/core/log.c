@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core.h"
 #include "xml.h"
@@ -14,10 +15,9 @@ static void *tap_arg;
 static bool in_tap; /* a tap that logs must not recurse */
 
 static const char *const level_names[_LOG_LEVEL_MAX] = {
-	[LOG_LEVEL_EMERG] = "emerg",     [LOG_LEVEL_ALERT] = "alert",
-	[LOG_LEVEL_CRIT] = "crit",       [LOG_LEVEL_ERR] = "err",
-	[LOG_LEVEL_WARNING] = "warning", [LOG_LEVEL_NOTICE] = "notice",
-	[LOG_LEVEL_INFO] = "info",       [LOG_LEVEL_DEBUG] = "debug",
+    [LOG_LEVEL_EMERG] = "emerg", [LOG_LEVEL_ALERT] = "alert",	  [LOG_LEVEL_CRIT] = "crit",
+    [LOG_LEVEL_ERR] = "err",	 [LOG_LEVEL_WARNING] = "warning", [LOG_LEVEL_NOTICE] = "notice",
+    [LOG_LEVEL_INFO] = "info",	 [LOG_LEVEL_DEBUG] = "debug",
 };
 
 const char *log_level_to_string(enum log_level l)
@@ -71,4 +71,34 @@ void log_msg(enum log_level l, const char *fmt, ...)
 		tap(l, line, tap_arg);
 		in_tap = false;
 	}
+}
+
+/*
+ * Messages an outsider can cause at will (a refused connection, garbage on a socket)
+ * would let anyone fill the journal: LOG_LIMIT_BURST lines per LOG_LIMIT_PERIOD and
+ * call site, then silence, then one line counting what was left out.
+ */
+bool log_limit_pass(struct log_limit *l)
+{
+	struct timespec ts;
+	double now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	if (l->n == 0 || now - l->start >= LOG_LIMIT_PERIOD) {
+		if (l->suppressed)
+			log_msg(LOG_LEVEL_NOTICE,
+				"log: %u more lines like the one before were left out "
+				"in %d s",
+				l->suppressed, LOG_LIMIT_PERIOD);
+		l->start = now;
+		l->n = 0;
+		l->suppressed = 0;
+	}
+	if (l->n < LOG_LIMIT_BURST) {
+		l->n++;
+		return true;
+	}
+	l->suppressed++;
+	return false;
 }

@@ -29,13 +29,14 @@
 #include "call/call.h"
 #include "overlay/overlay.h"
 #include "sip/sip.h"
+#include "transfer/transfer.h"
 #include "tunnel/tunnel.h"
 
 /* Command-line settings; they win over the config file, also after a reload. */
 struct options {
 	const char *config;
 	bool config_given;
-	const char *state_dir, *runtime_dir, *sip_addr;
+	const char *state_dir, *runtime_dir, *sip_addr, *download_dir;
 	int control_port, sip_port;
 	enum log_level log_level;
 	const char *bootstrap[CONFIG_OVERLAY_BOOTSTRAP_MAX]; /* --bootstrap, repeatable */
@@ -54,10 +55,12 @@ struct daemon {
 	struct sip *sip;
 	struct tunnel *tunnel;
 	struct call_mgr *calls;
+	struct transfer_mgr *transfers;
 	struct overlay_service *overlay; /* NULL when off */
 	ev_tstamp started;
 	ev_signal sigterm, sigint, sighup;
 	ev_timer watchdog;
+	ev_timer trim;
 };
 
 static void usage(FILE *f)
@@ -73,6 +76,8 @@ static void usage(FILE *f)
 		"  --control-port N     control TCP port on loopback (default 7060, 0 = any free)\n"
 		"  --sip-port N         SIP port (default 5060, 0 = any free)\n"
 		"  --sip-addr ADDR      SIP address to bind (default all)\n"
+		"  --download-dir DIR   where Fetch puts files (default $XDG_DOWNLOAD_DIR,\n"
+		"                       else ~/Downloads)\n"
 		"  --bootstrap URI      overlay bootstrap peer sip:HOST:PORT (repeatable)\n"
 		"  --no-overlay         do not join the peer-to-peer overlay\n"
 		"  --log-level LEVEL    emerg alert crit err warning notice info debug\n"
@@ -96,7 +101,7 @@ static int parse_port(const char *s, int *ret)
 /* Returns 0 to run, 1 to exit 0 (--help/--version), or an EX_ code. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { O_CONFIG = 256, O_STATE, O_RUNTIME, O_CPORT, O_SPORT, O_SADDR, O_LEVEL, O_VER,
+	enum { O_CONFIG = 256, O_STATE, O_RUNTIME, O_CPORT, O_SPORT, O_SADDR, O_LEVEL, O_VER, O_DL,
 	       O_BOOT, O_NOOV };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, O_CONFIG },
@@ -105,6 +110,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "control-port", required_argument, NULL, O_CPORT },
 		{ "sip-port", required_argument, NULL, O_SPORT },
 		{ "sip-addr", required_argument, NULL, O_SADDR },
+		{ "download-dir", required_argument, NULL, O_DL },
 		{ "log-level", required_argument, NULL, O_LEVEL },
 		{ "version", no_argument, NULL, O_VER },
 		{ "bootstrap", required_argument, NULL, O_BOOT },
@@ -122,6 +128,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case O_STATE: o->state_dir = optarg; break;
 		case O_RUNTIME: o->runtime_dir = optarg; break;
 		case O_SADDR: o->sip_addr = optarg; break;
+		case O_DL: o->download_dir = optarg; break;
 		case O_CPORT:
 		case O_SPORT:
 			if (parse_port(optarg, c == O_CPORT ? &o->control_port : &o->sip_port) < 0) {
@@ -187,7 +194,8 @@ static int apply_options(struct config *c, const struct options *o)
 			return -ENOSPC;
 	if (set_path(&c->state_dir, o->state_dir) < 0 ||
 	    set_path(&c->runtime_dir, o->runtime_dir) < 0 ||
-	    set_path(&c->sip_addr, o->sip_addr) < 0)
+	    set_path(&c->sip_addr, o->sip_addr) < 0 ||
+	    set_path(&c->download_dir, o->download_dir) < 0)
 		return -ENOMEM;
 	return paths_resolve(c);
 }
@@ -219,6 +227,29 @@ static int load_config(const struct options *o, struct config **ret)
 	return 0;
 }
 
+/* Transfers serve the share index and answer file INVITEs: after share, before calls
+ * (whose INVITE handler gets what transfers do not claim). */
+static int transfers_configure(struct daemon *d, const struct config *c, bool reload)
+{
+	struct transfer_config tc = {
+		.download_dir = c->download_dir,
+		.state_dir = c->state_dir,
+		.identity = c->identity_uri,
+		.max_total = c->transfer_max,
+		.max_per_peer = c->transfer_max_per_peer,
+		.upload_rate = (double)c->transfer_upload_rate * 1024,
+		.peers = (const char *const *)c->overlay_peer_uris,
+		.n_peers = c->n_overlay_peer_uris,
+	};
+
+	if (reload)
+		return transfer_mgr_set_config(d->transfers, &tc);
+	if (transfer_mgr_new(d->loop, d->workers, d->sip, d->share, &tc, &d->transfers) < 0)
+		return -1;
+	control_set_transfers(d->control, d->transfers);
+	return 0;
+}
+
 static void on_stop(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	log_info("signal %d: shutting down", w->signum);
@@ -244,6 +275,8 @@ static void on_reload(struct ev_loop *loop, ev_signal *w, int revents)
 		if (share_set_limits(d->share, c->share_max_files, c->share_max_roots) < 0)
 			log_err("reload: out of memory applying the share limits");
 		call_mgr_set_config(d->calls, c);
+		if (transfers_configure(d, c, true) < 0)
+			log_err("reload: out of memory applying the transfer settings");
 		config_free(d->cfg);
 		d->cfg = c;
 		log_info("configuration reloaded (%zu devices)", c->n_devices);
@@ -288,6 +321,7 @@ static void signals_start(struct daemon *d)
 	ev_signal_start(d->loop, &d->sigterm);
 	ev_signal_start(d->loop, &d->sigint);
 	ev_signal_start(d->loop, &d->sighup);
+	trim_start(d->loop, &d->trim);
 }
 
 static void watchdog_start(struct daemon *d)
@@ -324,15 +358,21 @@ static void daemon_stop(struct daemon *d)
 	sd_notifyf_safe("STOPPING=1");
 	ev_signal_stop(d->loop, &d->sigterm);
 	ev_signal_stop(d->loop, &d->sigint);
+	trim_stop(d->loop, &d->trim);
 	ev_signal_stop(d->loop, &d->sighup);
 	ev_timer_stop(d->loop, &d->watchdog);
 	status_unregister(on_status, d);
-	if (d->control)
+	if (d->control) {
 		control_set_calls(d->control, NULL);
+		control_set_tunnel(d->control, NULL); /* its connections close after it */
+	}
 	overlay_service_free(d->overlay); /* before sip and share, which it uses */
 	if (d->control)
 		control_set_overlay(d->control, NULL, 0);
 	call_mgr_free(d->calls);
+	if (d->control)
+		control_set_transfers(d->control, NULL);
+	transfer_mgr_free(d->transfers); /* before the SIP stack and the share index */
 	tunnel_free(d->tunnel); /* before the SIP stack, which answers what it left */
 	sip_free(d->sip);
 	control_free(d->control);
@@ -391,6 +431,10 @@ static int run(int argc, char **argv)
 	}
 	control_set_tunnel(d.control, d.tunnel);
 	if (share_start(&d) < 0) {
+		daemon_stop(&d);
+		return EX_OSERR;
+	}
+	if (transfers_configure(&d, d.cfg, false) < 0) {
 		daemon_stop(&d);
 		return EX_OSERR;
 	}

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -184,37 +185,57 @@ static void put_str(struct out *o, const char *s)
 
 /* Escape for text (@p attr false) or a double-quoted attribute value. Runs of plain
  * bytes are copied at once. */
+/* What a byte becomes in text (index 0) and in an attribute value (index 1); NULL:
+ * itself. Most bytes are plain, so the scan is one table load per byte. */
+static const char *escape_of(unsigned char c, bool attr)
+{
+	switch (c) {
+	case '&':
+		return "&amp;";
+	case '<':
+		return "&lt;";
+	case '>':
+		return "&gt;";
+	case '"':
+		return attr ? "&quot;" : NULL;
+	case '\n':
+		return "&#10;";
+	case '\r':
+		return "&#13;";
+	case '\t':
+		return attr ? "&#9;" : NULL;
+	default:
+		/* XML 1.0 2.2 forbids other controls even as references. */
+		return c < 0x20 ? "\xef\xbf\xbd" : NULL;
+	}
+}
+
+static bool special[2][256];
+
+static void special_init(void)
+{
+	for (int attr = 0; attr < 2; attr++)
+		for (int c = 0; c < 256; c++)
+			special[attr][c] = escape_of((unsigned char)c, attr) != NULL;
+}
+
 static void put_escaped(struct out *o, const xmlChar *s, bool attr)
 {
-	const char *run = (const char *)s;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	const bool *sp = special[attr];
+	const xmlChar *run = s, *p = s;
 
-	for (const char *p = run; *p; p++) {
-		const char *rep = NULL;
-		unsigned char c = (unsigned char)*p;
-
-		if (c == '&')
-			rep = "&amp;";
-		else if (c == '<')
-			rep = "&lt;";
-		else if (c == '>')
-			rep = "&gt;";
-		else if (c == '"' && attr)
-			rep = "&quot;";
-		else if (c == '\n')
-			rep = "&#10;";
-		else if (c == '\r')
-			rep = "&#13;";
-		else if (c == '\t' && attr)
-			rep = "&#9;";
-		else if (c < 0x20 && c != '\t')
-			rep = "\xef\xbf\xbd"; /* XML 1.0 §2.2 forbids it even as a reference */
-		if (!rep)
-			continue;
-		put(o, run, (size_t)(p - run));
-		put_str(o, rep);
+	pthread_once(&once, special_init);
+	for (;; p++) {
+		while (!sp[*p])
+			p++;
+		if (!*p)
+			break;
+		put(o, (const char *)run, (size_t)(p - run));
+		put_str(o, escape_of(*p, attr));
 		run = p + 1;
 	}
-	put_str(o, run);
+	put(o, (const char *)run, (size_t)(p - run));
 }
 
 static void put_node(struct out *o, xmlNodePtr n)
@@ -251,7 +272,7 @@ static void put_node(struct out *o, xmlNodePtr n)
 
 int xml_serialise(xmlNodePtr n, size_t head, char **ret, size_t *ret_len)
 {
-	struct out o = { .buf = malloc(head + 512), .len = head, .cap = head + 512 };
+	struct out o = { .buf = malloc(head + 2048), .len = head, .cap = head + 2048 };
 
 	o.oom = !o.buf;
 	put_node(&o, n);

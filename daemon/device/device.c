@@ -8,15 +8,28 @@
 
 #include "device/device-private.h"
 
-static void device_free(struct device *d)
+/* The last reference gone: a call may hold a device that a reload removed from the
+ * table, and uses it until it ends. */
+static void device_destroy(void *data)
 {
-	if (!d)
-		return;
+	struct device *d = data;
+
 	if (d->w)
 		d->w->close(d->state);
 	conf_clear(&d->conf);
 	free(d->dir);
-	free(d);
+}
+
+struct device *device_ref(struct device *d)
+{
+	return d ? mem_ref(d) : NULL;
+}
+
+struct device *device_unref(struct device *d)
+{
+	if (d)
+		mem_deref(d);
+	return NULL;
 }
 
 /* A device whose wrapper fails stays in the table, unavailable: the user sees it in
@@ -24,11 +37,13 @@ static void device_free(struct device *d)
 static int device_open(struct device_table *t, const struct config_device *c,
 		       struct device **ret)
 {
-	struct device *d = calloc(1, sizeof(*d));
+	struct device *d = mem_zalloc(sizeof(*d), device_destroy);
 	int r;
 
-	if (!d || conf_copy(&d->conf, c) < 0) {
-		free(d);
+	if (!d)
+		return -ENOMEM;
+	if (conf_copy(&d->conf, c) < 0) {
+		mem_deref(d);
 		return -ENOMEM;
 	}
 	d->table = t;
@@ -89,7 +104,7 @@ int device_table_new(struct ev_loop *loop, const struct config *cfg, const char 
 static void close_devices(struct device **devs, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		device_free(devs[i]);
+		device_unref(devs[i]);
 	free(devs);
 }
 

@@ -38,6 +38,13 @@ size_t device_table_count(const struct device_table *t);
 struct device *device_table_get(const struct device_table *t, size_t i);
 /** A device by id, or NULL. */
 struct device *device_find(const struct device_table *t, const char *id);
+/**
+ * Hold @p d (NULL passes through): a device a reload removes or changes stays open
+ * for whoever holds it (a call in progress) until the last device_unref().
+ */
+struct device *device_ref(struct device *d);
+/** Let go of @p d (NULL: nothing); returns NULL. */
+struct device *device_unref(struct device *d);
 /** The default device (marked default="true", or the only one), or NULL. */
 struct device *device_default(const struct device_table *t);
 

@@ -18,7 +18,10 @@
 #define SAVE_DELAY 1.0
 /* ... but no later than this after the first unsaved change: a long indexing run
  * keeps changing the index, and a crash should not lose all of it. */
-#define SAVE_MAX_DELAY 30.0
+#define SAVE_MAX_DELAY 10.0
+/* A Share or Unshare the user was told is done is on disk this soon, whatever
+ * hashing goes on meanwhile (the daemon may be killed right after). */
+#define SAVE_ROOTS_DELAY 0.05
 /* Entries serialised per loop iteration (about two milliseconds). */
 #define SAVE_SLICE 2048
 
@@ -151,6 +154,7 @@ static void on_save(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct share *s = t->data;
 
+	s->save_soon = false;
 	/* A snapshot under way re-arms the timer when it ends if more changed. */
 	if (!s->formatting)
 		save_begin(s);
@@ -163,11 +167,22 @@ void share_changed(struct share *s)
 	s->dirty = true;
 	if (!ev_is_active(&s->save_timer))
 		s->dirty_since = ev_now(s->loop);
-	else if (ev_now(s->loop) - s->dirty_since > SAVE_MAX_DELAY)
+	else if (s->save_soon || ev_now(s->loop) - s->dirty_since > SAVE_MAX_DELAY)
 		return; /* let the armed timer fire */
 	/* Restarted by every change: one write when a burst of changes settles. */
 	ev_timer_stop(s->loop, &s->save_timer);
 	ev_timer_set(&s->save_timer, SAVE_DELAY, 0.);
+	ev_timer_start(s->loop, &s->save_timer);
+}
+
+void share_roots_changed(struct share *s)
+{
+	share_changed(s);
+	if (!s->state_dir || s->closing || s->save_soon)
+		return;
+	s->save_soon = true;
+	ev_timer_stop(s->loop, &s->save_timer);
+	ev_timer_set(&s->save_timer, SAVE_ROOTS_DELAY, 0.);
 	ev_timer_start(s->loop, &s->save_timer);
 }
 

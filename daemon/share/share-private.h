@@ -338,6 +338,7 @@ struct share {
 	ev_timer save_timer, retry_timer;
 	bool closing, dirty;
 	ev_tstamp dirty_since;	  /* first change the armed save timer covers */
+	bool save_soon;		  /* the armed save timer is for a root change */
 	struct share_root *dying; /* withdrawn roots whose entries are removed in slices */
 	ev_idle reap_idle;
 	ev_idle save_idle; /* serialises the index in slices */
@@ -390,5 +391,8 @@ bool share_path_shared(const struct share *s, const char *path);
 void save_init(struct share *s);
 /** Mark the index changed; it is saved a moment later. */
 void share_changed(struct share *s);
+/** A root came or went: saved at once (a few tens of milliseconds), not postponed by
+ * the changes that follow. */
+void share_roots_changed(struct share *s);
 
 #endif

@@ -153,7 +153,7 @@ int share_add(struct share *s, const char *path, struct share_root **ret)
 		return e;
 	log_info("share: sharing %s", path);
 	scan_root(s, r);
-	share_changed(s);
+	share_roots_changed(s);
 	return 0;
 }
 
@@ -208,7 +208,7 @@ int share_remove(struct share *s, const char *path)
 		    (real && strcmp(s->roots[i]->real, real) == 0)) {
 			log_info("share: withdrawing %s", s->roots[i]->path);
 			root_withdraw(s, i);
-			share_changed(s);
+			share_roots_changed(s);
 			return 0;
 		}
 	return -ENOENT;

@@ -18,7 +18,8 @@
 
 struct sip_dialog {
 	struct sip *sip;
-	struct sip_dialog *next, *prev;
+	struct sip_dialog *next, *prev; /* in the bucket of its Call-ID */
+	unsigned bucket;
 	osip_dialog_t *od;       /* NULL until the 2xx (UAC) */
 	bool uac, tcp, linked, acked, ended;
 	sip_dialog_h *h;
@@ -40,6 +41,8 @@ struct sip_dialog {
 	int ack_cseq;            /* UAC: CSeq of the 2xx a deferred ACK answers */
 	char *rctype, *rbody;    /* the body of the 2xx to our INVITE (the peer's SDP) */
 	bool reack_wait;         /* our 2xx to a re-INVITE waits for its ACK */
+	char *sub_callid;        /* SUBSCRIBE/REFER before its 2xx: Call-ID and our tag, */
+	char *sub_tag;           /* so that an early NOTIFY finds it (RFC 6665 4.1.2.4) */
 };
 
 static int send_ack(struct sip_dialog *d, int cseq, const char *ctype, const char *body);
@@ -63,7 +66,7 @@ static void unlink_dialog(struct sip_dialog *d)
 	if (d->prev)
 		d->prev->next = d->next;
 	else
-		s->dialogs = d->next;
+		s->dialogs[d->bucket] = d->next;
 	if (d->next)
 		d->next->prev = d->prev;
 	s->n_dialogs--;
@@ -82,12 +85,33 @@ static void dialog_destroy(void *data)
 	free(d->invite_key);
 	free(d->rctype);
 	free(d->rbody);
+	free(d->sub_callid);
+	free(d->sub_tag);
 	mem_deref(d->itx);
 }
 
-static struct sip_dialog *dialog_alloc(struct sip *s, bool uac, sip_dialog_h *h, void *arg)
+/*
+ * Every way of matching a message to a dialog (RFC 3261 12.2.1.2, 12.2.2, 13.2.2.4)
+ * requires the same Call-ID, so dialogs are hashed by it (FNV-1a): a message costs a
+ * walk of one short bucket however many calls are up.
+ */
+static unsigned call_id_bucket(const osip_call_id_t *cid)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *p = cid && cid->number ? cid->number : ""; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	h = (h ^ '@') * 16777619u;
+	for (const char *p = cid && cid->host ? cid->host : ""; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return h % SIP_DIALOG_BUCKETS;
+}
+
+static struct sip_dialog *dialog_alloc(struct sip *s, const osip_message_t *m, bool uac,
+				       sip_dialog_h *h, void *arg)
 {
 	struct sip_dialog *d;
+	unsigned b = call_id_bucket(m->call_id);
 
 	if (s->n_dialogs >= SIP_MAX_DIALOGS)
 		return NULL;
@@ -99,10 +123,11 @@ static struct sip_dialog *dialog_alloc(struct sip *s, bool uac, sip_dialog_h *h,
 	d->h = h;
 	d->arg = arg;
 	d->linked = true;
-	d->next = s->dialogs;
-	if (s->dialogs)
-		s->dialogs->prev = d;
-	s->dialogs = d;
+	d->bucket = b;
+	d->next = s->dialogs[b];
+	if (s->dialogs[b])
+		s->dialogs[b]->prev = d;
+	s->dialogs[b] = d;
 	s->n_dialogs++;
 	return d;
 }
@@ -320,7 +345,9 @@ int sip_dialog_request_with(struct sip_dialog *d, const char *method, const char
 			    const char *ctype, const char *body, sip_response_h *h, void *arg)
 {
 	osip_message_t *m;
-	bool refresh = strcmp(method, "INVITE") == 0 || strcmp(method, "UPDATE") == 0;
+	/* RFC 6665 4.1.2.1: a SUBSCRIBE carries a Contact too (a target refresh). */
+	bool refresh = strcmp(method, "INVITE") == 0 || strcmp(method, "UPDATE") == 0 ||
+		       strcmp(method, "SUBSCRIBE") == 0;
 
 	if (!d->linked || !d->od || d->ended)
 		return -ENOTCONN;
@@ -368,7 +395,8 @@ const char *sip_dialog_remote_body(const struct sip_dialog *d, const char **ret_
 	return d->rbody;
 }
 
-/* Keep the 2xx's body: in RFC 3264 terms the peer's offer (offerless INVITE) or answer. */
+/* Keep the 2xx's body: in RFC 3264 terms the peer's offer (offerless INVITE) or answer;
+ * on our side of an offerless INVITE, the answer in the peer's ACK. */
 static void keep_body(struct sip_dialog *d, const osip_message_t *resp)
 {
 	osip_body_t *b = osip_list_get(&resp->bodies, 0);
@@ -513,7 +541,7 @@ int sip_dialog_invite_with(struct sip *s, const char *from, const char *to,
 		osip_message_free(m);
 		return -EINVAL;
 	}
-	d = dialog_alloc(s, true, h, arg);
+	d = dialog_alloc(s, m, true, h, arg);
 	if (!d) {
 		osip_message_free(m);
 		return -EBUSY;
@@ -531,6 +559,78 @@ int sip_dialog_invite_with(struct sip *s, const char *from, const char *to,
 	return 0;
 }
 
+/* The answer to a request that makes a subscription dialog (SUBSCRIBE, REFER): a 2xx
+ * makes the dialog (RFC 6665 4.1.2.1; RFC 3515 2.4.4: the REFER's implicit
+ * subscription), anything else fails it. No ACK: not an INVITE. */
+static void on_usage_response(struct sip_tx *tx, int status, const osip_message_t *resp,
+			      void *arg)
+{
+	struct sip_dialog *d = arg;
+
+	if (status < 200)
+		return;
+	if (status < 300 && resp && d->linked &&
+	    (d->od || osip_dialog_init_as_uac(&d->od, (osip_message_t *)resp) == 0)) {
+		d->acked = true;
+		emit(d, SIP_DIALOG_ESTABLISHED, status, NULL);
+	} else if (!d->od) {
+		d->ended = true;
+		emit(d, SIP_DIALOG_FAILED, status < 300 ? 500 : status, NULL);
+	}
+	mem_deref(d); /* the transaction's reference */
+}
+
+static int remember_sub(struct sip_dialog *d, const osip_message_t *m)
+{
+	osip_generic_param_t *tag = NULL;
+
+	osip_from_param_get_byname(m->from, "tag", &tag);
+	if (!m->call_id || !tag || !tag->gvalue)
+		return -EINVAL;
+	d->sub_callid = osip_call_id_get_number(m->call_id)
+				? strdup(osip_call_id_get_number(m->call_id)) : NULL;
+	d->sub_tag = strdup(tag->gvalue);
+	return d->sub_callid && d->sub_tag ? 0 : -ENOMEM;
+}
+
+int sip_dialog_subscribe(struct sip *s, const char *method, const char *from, const char *to,
+			 const char *headers, bool tcp, sip_dialog_h *h, void *arg,
+			 struct sip_dialog **ret)
+{
+	osip_message_t *m = sip_request_new(s, method, from, to, tcp);
+	struct sip_dialog *d;
+	int r;
+
+	if (!m || sip_message_add_headers(m, headers) < 0 || sip_message_set_body(m, NULL, NULL) < 0) {
+		osip_message_free(m);
+		return -EINVAL;
+	}
+	d = dialog_alloc(s, m, true, h, arg);
+	if (!d) {
+		osip_message_free(m);
+		return -EBUSY;
+	}
+	d->tcp = tcp;
+	if (remember_sub(d, m) < 0) {
+		osip_message_free(m);
+		mem_deref(d);
+		return -ENOMEM;
+	}
+	r = sip_request_send(s, m, tcp, on_usage_response, mem_ref(d), NULL);
+	if (r < 0) {
+		mem_deref(d);
+		mem_deref(d);
+		return r;
+	}
+	*ret = d;
+	return 0;
+}
+
+int sip_dialog_local_cseq(const struct sip_dialog *d)
+{
+	return d->od ? d->od->local_cseq : 0;
+}
+
 int sip_request_out(struct sip *s, const char *method, const char *from, const char *to,
 		    const char *headers, const char *ctype, const char *body, bool tcp,
 		    sip_response_h *h, void *arg)
@@ -546,7 +646,7 @@ int sip_request_out(struct sip *s, const char *method, const char *from, const c
 
 void sip_dialog_stray_2xx(struct sip *s, const osip_message_t *resp)
 {
-	for (struct sip_dialog *d = s->dialogs; d; d = d->next)
+	for (struct sip_dialog *d = s->dialogs[call_id_bucket(resp->call_id)]; d; d = d->next)
 		if (d->uac && d->od && d->ack &&
 		    osip_dialog_match_as_uac(d->od, (osip_message_t *)resp) == 0) {
 			sip_send_direct(s, d->ack, d->tcp);
@@ -620,7 +720,7 @@ int sip_dialog_accept(struct sip_tx *tx, const char *ctype, const char *body, si
 	if (!tx->tr || tx->dead || tx->final_sent)
 		return -ENOENT;
 	r = accept_response(tx, ctype, body);
-	d = r ? dialog_alloc(s, false, h, arg) : NULL;
+	d = r ? dialog_alloc(s, tx->req, false, h, arg) : NULL;
 	if (!d || osip_dialog_init_as_uas(&d->od, (osip_message_t *)tx->req, r) < 0 ||
 	    osip_message_clone(r, &d->ok) < 0) {
 		osip_message_free(r);
@@ -704,7 +804,7 @@ int sip_dialog_answer(struct sip_dialog *d, struct sip_tx *tx, const char *ctype
 
 bool sip_dialog_ack(struct sip *s, const osip_message_t *ack)
 {
-	for (struct sip_dialog *d = s->dialogs; d; d = d->next) {
+	for (struct sip_dialog *d = s->dialogs[call_id_bucket(ack->call_id)]; d; d = d->next) {
 		if ((d->uac && !d->reack_wait) || !d->od ||
 		    osip_dialog_match_as_uas(d->od, (osip_message_t *)ack) != 0)
 			continue;
@@ -717,6 +817,8 @@ bool sip_dialog_ack(struct sip *s, const osip_message_t *ack)
 			d->acked = true;
 			if (s->loop)
 				ev_timer_stop(s->loop, &d->retx);
+			/* RFC 3264 5: after an offerless INVITE the ACK has the answer. */
+			keep_body(d, ack);
 			emit(d, SIP_DIALOG_ESTABLISHED, 200, NULL);
 		}
 		return true;
@@ -724,11 +826,11 @@ bool sip_dialog_ack(struct sip *s, const osip_message_t *ack)
 	return false;
 }
 
-bool sip_dialog_absorb_invite(struct sip *s, const char *key)
+bool sip_dialog_absorb_invite(struct sip *s, const osip_message_t *invite, const char *key)
 {
 	/* RFC 6026 7.1: libosip2's IST ends with the 2xx; its retransmissions belong to
 	 * the dialog (the "Accepted" state) and get the 2xx again, for 64*T1. */
-	for (struct sip_dialog *d = s->dialogs; d; d = d->next) {
+	for (struct sip_dialog *d = s->dialogs[call_id_bucket(invite->call_id)]; d; d = d->next) {
 		if ((d->uac && !d->reack_wait) || !d->invite_key || strcmp(d->invite_key, key) != 0)
 			continue;
 		if (d->ok && s->loop && ev_now(s->loop) - d->retx_start < 64 * SIP_T1)
@@ -738,11 +840,28 @@ bool sip_dialog_absorb_invite(struct sip *s, const char *key)
 	return false;
 }
 
+/* RFC 6665 4.1.2.4: a NOTIFY may come before the 2xx of the SUBSCRIBE (or REFER) it
+ * belongs to: it matches by Call-ID and our From tag, and makes the dialog itself. */
+static bool adopt_early_notify(struct sip_dialog *d, const osip_message_t *req)
+{
+	osip_generic_param_t *tag = NULL;
+	const char *cid = req->call_id ? osip_call_id_get_number(req->call_id) : NULL;
+
+	if (d->od || d->ended || !d->sub_callid || !cid || strcmp(d->sub_callid, cid) != 0 ||
+	    strcmp(req->sip_method, "NOTIFY") != 0)
+		return false;
+	osip_to_param_get_byname(req->to, "tag", &tag);
+	if (!tag || !tag->gvalue || strcmp(tag->gvalue, d->sub_tag) != 0)
+		return false;
+	return osip_dialog_init_as_uac_with_remote_request(&d->od, (osip_message_t *)req, 1) == 0;
+}
+
 struct sip_dialog *sip_dialog_find_uas(struct sip *s, const osip_message_t *req)
 {
-	/* Bounded by SIP_MAX_DIALOGS; a per-user daemon holds a handful. */
-	for (struct sip_dialog *d = s->dialogs; d; d = d->next)
-		if (d->od && !d->ended && osip_dialog_match_as_uas(d->od, (osip_message_t *)req) == 0)
+	for (struct sip_dialog *d = s->dialogs[call_id_bucket(req->call_id)]; d; d = d->next)
+		if ((d->od && !d->ended &&
+		     osip_dialog_match_as_uas(d->od, (osip_message_t *)req) == 0) ||
+		    adopt_early_notify(d, req))
 			return d;
 	return NULL;
 }
@@ -818,13 +937,14 @@ void sip_dialogs_free(struct sip *s)
 {
 	/* Owners keep their references; the dialogs leave the subsystem, which drops its
 	 * own (RFC 6026 lifetime) references. */
-	while (s->dialogs) {
-		struct sip_dialog *d = s->dialogs;
+	for (unsigned b = 0; b < SIP_DIALOG_BUCKETS; b++)
+		while (s->dialogs[b]) {
+			struct sip_dialog *d = s->dialogs[b];
 
-		unlink_dialog(d);
-		if (d->held) {
-			d->held = false;
-			mem_deref(d);
+			unlink_dialog(d);
+			if (d->held) {
+				d->held = false;
+				mem_deref(d);
+			}
 		}
-	}
 }

@@ -138,7 +138,7 @@ static void on_request(struct sip *s, const struct sip_src *src, osip_event_t *e
 		sip_tx_event(tx, evt);
 		return;
 	}
-	if (key && strcmp(m->sip_method, "INVITE") == 0 && sip_dialog_absorb_invite(s, key)) {
+	if (key && strcmp(m->sip_method, "INVITE") == 0 && sip_dialog_absorb_invite(s, m, key)) {
 		s->stats.rx_retrans++;
 		free(key);
 		osip_event_free(evt);
@@ -175,6 +175,8 @@ void sip_input(struct sip *s, bool is_tcp, int fd, const struct sockaddr *peer,
 		return;
 	memcpy(&src.peer, peer, peer_len);
 	sip_addr_split(peer, src.ip, sizeof(src.ip), &src.port);
+	if (!sip_flood_admit(s, &src, buf, len))
+		return;
 	evt = osip_parse(buf, len);
 	if (!evt || !evt->sip) {
 		s->stats.rx_garbage++;

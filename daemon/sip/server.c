@@ -76,6 +76,18 @@ static bool check_require(const osip_message_t *req, struct answer *a)
 	return true;
 }
 
+/*
+ * RFC 3891 3: an INVITE whose Replaces matches no dialog gets 481. We replace no
+ * dialog (Supported does not list "replaces"), so none ever matches: a peer cannot
+ * take over a call this way, nor have its INVITE ring the user's device as if new.
+ */
+static bool has_replaces(const osip_message_t *req)
+{
+	osip_header_t *h = NULL;
+
+	return osip_message_header_get_byname(req, "Replaces", 0, &h) >= 0 && h;
+}
+
 /* RFC 3261 8.2.3: an INVITE body we cannot read gets 415 with what we accept. */
 static bool check_content(const osip_message_t *req, struct answer *a)
 {
@@ -120,6 +132,8 @@ static void decide(const struct sip *s, const osip_message_t *req, bool merged,
 		set(a, 481, NULL, NULL, NULL);
 	else if (strcmp(m, "OPTIONS") == 0)
 		set(a, 200, NULL, NULL, NULL);
+	else if (strcmp(m, "INVITE") == 0 && has_replaces(req))
+		set(a, 481, "Replaces Matches No Dialog", NULL, NULL);
 	else if (strcmp(m, "INVITE") == 0)
 		check_content(req, a);
 	else
@@ -242,6 +256,6 @@ void sip_server_cancel(struct sip *s, struct sip_tx *tx)
 		return;
 	}
 	reply(tx, &ok);
-	if (!inv->final_sent)
-		sip_tx_reply(inv, 487, NULL);
+	if (!inv->final_sent && sip_tx_reply(inv, 487, NULL) == 0 && inv->cancel_h)
+		inv->cancel_h(inv, inv->cancel_arg);
 }

@@ -32,7 +32,8 @@
 #define SIP_TCP_MAX_QUEUE (256 * 1024) /* unsent bytes per connection */
 #define SIP_UDP_BURST 64           /* datagrams read per wake-up, for fairness */
 #define SIP_MAX_VIAS 32
-#define SIP_MAX_DIALOGS 1024       /* dialogs are matched by a walk of this list */
+#define SIP_MAX_DIALOGS 4096       /* 2 per call at the calls limit, plus the rest */
+#define SIP_DIALOG_BUCKETS 1024    /* dialogs hashed by Call-ID */
 #define SIP_T1 0.5                 /* RFC 3261 17.1.1.1 */
 #define SIP_T2 4.0
 
@@ -148,6 +149,8 @@ struct sip_tx {
 	bool pending, dead, final_sent;
 	bool client;               /* ICT/NICT */
 	sip_response_h *resp_h;    /* client: who gets the responses */
+	sip_cancel_h *cancel_h;    /* server INVITE: who is told of a CANCEL */
+	void *cancel_arg;
 	void *resp_arg;
 	unsigned auth_tries;       /* client: challenges answered so far (RFC 3261 22.2) */
 	bool merged;               /* RFC 3261 8.2.2.2: a merged request, answered 482 */
@@ -237,7 +240,7 @@ void sip_dialog_stray_2xx(struct sip *s, const osip_message_t *resp);
 /** The dialog an in-dialog request belongs to, or NULL (RFC 3261 12.2.2). */
 struct sip_dialog *sip_dialog_find_uas(struct sip *s, const osip_message_t *req);
 /** An INVITE retransmission after our 2xx (RFC 6026 7.1): 2xx again; true if so. */
-bool sip_dialog_absorb_invite(struct sip *s, const char *key);
+bool sip_dialog_absorb_invite(struct sip *s, const osip_message_t *invite, const char *key);
 /** An ACK without transaction: the ACK for a 2xx we sent (RFC 3261 13.3.1.4). */
 bool sip_dialog_ack(struct sip *s, const osip_message_t *ack);
 /** An in-dialog request on its new server transaction. */
@@ -289,6 +292,18 @@ char *sip_auth_header(const struct sip_auth_challenge *c, const char *user, cons
 #define SIP_MAX_REGS 8
 /* Methods features may claim, and the longest method name we take for a claim. */
 #define SIP_MAX_CLAIMS 32
+#define SIP_FLOOD_SOURCES 1024
+
+/* flood.c: one source's token bucket. */
+struct sip_flood_slot {
+	uint8_t key[16], len;
+	double tokens;
+	ev_tstamp last, logged;
+};
+
+/** Whether a message from @p src may go on: responses always, requests within the
+ * source's budget (flood.c). */
+bool sip_flood_admit(struct sip *s, const struct sip_src *src, const char *buf, size_t len);
 #define SIP_METHOD_MAX 32
 
 struct sip_claim {
@@ -435,10 +450,11 @@ struct sip {
 	char *rxbuf;             /* one datagram */
 	sip_invite_h *invite_h;
 	void *invite_arg;
+	struct sip_flood_slot flood[SIP_FLOOD_SOURCES];
 	struct sip_claim claims[SIP_MAX_CLAIMS];
 	unsigned n_claims;
 	char allow[SIP_MAX_CLAIMS * (SIP_METHOD_MAX + 2) + 64];
-	struct sip_dialog *dialogs;
+	struct sip_dialog *dialogs[SIP_DIALOG_BUCKETS];
 	unsigned n_dialogs;
 	bool closing;
 	char *auth_user, *auth_password;

@@ -42,9 +42,11 @@ static void on_status(xmlNodePtr st, void *arg)
 		return;
 	xml_set_propf(counts, "sip-transactions", "%zu", s->n_tx);
 	xml_set_propf(counts, "sip-connections", "%u", s->n_conns);
+	xml_set_propf(counts, "sip-dialogs", "%u", s->n_dialogs);
 	xml_set_propf(counts, "sip-messages", "%llu", (unsigned long long)s->stats.rx_messages);
 	xml_set_propf(counts, "sip-dropped", "%llu",
-		      (unsigned long long)(s->stats.rx_garbage + s->stats.rx_dropped));
+		      (unsigned long long)(s->stats.rx_garbage + s->stats.rx_dropped +
+					   s->stats.rx_flood));
 }
 
 static int shards_init(struct sip *s)

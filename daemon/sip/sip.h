@@ -42,6 +42,7 @@ struct sip_stats {
 	uint64_t overload;      /* requests refused with 503: transaction table full */
 	uint64_t tcp_refused;   /* connections refused: too many open */
 	uint64_t tcp_oversize;  /* connections closed: message over the size limit */
+	uint64_t rx_flood;      /* requests dropped: their source was over its budget */
 };
 
 /**
@@ -124,6 +125,13 @@ int sip_tx_source(const struct sip_tx *tx, char *buf, size_t size);
  * response, -ENOMEM.
  */
 int sip_tx_reply(struct sip_tx *tx, int status, const char *reason);
+/** Told that the caller CANCELled an INVITE; its 487 has been sent (RFC 3261 9.2). */
+typedef void(sip_cancel_h)(struct sip_tx *tx, void *arg);
+/**
+ * Be told when a CANCEL ends the INVITE server transaction @p tx before its final
+ * response; NULL @p h stops it. The owner must stop it before it lets @p tx go.
+ */
+void sip_tx_on_cancel(struct sip_tx *tx, sip_cancel_h *h, void *arg);
 /** The request's method ("INVITE"), or NULL once the transaction has ended. */
 const char *sip_tx_method(const struct sip_tx *tx);
 /**
@@ -139,6 +147,12 @@ char *sip_tx_header(const struct sip_tx *tx, const char *name);
 
 /** The URI of the request's From (or with @p to, To), malloc'd; NULL once ended. */
 char *sip_tx_party(const struct sip_tx *tx, bool to);
+/**
+ * The whole request of a server transaction (Request-URI, every header, body), for a
+ * claimer that relays it (Tunnel listeners); NULL once the transaction has ended.
+ * Valid until the transaction ends; read only.
+ */
+const struct osip_message *sip_tx_request(const struct sip_tx *tx);
 
 /* ---- client transactions -------------------------------------------------------- */
 
@@ -254,7 +268,10 @@ int sip_dialog_invite_with(struct sip *s, const char *from, const char *to,
  * resent for retransmitted 2xx. 0, -EALREADY (not deferred, or sent), -errno.
  */
 int sip_dialog_send_ack(struct sip_dialog *d, const char *ctype, const char *body);
-/** The body of the 2xx to our INVITE and its type, or NULL (valid while @p d lives). */
+/**
+ * The body of the 2xx to our INVITE, or of the ACK to our 2xx (the answer to the offer
+ * in it), and its type; NULL if none (valid while @p d lives).
+ */
 const char *sip_dialog_remote_body(const struct sip_dialog *d, const char **ret_ctype);
 /**
  * Cancel our INVITE before its final response (RFC 3261 9.1): the CANCEL goes once a
@@ -280,6 +297,19 @@ char *sip_message_body(const struct osip_message *m, char **ret_ctype);
  */
 int sip_dialog_request_with(struct sip_dialog *d, const char *method, const char *headers,
 			    const char *ctype, const char *body, sip_response_h *h, void *arg);
+/**
+ * Send @p method (SUBSCRIBE, or REFER outside a dialog) from @p from to @p to with
+ * extra @p headers (Event, Expires, Refer-To...), making a dialog for the subscription
+ * it creates: its 2xx reports SIP_DIALOG_ESTABLISHED, a failure SIP_DIALOG_FAILED, and
+ * the NOTIFYs come as SIP_DIALOG_REQUEST (a NOTIFY before the 2xx gets 481 and comes
+ * again). No BYE ends such a dialog: the owner drops it when the subscription ends
+ * (RFC 6665 4.1.2.3, 4.4.1). The caller owns *@p ret. 0 or -errno.
+ */
+int sip_dialog_subscribe(struct sip *s, const char *method, const char *from, const char *to,
+			 const char *headers, bool tcp, sip_dialog_h *h, void *arg,
+			 struct sip_dialog **ret);
+/** The CSeq number of the last request sent in @p d (RFC 3515 2.4.6: a REFER's id). */
+int sip_dialog_local_cseq(const struct sip_dialog *d);
 /** Send BYE; SIP_DIALOG_TERMINATED follows its answer. 0 or -errno. */
 int sip_dialog_bye(struct sip_dialog *d);
 /**

@@ -121,10 +121,17 @@ int sip_tx_new_client(struct sip *s, osip_message_t *req, const struct sip_src *
 		return r < 0 ? r : -ENOMEM;
 	}
 	/* libosip2 took the destination from the request; set what we resolved. */
-	if (invite)
+	if (invite) {
 		osip_ict_set_destination(tr->ict_context, osip_strdup(host), port);
-	else
+	} else {
 		osip_nict_set_destination(tr->nict_context, osip_strdup(host), port);
+		/* RFC 3261 17.1.2.2: Timer K (T4 = 5 s over UDP) only keeps the transaction
+		 * to swallow retransmitted final responses. Without it they reach the core
+		 * as strays (18.1.2), which counts and drops them: the same outcome, without
+		 * holding a 15 KiB osip_transaction_t for 5 s per request we sent (a BYE per
+		 * call leg: 40 MB at 800 calls/s). */
+		tr->nict_context->timer_k_length = 0;
+	}
 	osip_transaction_set_reserved1(tr, tx);
 	osip_transaction_set_out_socket(tr, -1);
 	tx->tr = tr;
@@ -209,9 +216,20 @@ int sip_tx_source(const struct sip_tx *tx, char *buf, size_t size)
 	return n < 0 || (size_t)n >= size ? -ENOSPC : 0;
 }
 
+void sip_tx_on_cancel(struct sip_tx *tx, sip_cancel_h *h, void *arg)
+{
+	tx->cancel_h = h;
+	tx->cancel_arg = arg;
+}
+
 const char *sip_tx_method(const struct sip_tx *tx)
 {
 	return tx->tr && !tx->dead ? tx->req->sip_method : NULL;
+}
+
+const struct osip_message *sip_tx_request(const struct sip_tx *tx)
+{
+	return tx->tr && !tx->dead ? tx->req : NULL;
 }
 
 char *sip_message_body(const struct osip_message *m, char **ret_ctype)

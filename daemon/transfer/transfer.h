@@ -424,4 +424,68 @@ xmlNodePtr transfer_event_new(const struct origin *o, const struct transfer_even
 /** Build and deliver it through the core event sink. Returns 0 or -ENOMEM. */
 int transfer_event_emit(const struct origin *o, const struct transfer_event *e);
 
+/* ---- mgr.c, fetch.c, serve.c: transfers in the daemon ----------------------------- */
+
+struct sip;
+struct share;
+struct transfer_mgr;
+
+/**
+ * Find how to reach overlay node @p peer (32 hex digits): write its node URI
+ * sip:ID@host:port into @p uri. Returns 0 or -ENOENT.
+ */
+typedef int(transfer_resolve_h)(const char *peer, char *uri, size_t size, void *arg);
+
+/** Settings of the daemon's transfers (config <transfer>, <paths download-dir>). */
+struct transfer_config {
+	const char *download_dir; /* default target of a Fetch */
+	const char *state_dir;	  /* paused transfers persist here (NULL: not at all) */
+	const char *identity;	  /* From of our INVITEs (NULL: sip:sipsvc@ADDR) */
+	unsigned max_total;	  /* transfers at once, each direction (0: default) */
+	unsigned max_per_peer;	  /* of them with one peer (0: default) */
+	double upload_rate;	  /* bytes per second, 0: unlimited */
+	/* node URIs sip:ID@host:port the config names (<overlay><peer uri>) */
+	const char *const *peers;
+	size_t n_peers;
+};
+
+#define TRANSFER_MAX_TOTAL_DEFAULT 8
+#define TRANSFER_MAX_PER_PEER_DEFAULT 2
+/** The paused transfers, in the state dir. */
+#define TRANSFER_STATE_FILE "transfers"
+
+/**
+ * Start the daemon's transfers: claim INVITEs that offer a file (RFC 5547) on @p sip,
+ * serve content of @p share, register a status contributor, load the paused
+ * transfers of the last run and resume them a second later. Returns 0 or -errno.
+ */
+int transfer_mgr_new(struct ev_loop *loop, struct worker_pool *pool, struct sip *sip,
+		     struct share *share, const struct transfer_config *cfg,
+		     struct transfer_mgr **ret);
+/** Stop every transfer (parts are kept, running ones persist as paused); accepts NULL. */
+void transfer_mgr_free(struct transfer_mgr *m);
+/**
+ * New settings (a reload): download dir, identity, peers and the upload rate take
+ * effect at once; the bounds on concurrent transfers at the next start. 0 or -ENOMEM.
+ */
+int transfer_mgr_set_config(struct transfer_mgr *m, const struct transfer_config *cfg);
+/** Ask @p h (the overlay) first when a Fetch names a peer; NULL removes it. */
+void transfer_mgr_set_resolver(struct transfer_mgr *m, transfer_resolve_h *h, void *arg);
+
+/**
+ * Fetch content @p sha256 from overlay node @p peer into @p dir (NULL: the download
+ * dir). Events go to @p o; the first comes after the caller's reply. The id of the new
+ * transfer in *@p id; a download the daemon resumed on its own at start is handed to
+ * @p o instead (its id, 0). Returns 0, -ENOENT (unknown peer), -EBUSY (over a limit),
+ * -EALREADY (another client fetches this content: *@p id is that transfer), -ENOMEM.
+ */
+int transfer_fetch(struct transfer_mgr *m, const struct origin *o,
+		   const uint8_t sha256[TRANSFER_SHA256_LEN], const char *peer, const char *dir,
+		   unsigned *id);
+/**
+ * Cancel the Fetch that the request with ref @p ref on connection @p conn started.
+ * Returns 0 or -ENOENT.
+ */
+int transfer_cancel_ref(struct transfer_mgr *m, uint64_t conn, const char *ref);
+
 #endif

@@ -17,13 +17,7 @@ struct pending {
 	struct tunnel *t; /* NULL once the tunnel is gone: the response is dropped */
 	struct origin o;
 	struct pending *next, *prev;
-};
-
-struct tunnel {
-	struct sip *sip;
-	char *from;
-	struct pending *head;
-	size_t n;
+	char call[24], leg[8]; /* in-dialog: the leg the events name */
 };
 
 /* The identity of the config, else the login name at this host (DESIGN.md). */
@@ -85,6 +79,7 @@ void tunnel_free(struct tunnel *t)
 		return;
 	while (t->head)
 		unlink_pending(t->head); /* freed by their final response */
+	tunnel_listen_stop(t);
 	free(t->from);
 	free(t);
 }
@@ -100,17 +95,62 @@ static void on_response(struct sip_tx *tx, int status, const struct osip_message
 	struct pending *p = arg;
 
 	if (p->t)
-		event_emit(EVENT_TUNNEL, &p->o, tunnel_response_event(&p->o, status, resp));
+		event_emit(EVENT_TUNNEL, &p->o,
+			   tunnel_response_event(&p->o, status, resp, p->call[0] ? p->call : NULL,
+						 p->leg));
 	if (status < 200)
 		return;
 	unlink_pending(p);
 	free(p);
 }
 
+static void link_pending(struct tunnel *t, struct pending *p)
+{
+	p->t = t;
+	p->next = t->head;
+	if (t->head)
+		t->head->prev = p;
+	t->head = p;
+	t->n++;
+}
+
+/* Out of dialog: our own From/To/Call-ID, the stack's routing to the Request-URI. */
+static int send_dialogless(struct tunnel *t, const struct tunnel_request *rq,
+			   struct pending *p, char *err, size_t errlen)
+{
+	osip_message_t *m = NULL;
+	int r = tunnel_build(rq, t->from, &m, err, errlen);
+
+	if (r < 0)
+		return r;
+	r = sip_request_send(t->sip, m, rq->tcp, on_response, p, NULL); /* takes m */
+	if (r < 0)
+		snprintf(err, errlen, "cannot send to %s: %s", rq->uri, strerror(-r));
+	return r;
+}
+
+/* RFC 3261 12.2.1.1: the dialog's remote target, Route set, tags, Call-ID and CSeq;
+ * rq->uri is not used. */
+static int send_in_dialog(const struct tunnel_request *rq, struct pending *p, char *err,
+			  size_t errlen)
+{
+	_cleanup_(freep) char *headers = NULL;
+	int r = tunnel_header_lines(rq->headers, rq->n_headers, &headers);
+
+	if (r == 0)
+		r = sip_dialog_request_with(rq->dialog, rq->method, headers, rq->body_type,
+					    rq->body_type ? rq->body : NULL, on_response, p);
+	if (r == -ENOTCONN)
+		snprintf(err, errlen, "the %s leg of %s has no dialog any more", rq->leg, rq->call);
+	else if (r < 0)
+		snprintf(err, errlen, "cannot send %s in the %s leg of %s: %s", rq->method,
+			 rq->leg, rq->call, strerror(-r));
+	return r;
+}
+
 int tunnel_send(struct tunnel *t, const struct origin *o, const struct tunnel_request *rq,
 		char *err, size_t errlen)
 {
-	osip_message_t *m = NULL;
 	struct pending *p;
 	int r;
 
@@ -120,27 +160,22 @@ int tunnel_send(struct tunnel *t, const struct origin *o, const struct tunnel_re
 		return -EBUSY;
 	}
 	r = tunnel_check(rq, err, errlen);
-	if (r == 0)
-		r = tunnel_build(rq, t->from, &m, err, errlen);
 	if (r < 0)
 		return r;
 	p = calloc(1, sizeof(*p));
-	if (!p) {
-		osip_message_free(m);
+	if (!p)
 		return -ENOMEM;
-	}
 	p->o = *o;
-	r = sip_request_send(t->sip, m, rq->tcp, on_response, p, NULL); /* takes m */
+	if (rq->dialog) {
+		snprintf(p->call, sizeof(p->call), "%s", rq->call);
+		snprintf(p->leg, sizeof(p->leg), "%s", rq->leg);
+	}
+	r = rq->dialog ? send_in_dialog(rq, p, err, errlen)
+		       : send_dialogless(t, rq, p, err, errlen);
 	if (r < 0) {
-		snprintf(err, errlen, "cannot send to %s: %s", rq->uri, strerror(-r));
 		free(p);
 		return r;
 	}
-	p->t = t;
-	p->next = t->head;
-	if (t->head)
-		t->head->prev = p;
-	t->head = p;
-	t->n++;
+	link_pending(t, p);
 	return 0;
 }

@@ -23,23 +23,78 @@ def free_udp():
         return s.getsockname()[1]
 
 
+def udp_bound(port):
+    """Whether some socket is bound to UDP 127.0.0.1:port (/proc/net/udp: hex ip:port)."""
+    want = ":%04X" % port
+    with open("/proc/net/udp") as f:
+        return any(line.split()[1].endswith(want) for line in list(f)[1:])
+
+
+def wait_udp_bound(port, proc, what, timeout=10):
+    """Wait until @proc listens on UDP @port; fails if it exits or takes too long."""
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and not udp_bound(port):
+        check(time.monotonic() < deadline, "%s listens on %d" % (what, port))
+        time.sleep(0.02)
+
+
+def udp_bound_by(pid, port):
+    """Whether process @pid holds a UDP socket bound to @port (/proc/net/udp and the
+    process's fds: another process on the same port does not count)."""
+    inodes = set()
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(table) as f:
+                for line in f.readlines()[1:]:
+                    fields = line.split()
+                    if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        inodes.add("socket:[%s]" % fields[9])
+        except OSError:
+            pass
+    try:
+        fds = os.listdir("/proc/%d/fd" % pid)
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) in inodes:
+                return True
+        except OSError:
+            pass
+    return False
+
+
 class Peer:
     """One SIPp UAS on loopback, with its message trace."""
 
-    def __init__(self, scenario, sets=()):
+    def __init__(self, scenario, sets=(), calls=1, tries=3):
         need_program("sipp")
         self.tmp = tempfile.mkdtemp(prefix="sipsvc-call-")
-        self.port, self.mp = free_udp(), free_udp()
         self.trace = os.path.join(self.tmp, "messages.log")
-        args = [SIPP, "-sf", os.path.join(SCENARIOS, scenario), "-t", "u1",
-                "-i", "127.0.0.1", "-p", str(self.port), "-mp", str(self.mp), "-m", "1",
-                "-nostdin", "-timeout", "40", "-timeout_error", "-trace_msg", "-trace_err",
-                "-message_file", self.trace]
-        for k, v in sets:
-            args += ["-set", k, v]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=self.tmp)
-        time.sleep(0.3)
+        for attempt in range(tries):
+            # The ports were free a moment ago; a parallel test may take one first, and
+            # SIPp then exits: another pair is tried.
+            self.port, self.mp = free_udp(), free_udp()
+            args = [SIPP, "-sf", os.path.join(SCENARIOS, scenario), "-t", "u1",
+                    "-i", "127.0.0.1", "-p", str(self.port), "-mp", str(self.mp),
+                    "-nostdin", "-timeout", "40", "-timeout_error", "-trace_msg",
+                    "-trace_err", "-message_file", self.trace]
+            if calls:
+                args += ["-m", str(calls)]
+            for k, v in sets:
+                args += ["-set", k, v]
+            self.proc = subprocess.Popen(args, stdout=subprocess.PIPE,
+                                         stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, cwd=self.tmp)
+            deadline = time.monotonic() + 10
+            while (self.proc.poll() is None and not udp_bound_by(self.proc.pid, self.port)
+                   and time.monotonic() < deadline):
+                time.sleep(0.02)
+            if self.proc.poll() is None:
+                return
+            if attempt == tries - 1:
+                check(False, "SIPp %s did not start: %s" % (
+                    scenario, self.proc.stdout.read().decode(errors="replace")[-2000:]))
 
     @property
     def uri(self):

@@ -67,8 +67,13 @@ def have_ipv6():
 class Daemon:
     """A sipsvcd on free ports in a private runtime dir."""
 
-    def __init__(self, *extra, wrapper=()):
+    def __init__(self, *extra, wrapper=(), config=None):
         self.tmp = tempfile.mkdtemp(prefix="siptest-")
+        if config is not None:
+            path = os.path.join(self.tmp, "sipsvc.xml")
+            with open(path, "w") as f:
+                f.write(config)
+            extra = ("--config", path) + tuple(extra)
         self.notify_path = os.path.join(self.tmp, "notify")
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(self.notify_path)

@@ -11,15 +11,17 @@ Refer-To after the answer, NOTIFY 200 sipfrag → transferred, then BYE; a devic
 refuses REFER with 405 → failed. Errors: no-such-device, limit, no-such-call.
 Every reply and event validates against sipsvc.xsd; SIPp checks its side."""
 
+import atexit
 import http.server
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import threading
 import urllib.parse
 
-from calltest import (Peer, config, events_until_end, free_udp, join, legs, media_port,
+from calltest import (SCENARIOS, Peer, config, events_until_end, free_udp, join, legs, media_port,
                       sip_device)
 from sipsvctest import Daemon, check, check_eq, main, running, test, xsd_validate
 
@@ -85,6 +87,27 @@ def loop_mode_device_hangs_up_ad_hoc_device():
                      "final event")
             check_eq(dev.wait(), 0, "SIPp device completed (sent BYE)")
             check_eq(tgt.wait(), 0, "SIPp target completed (got BYE)")
+    finally:
+        dev.close()
+        tgt.close()
+
+
+@test
+def loop_mode_update_without_offer_refreshes():
+    """RFC 3311 5.2 / RFC 4028: the device's UPDATE without an offer gets 200 from the
+    service (each leg is its own session); the call goes on until the target's BYE."""
+    dev = Peer("call-device-update.xml")
+    tgt = Peer("call-target.xml", [("hangup", "yes")])
+    try:
+        with running(Daemon(config=config([sip_device("desk", dev.uri, "loop")]))) as d:
+            with d.unix_client() as c:
+                join(c, tgt.uri, "desk")
+                evs = events_until_end(c)
+            check_eq((evs[-1]["state"], evs[-1].get("reason")), ("ended", "remote-bye"),
+                     "the call lasted until the target hung up: %r" % evs)
+            check_eq(dev.wait(), 0, "SIPp device: its UPDATE got 200, then the BYE came")
+            check_eq(tgt.wait(), 0, "SIPp target completed")
+            check(not tgt.received("UPDATE"), "the refresh stayed on the device's leg")
     finally:
         dev.close()
         tgt.close()
@@ -415,8 +438,10 @@ def external_join_declined_and_defaults():
 
 
 def caller(port, extra=()):
-    """SIPp's built-in uac calling the daemon once: INVITE with SDP, ACK, BYE."""
+    """SIPp's built-in uac calling the daemon once: INVITE with SDP, ACK, BYE. Its
+    directory goes when the test process exits."""
     tmp = tempfile.mkdtemp(prefix="sipsvc-caller-")
+    atexit.register(shutil.rmtree, tmp, True)
     mp = free_udp()
     trace = os.path.join(tmp, "messages.log")
     p = subprocess.Popen(["sipp", "-sn", "uac", "-t", "u1", "-i", "127.0.0.1",
@@ -426,6 +451,25 @@ def caller(port, extra=()):
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          stdin=subprocess.DEVNULL, cwd=tmp)
     return p, mp, trace
+
+
+def scenario_caller(scenario, port, mp=None):
+    """SIPp running tests/sipp/@scenario once against the daemon's SIP @port."""
+    tmp = tempfile.mkdtemp(prefix="sipsvc-caller-")
+    atexit.register(shutil.rmtree, tmp, True)
+    return subprocess.Popen(
+        ["sipp", "-sf", os.path.join(SCENARIOS, scenario), "-t", "u1", "-i", "127.0.0.1",
+         "-p", str(free_udp()), "-mp", str(mp or free_udp()), "-m", "1", "-nostdin",
+         "-timeout", "15", "-timeout_error", "127.0.0.1:%d" % port],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=tmp)
+
+
+def finished(p):
+    """SIPp's exit status, its output printed when it failed."""
+    out, _ = p.communicate(timeout=20)
+    if p.returncode:
+        print(out.decode(errors="replace")[-2000:])
+    return p.returncode
 
 
 def sip_port(d):
@@ -466,6 +510,54 @@ def incoming_call_bridged_to_the_default_device():
                          if "SIP/2.0 200" in m and "INVITE" in m]
             check(ok200 and media_port(ok200[0]) == dev.mp,
                   "the caller got the device's answer")
+    finally:
+        dev.close()
+
+
+@test
+def incoming_call_cancelled_by_the_caller():
+    """The caller CANCELs while the device rings: the service answers 200 and 487
+    (RFC 3261 9.2) and CANCELs the device at once, not at the answer timeout (20 s)."""
+    dev = Peer("call-device-ring.xml")
+    try:
+        cfg = config([sip_device("desk", dev.uri, "loop")], timeout=20)
+        with running(Daemon(config=cfg)) as d:
+            with d.unix_client() as c:
+                c.request('<Subscribe events="call"/>')
+                p = scenario_caller("caller-cancel.xml", sip_port(d))
+                evs = events_until_end(c, timeout=10)
+            check_eq(finished(p), 0, "SIPp caller: 180, CANCEL, 200, 487, ACK")
+            check_eq((evs[-1]["state"], evs[-1].get("reason"), evs[-1].get("sip-status")),
+                     ("ended", "caller-cancelled", "487"), "the call ended: %r" % evs)
+            check_eq(dev.wait(timeout=5), 0, "the device got the CANCEL at once")
+    finally:
+        dev.close()
+
+
+@test
+def incoming_call_without_an_offer():
+    """An INVITE without SDP (RFC 3264 5): the device is INVITEd without one, its offer
+    goes in our 200 to the caller, and the caller's answer (in its ACK) goes in the
+    ACK to the device."""
+    dev = Peer("call-device-loop.xml")
+    try:
+        cfg = config([sip_device("desk", dev.uri, "loop")])
+        with running(Daemon(config=cfg)) as d:
+            with d.unix_client() as c:
+                c.request('<Subscribe events="call"/>')
+                mp = free_udp()
+                p = scenario_caller("caller-offerless.xml", sip_port(d), mp)
+                evs = events_until_end(c, timeout=15)
+            check_eq(finished(p), 0, "SIPp caller: 200 with an offer, ACK, BYE")
+            check("connected" in [e["state"] for e in evs if "leg" not in e],
+                  "the call was connected: %r" % evs)
+            check_eq((evs[-1]["state"], evs[-1].get("reason")), ("ended", "remote-bye"),
+                     "the caller hung up")
+            check_eq(dev.wait(), 0, "SIPp device: INVITE, 200, ACK, BYE")
+            check(media_port(dev.received("INVITE")[0]) is None,
+                  "the device's INVITE has no offer")
+            check_eq(media_port(dev.received("ACK")[0]), mp,
+                     "the device's ACK has the caller's answer")
     finally:
         dev.close()
 

@@ -130,7 +130,10 @@ def tunnel_carries_headers_and_body():
 
 # Implemented requests that fail for the REQUESTS above: exit code, error code.
 IMPLEMENTED_ERRORS = {"Share": (3, "invalid"), "Unshare": (2, "not-shared"),
-                      "Search": (2, "not-found")}  # a lone node: no neighbours
+                      "Search": (2, "not-found"),  # a lone node: no neighbours
+                      "Fetch": (2, "not-found"),  # a peer the config does not name
+                      "SameDeviceJoin": (2, "no-such-call"),
+                      "Invite": (2, "no-conference-server")}
 # What the daemon implements: exit code and, for errors, the code it names.
 IMPLEMENTED = {"Status": (0, None), "Devices": (0, None), "Calls": (0, None),
                "Join": (0, None), "ExternalJoin": (0, None)}
@@ -209,9 +212,12 @@ def errors_map_to_exit_codes():
     rc, _, err = sipsvc("join", "sip:bob@example.com", "--dev", "nosuch")
     check_eq(rc, 2, "no-such-device: not found")
     check(err.startswith("sipsvc: no-such-device: "), err)
-    rc, _, err = sipsvc("switch", "sip:bob@example.com")
+    rc, _, err = sipsvc("switch", "sip:bob@example.com", "--call", "c99")
+    check_eq(rc, 2, "no-such-call: not found")
+    check(err.startswith("sipsvc: no-such-call: "), err)
+    rc, out, err = sipsvc("send", "<Frobnicate/>")
     check_eq(rc, 3, "unknown-request")
-    check(err.startswith("sipsvc: unknown-request: "), err)
+    check('code="unknown-request"' in out, out)
 
 
 @test

@@ -6,11 +6,13 @@ FILE:LINE:, bad options exit 64, --version/--help exit 0."""
 
 import os
 import re
+import shutil
 import signal
 import subprocess
+import tempfile
 
 from sipsvctest import (Daemon, EX_CONFIG, EX_USAGE, SIPSVCD, check, check_eq, main,
-                        running, test, xsd_validate)
+                        running, test, wait_for, xsd_validate)
 
 CONFIG_AB = """<sipsvc>
   <device id="a" wrapper="sip" uri="sip:a@192.0.2.1" default="true"/>
@@ -96,6 +98,46 @@ def sighup_with_missing_config_keeps_running():
         mark = reload(d)
         d.wait_log(r"reload failed", start=mark)
         check_eq(devices(d), [("c", "transfer")], "devices kept")
+
+
+@test
+def kill_9_during_reload_then_restart():
+    """Issue 9, faults: SIGKILL right after SIGHUP, while the new config is read and
+    devices and shares reopen. The daemon writes no config, and what it keeps on disk
+    (the share index) is written atomically: a restart on the same state starts clean
+    with the new config and the share it had."""
+    tmp = tempfile.mkdtemp(prefix="sipsvc-test-")
+    try:
+        reload_then_kill(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def reload_then_kill(tmp):
+    d = Daemon(config=CONFIG_AB, tmp=tmp)
+    share = os.path.join(tmp, "shared")
+    os.makedirs(share)
+    with open(os.path.join(share, "a.txt"), "w") as f:
+        f.write("kept\n")
+    with running(d):
+        with d.unix_client() as c:
+            check_eq(c.request('<Share path="%s"/>' % share)[0].tag, "Ok", "Share")
+        wait_for(lambda: os.path.exists(os.path.join(tmp, "state", "shares.idx")), 5,
+                 "the share saved")
+        for _ in range(20):
+            d.write_config(CONFIG_C if _ % 2 else CONFIG_AB)
+            d.signal(signal.SIGHUP)
+        d.write_config(CONFIG_C)
+        d.signal(signal.SIGHUP)
+        d.signal(signal.SIGKILL)
+        d.wait_exit()
+    os.unlink(os.path.join(tmp, "notify"))
+    d2 = Daemon(config=CONFIG_C, tmp=tmp)
+    with running(d2):
+        check_eq(devices(d2), [("c", "transfer")], "the new config after the restart")
+        with d2.unix_client() as c:
+            ok, _ = c.request("<Shares/>")
+        check_eq([s.get("path") for s in ok.findall("Share")], [share], "the share kept")
 
 
 def run_sync(args, env_tmp):

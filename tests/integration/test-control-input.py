@@ -146,6 +146,14 @@ def http_post_with_xml_body_gets_nothing():
                     b"Content-Length: 9\r\n\r\n<Status/>" % D.port, "an HTTP POST")
     closed_silently(b"GET /?<Status/> HTTP/1.1\r\nHost: localhost\r\n\r\n", "an HTTP GET")
     closed_silently(b"OPTIONS * HTTP/1.1\r\n\r\n", "an HTTP OPTIONS")
+    # DNS rebinding: a page whose name now resolves to 127.0.0.1 posts with its own
+    # Host; a form post (text/plain) smuggles an XML message after its first line.
+    closed_silently(b"POST /x HTTP/1.1\r\nHost: rebind.attacker.example:%d\r\n"
+                    b"Origin: http://rebind.attacker.example\r\nContent-Type: text/plain\r\n"
+                    b"Content-Length: 11\r\n\r\n<Status/>\r\n" % D.port, "a rebinding POST")
+    closed_silently(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n\r\n"
+                    b"<Join id=\"sip:premium@192.0.2.1\"><Use dev=\"desk\"/></Join>\n",
+                    "a form post with a Join in its body")
     assert_healthy()
 
 

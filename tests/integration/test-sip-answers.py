@@ -30,7 +30,7 @@ t.check(rc == 0 and d.alive(), "after SIGHUP the same socket answers")
 
 # ---- SIPp scenarios over both transports -----------------------------------------
 for sc in ["options.xml", "method-405.xml", "bye-481.xml", "require-420.xml",
-           "invite-483.xml", "invite-480.xml"]:
+           "invite-483.xml", "invite-480.xml", "invite-replaces-481.xml"]:
     for tr in ["u1", "t1"]:
         rc, out = t.sipp(sc, p, tr, timeout=10)
         if rc:

@@ -10,7 +10,8 @@ import time
 
 import siptest as t
 
-d = t.Daemon()
+# One source sends everything here: no per-source budget.
+d = t.Daemon(config='<sipsvc><sip source-rate="0"/></sipsvc>')
 p = d.port
 
 # ---- connections ---------------------------------------------------------------------

@@ -5,8 +5,10 @@ NOTIFY_SOCKET we bind, and socket activation through systemd-socket-activate."""
 
 import os
 import re
+import select
 import signal
 import socket
+import time
 
 from sipsvctest import (Client, Daemon, EX_OSERR, Skip, check, check_eq, free_port,
                         have_ipv6_loopback, main, running, status_of, test)
@@ -37,6 +39,53 @@ def watchdog_pings():
         d.wait_log(r"^<7>watchdog: pinging every 0\.1 s")
         for _ in range(3):
             d.wait_notify("WATCHDOG=1", timeout=2)
+
+
+def pings_within(d, seconds):
+    """The WATCHDOG=1 datagrams that arrive within @seconds (none queued before)."""
+    got, deadline = 0, time.monotonic() + seconds
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([d.notify_sock], [], [], left)[0]:
+            return got
+        got += "WATCHDOG=1" in d.notify_sock.recv(4096).decode().split("\n")
+
+
+def stat_state(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def drain_notify(d):
+    d.notifications.clear()
+    while select.select([d.notify_sock], [], [], 0)[0]:
+        d.notify_sock.recv(4096)
+
+
+@test
+def watchdog_sees_a_stopped_daemon():
+    """What WatchdogSec= relies on (no user systemd runs here): a daemon stopped with
+    SIGSTOP sends no WATCHDOG=1, so the manager would send WatchdogSignal and, the unit
+    being Restart=on-failure, start it again; continued, it pings again."""
+    with open(os.environ["SIPSVC_SERVICE_UNIT"]) as f:
+        unit = f.read()
+    check(re.search(r"^WatchdogSec=\d+", unit, re.M), "the unit sets WatchdogSec=")
+    check(re.search(r"^Restart=on-failure$", unit, re.M),
+          "a watchdog timeout restarts the unit (Restart=on-failure)")
+    d = Daemon(env={"WATCHDOG_USEC": "200000"})
+    with running(d):
+        d.wait_notify("WATCHDOG=1", timeout=2)
+        d.signal(signal.SIGSTOP)
+        deadline = time.monotonic() + 5
+        while stat_state(d.pid) != "T":  # stopped: nothing more can be in flight
+            check(time.monotonic() < deadline, "the daemon stops")
+            time.sleep(0.01)
+        drain_notify(d)
+        # Five watchdog periods of silence: systemd would act after one.
+        check_eq(pings_within(d, 1.0), 0, "no WATCHDOG=1 while stopped")
+        d.signal(signal.SIGCONT)
+        d.wait_notify("WATCHDOG=1", timeout=2)
+        check_eq(d.status().get("pid"), str(d.pid), "the same daemon answers again")
 
 
 @test

@@ -58,6 +58,40 @@ START_TEST(test_state_names)
 }
 END_TEST
 
+/* RFC 3264 8: what the device gets keeps one origin; the version grows per change. */
+START_TEST(test_sdp_for_device_keeps_origin)
+{
+	struct call *c = calloc(1, sizeof(*c));
+	const char *a = "v=0\r\no=alice 11 5 IN IP4 10.0.0.1\r\ns=-\r\nm=audio 4000 RTP/AVP 0\r\n";
+	const char *a2 = "v=0\r\no=alice 11 6 IN IP4 10.0.0.1\r\ns=-\r\nm=audio 4002 RTP/AVP 0\r\n";
+	const char *b = "v=0\r\no=bob 99 1 IN IP4 10.0.0.2\r\ns=-\r\nm=audio 5000 RTP/AVP 0\r\n";
+	char *r;
+
+	r = call_sdp_for_device(c, a); /* the first one sets the origin */
+	ck_assert_str_eq(r, a);
+	free(r);
+	r = call_sdp_for_device(c, a); /* unchanged: same version */
+	ck_assert_str_eq(r, a);
+	free(r);
+	r = call_sdp_for_device(c, b); /* another far end: alice's origin, version 6 */
+	ck_assert_str_eq(r, "v=0\r\no=alice 11 6 IN IP4 10.0.0.1\r\ns=-\r\n"
+			    "m=audio 5000 RTP/AVP 0\r\n");
+	free(r);
+	r = call_sdp_for_device(c, b); /* bob again, unchanged: still 6 */
+	ck_assert_str_eq(r, "v=0\r\no=alice 11 6 IN IP4 10.0.0.1\r\ns=-\r\n"
+			    "m=audio 5000 RTP/AVP 0\r\n");
+	free(r);
+	r = call_sdp_for_device(c, a2); /* back to alice's new version: 7 */
+	ck_assert_str_eq(r, "v=0\r\no=alice 11 7 IN IP4 10.0.0.1\r\ns=-\r\n"
+			    "m=audio 4002 RTP/AVP 0\r\n");
+	free(r);
+	r = call_sdp_for_device(c, "v=0\r\nm=audio 1 RTP/AVP 0\r\n"); /* no o=: as it is */
+	ck_assert_str_eq(r, "v=0\r\nm=audio 1 RTP/AVP 0\r\n");
+	free(r);
+	free(c);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("call");
@@ -68,6 +102,7 @@ int main(void)
 	tcase_add_test(tc, test_sdp_refuse_zeroes_every_port);
 	tcase_add_test(tc, test_sdp_refuse_odd_input);
 	tcase_add_test(tc, test_state_names);
+	tcase_add_test(tc, test_sdp_for_device_keeps_origin);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_ENV);
