@@ -366,6 +366,8 @@ static void daemon_stop(struct daemon *d)
 		control_set_calls(d->control, NULL);
 		control_set_tunnel(d->control, NULL); /* its connections close after it */
 	}
+	if (d->transfers)
+		transfer_mgr_set_resolver(d->transfers, NULL, NULL);
 	overlay_service_free(d->overlay); /* before sip and share, which it uses */
 	if (d->control)
 		control_set_overlay(d->control, NULL, 0);
@@ -450,6 +452,8 @@ static int run(int argc, char **argv)
 		return EX_OSERR;
 	}
 	control_set_overlay(d.control, overlay_service_binding(d.overlay), d.cfg->overlay_ttl);
+	if (d.overlay) /* a Fetch from= a search result's peer */
+		transfer_mgr_set_resolver(d.transfers, overlay_service_resolve, d.overlay);
 	watchdog_start(&d);
 	log_notice("sipsvcd %s ready (control port %d, pid %ld)", PACKAGE_VERSION,
 		   control_tcp_port(d.control), (long)getpid());

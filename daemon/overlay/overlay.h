@@ -374,6 +374,12 @@ int overlay_service_new(struct ev_loop *loop, struct sip *sip, struct share *sha
 			const struct config *cfg, struct overlay_service **ret);
 /** Say goodbye to the neighbours and free; accepts NULL. */
 void overlay_service_free(struct overlay_service *svc);
+/**
+ * Where node @p peer (32 hex digits) is, as its node URI sip:ID@host:port in @p uri:
+ * a neighbour, a known peer or a recent search hit's holder (a Fetch's from=). The
+ * transfers' resolver (transfer_resolve_h). 0 or -ENOENT.
+ */
+int overlay_service_resolve(const char *peer, char *uri, size_t size, void *arg);
 /** Its SIP binding (searches, peer lookups); NULL for NULL. */
 struct overlay_sip *overlay_service_binding(const struct overlay_service *svc);
 

@@ -211,6 +211,19 @@ int overlay_service_new(struct ev_loop *loop, struct sip *sip, struct share *sha
 	return 0;
 }
 
+int overlay_service_resolve(const char *peer, char *uri, size_t size, void *arg)
+{
+	struct overlay_service *svc = arg;
+	struct overlay_peer p;
+	struct overlay_id id;
+	int n;
+
+	if (!svc || overlay_id_from_hex(peer, &id) < 0 || overlay_sip_peer_find(svc->b, &id, &p) < 0)
+		return -ENOENT;
+	n = snprintf(uri, size, "sip:%s@%s", peer, p.contact);
+	return n < 0 || (size_t)n >= size ? -ENOENT : 0;
+}
+
 struct overlay_sip *overlay_service_binding(const struct overlay_service *svc)
 {
 	return svc ? svc->b : NULL;

@@ -112,6 +112,31 @@ def t03_far_file_found_once_per_node():
 
 
 @test
+def t03b_fetch_a_search_result():
+    # the result names its holder by node id only; the overlay tells the transfer
+    # where that node is (no <overlay><peer> in any config)
+    with nodes[0].unix_client() as c:
+        ok, hits, done = search(c, "quarterly report", "f1", timeout_ms=2000, ttl=7)
+        check_eq(len(hits), 1, "found again")
+        h = hits[0]
+        to = os.path.join(nodes[0].tmp, "downloads")
+        os.makedirs(to)
+        c.send(('<Fetch ref="f2" file="%s" from="%s" to="%s"/>'
+                % (h.get("file"), h.get("peer"), to)).encode())
+        ok = parse_xml(c.recv_line())
+        check_eq((ok.tag, ok.get("ref")), ("Ok", "f2"), "Fetch accepted")
+        while True:
+            ev = parse_xml(c.recv_line(timeout=30 * SLOW))
+            if ev.get("type") == "transfer" and ev.get("state") in ("done", "failed",
+                                                                     "paused", "cancelled"):
+                break
+        check_eq((ev.get("state"), ev.get("sha256")), ("done", h.get("sha256")),
+                 "downloaded and verified: %r" % ev.attrib)
+    with open(os.path.join(to, h.get("name"))) as f:
+        check_eq(f.read(), "numbers " * 100, "the content")
+
+
+@test
 def t04_small_ttl_finds_nothing_beyond():
     holder = node_id(nodes[-1])
     dist = hops_from(nodes[-1])
