@@ -235,6 +235,12 @@ xmlNodePtr handle_fetch(struct request *req);
 xmlNodePtr handle_cancel(struct request *req);
 xmlNodePtr handle_same_device_join(struct request *req);
 xmlNodePtr handle_invite(struct request *req);
+xmlNodePtr handle_search(struct request *req);
+
+/* ---- search.c ------------------------------------------------------------------- */
+
+/** Cancel the search started on connection @p conn by the request with @p ref. */
+bool search_cancel_ref(struct control *ctl, uint64_t conn, const char *ref);
 
 /* ---- control.c ------------------------------------------------------------ */
 
@@ -246,6 +252,11 @@ struct control {
 	struct share *share;
 	struct transfer_mgr *transfers;
 	struct call_mgr *calls;
+	struct overlay_sip *overlay;
+	unsigned overlay_ttl;
+	struct csearch *searches; /* running Searches (search.c) */
+	unsigned n_searches;
+	uint64_t next_search;
 	struct listener ls[CONTROL_MAX_LISTENERS];
 	unsigned n_ls;
 	char *unix_path;     /* the socket we bound, to unlink at exit */

@@ -42,6 +42,12 @@ void control_set_transfers(struct control *c, struct transfer_mgr *m);
 struct call_mgr;
 /** The call subsystem Join, ExternalJoin, Hangup and Calls use (NULL: none). */
 void control_set_calls(struct control *c, struct call_mgr *m);
+struct overlay_sip;
+/**
+ * The overlay Search uses, with @p ttl for its queries (NULL: none; running searches
+ * are forgotten, so set NULL only after the overlay is freed).
+ */
+void control_set_overlay(struct control *c, struct overlay_sip *ov, unsigned ttl);
 /** The TCP port actually bound (for --control-port 0), or -1. */
 int control_tcp_port(const struct control *c);
 

@@ -30,7 +30,7 @@ static const struct request_def requests[] = {
 	{ "Invite", handle_invite },
 	{ "Join", handle_join },
 	{ "SameDeviceJoin", handle_same_device_join },
-	{ "Search", NULL },
+	{ "Search", handle_search },
 	{ "Share", handle_share },
 	{ "Shares", handle_shares },
 	{ "Status", handle_status },

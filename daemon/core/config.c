@@ -56,6 +56,11 @@ struct config *config_new_defaults(void)
 	c->log_level = LOG_LEVEL_INFO;
 	c->share_max_files = CONFIG_DEFAULT_SHARE_MAX_FILES;
 	c->share_max_roots = CONFIG_DEFAULT_SHARE_MAX_ROOTS;
+	c->overlay_enable = true;
+	c->overlay_min = 4;
+	c->overlay_max = 8;
+	c->overlay_refresh = 60;
+	c->overlay_ttl = 4;
 	c->transfer_max = CONFIG_DEFAULT_TRANSFER_MAX;
 	c->transfer_max_per_peer = CONFIG_DEFAULT_TRANSFER_MAX_PER_PEER;
 	return c;
@@ -96,6 +101,10 @@ void config_free(struct config *c)
 	free(c->chooser);
 	free(c->conference_server);
 	free(c->conference_method);
+	free(c->overlay_contact);
+	for (size_t i = 0; i < c->n_overlay_bootstrap; i++)
+		free(c->overlay_bootstrap[i]);
+	free(c->overlay_bootstrap);
 	for (size_t i = 0; i < c->n_overlay_peer_uris; i++)
 		free(c->overlay_peer_uris[i]);
 	free(c->overlay_peer_uris);
@@ -344,6 +353,59 @@ static int read_sip(struct config *c, xmlNodePtr n)
 	return 0;
 }
 
+int config_overlay_bootstrap_add(struct config *c, const char *uri)
+{
+	char **v;
+
+	if (c->n_overlay_bootstrap >= CONFIG_OVERLAY_BOOTSTRAP_MAX)
+		return -ENOSPC;
+	v = realloc(c->overlay_bootstrap, (c->n_overlay_bootstrap + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	c->overlay_bootstrap = v;
+	v[c->n_overlay_bootstrap] = strdup(uri);
+	if (!v[c->n_overlay_bootstrap])
+		return -ENOMEM;
+	c->n_overlay_bootstrap++;
+	return 0;
+}
+
+static int read_overlay(struct config *c, xmlNodePtr n, char *err, size_t errlen)
+{
+	long min = c->overlay_min, max = c->overlay_max, refresh = c->overlay_refresh;
+	long ttl = c->overlay_ttl;
+
+	take_num(n, "min-neighbours", &min);
+	take_num(n, "max-neighbours", &max);
+	take_num(n, "refresh", &refresh);
+	take_num(n, "ttl", &ttl);
+	c->overlay_ttl = (unsigned)ttl;
+	if (min > max) {
+		snprintf(err, errlen, "%ld: overlay min-neighbours is above max-neighbours",
+			 xmlGetLineNo(n));
+		return -EINVAL;
+	}
+	c->overlay_min = (unsigned)min;
+	c->overlay_max = (unsigned)max;
+	c->overlay_refresh = (unsigned)refresh;
+	if (take_bool(n, "enable", &c->overlay_enable) < 0 ||
+	    take_str(n, "contact", &c->overlay_contact) < 0)
+		return -ENOMEM;
+	for (xmlNodePtr p = n->children; p; p = p->next) {
+		xmlChar *uri;
+		int r;
+
+		if (p->type != XML_ELEMENT_NODE)
+			continue;
+		uri = xmlGetProp(p, BAD_CAST "uri");
+		r = uri ? config_overlay_bootstrap_add(c, (const char *)uri) : 0;
+		xmlFree(uri);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 /* <transfer> limits and the node URIs of <overlay><peer>, which a Fetch may name. */
 static int read_transfer(struct config *c, xmlNodePtr n)
 {
@@ -415,14 +477,17 @@ static int read_element(struct config *c, xmlNodePtr n, char *err, size_t errlen
 		c->max_calls = (unsigned)max;
 		c->answer_timeout = (unsigned)timeout;
 		return take_str(n, "chooser", &c->chooser);
+	} else if (strcmp(name, "overlay") == 0) {
+		/* the overlay's settings, and the node URIs a Fetch may name */
+		int r = read_overlay(c, n, err, errlen);
+
+		return r < 0 ? r : read_overlay_peers(c, n);
 	} else if (strcmp(name, "conference") == 0) {
 		if (take_str(n, "server", &c->conference_server) < 0 ||
 		    take_token(n, "method", &c->conference_method) < 0)
 			return -ENOMEM;
 	} else if (strcmp(name, "transfer") == 0) {
 		return read_transfer(c, n);
-	} else if (strcmp(name, "overlay") == 0) {
-		return read_overlay_peers(c, n);
 	}
 	/* Other elements the schema admits belong to later subsystems. */
 	return 0;

@@ -173,7 +173,19 @@ struct config {
 	unsigned long transfer_upload_rate; /* <transfer upload-rate>: KiB/s, 0 unlimited */
 	char **overlay_peer_uris;       /* <overlay><peer uri>: node URIs */
 	size_t n_overlay_peer_uris;
+	/* <overlay>: the peer-to-peer overlay (overlay/overlay.h) */
+	bool overlay_enable;      /* enable: on unless "false" (or --no-overlay) */
+	unsigned overlay_min, overlay_max; /* min-/max-neighbours */
+	unsigned overlay_refresh; /* refresh: seconds between subscription refreshes */
+	unsigned overlay_ttl;     /* ttl: hops a Search travels (1-7, default 4) */
+	char *overlay_contact;    /* contact: "host:port" peers reach us at (else found) */
+	char **overlay_bootstrap; /* <peer uri=…/> and --bootstrap: bootstrap peer URIs */
+	size_t n_overlay_bootstrap;
 };
+
+#define CONFIG_OVERLAY_BOOTSTRAP_MAX 32
+/** Add a bootstrap peer URI (config or --bootstrap). 0, -ENOSPC or -ENOMEM. */
+int config_overlay_bootstrap_add(struct config *c, const char *uri);
 
 #define CONFIG_DEFAULT_CONTROL_PORT    7060
 #define CONFIG_DEFAULT_SIP_PORT	       5060

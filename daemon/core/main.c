@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include "core/worker.h"
 #include "core/xml.h"
 #include "call/call.h"
+#include "overlay/overlay.h"
 #include "sip/sip.h"
 #include "transfer/transfer.h"
 #include "tunnel/tunnel.h"
@@ -37,6 +39,9 @@ struct options {
 	const char *state_dir, *runtime_dir, *sip_addr, *download_dir;
 	int control_port, sip_port;
 	enum log_level log_level;
+	const char *bootstrap[CONFIG_OVERLAY_BOOTSTRAP_MAX]; /* --bootstrap, repeatable */
+	unsigned n_bootstrap;
+	bool no_overlay;
 };
 
 struct daemon {
@@ -51,6 +56,7 @@ struct daemon {
 	struct tunnel *tunnel;
 	struct call_mgr *calls;
 	struct transfer_mgr *transfers;
+	struct overlay_service *overlay; /* NULL when off */
 	ev_tstamp started;
 	ev_signal sigterm, sigint, sighup;
 	ev_timer watchdog;
@@ -72,6 +78,8 @@ static void usage(FILE *f)
 		"  --sip-addr ADDR      SIP address to bind (default all)\n"
 		"  --download-dir DIR   where Fetch puts files (default $XDG_DOWNLOAD_DIR,\n"
 		"                       else ~/Downloads)\n"
+		"  --bootstrap URI      overlay bootstrap peer sip:HOST:PORT (repeatable)\n"
+		"  --no-overlay         do not join the peer-to-peer overlay\n"
 		"  --log-level LEVEL    emerg alert crit err warning notice info debug\n"
 		"  --version            print the version and exit\n"
 		"  --help               print this help and exit\n");
@@ -93,7 +101,8 @@ static int parse_port(const char *s, int *ret)
 /* Returns 0 to run, 1 to exit 0 (--help/--version), or an EX_ code. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { O_CONFIG = 256, O_STATE, O_RUNTIME, O_CPORT, O_SPORT, O_SADDR, O_LEVEL, O_VER, O_DL };
+	enum { O_CONFIG = 256, O_STATE, O_RUNTIME, O_CPORT, O_SPORT, O_SADDR, O_LEVEL, O_VER, O_DL,
+	       O_BOOT, O_NOOV };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, O_CONFIG },
 		{ "state-dir", required_argument, NULL, O_STATE },
@@ -104,6 +113,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "download-dir", required_argument, NULL, O_DL },
 		{ "log-level", required_argument, NULL, O_LEVEL },
 		{ "version", no_argument, NULL, O_VER },
+		{ "bootstrap", required_argument, NULL, O_BOOT },
+		{ "no-overlay", no_argument, NULL, O_NOOV },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -133,6 +144,16 @@ static int parse_args(int argc, char **argv, struct options *o)
 			}
 			break;
 		case O_VER: printf("sipsvcd %s\n", PACKAGE_VERSION); return 1;
+		case O_NOOV: o->no_overlay = true; break;
+		case O_BOOT:
+			if (o->n_bootstrap == CONFIG_OVERLAY_BOOTSTRAP_MAX ||
+			    strncasecmp(optarg, "sip:", 4) != 0) {
+				fprintf(stderr, "sipsvcd: --bootstrap wants sip:HOST:PORT (at most "
+					"%d)\n", CONFIG_OVERLAY_BOOTSTRAP_MAX);
+				return EX_USAGE;
+			}
+			o->bootstrap[o->n_bootstrap++] = optarg;
+			break;
 		case 'h': usage(stdout); return 1;
 		default: usage(stderr); return EX_USAGE;
 		}
@@ -166,6 +187,11 @@ static int apply_options(struct config *c, const struct options *o)
 		c->sip_port = o->sip_port;
 	if (o->log_level >= 0)
 		c->log_level = o->log_level;
+	if (o->no_overlay)
+		c->overlay_enable = false;
+	for (unsigned i = 0; i < o->n_bootstrap; i++)
+		if (config_overlay_bootstrap_add(c, o->bootstrap[i]) < 0)
+			return -ENOSPC;
 	if (set_path(&c->state_dir, o->state_dir) < 0 ||
 	    set_path(&c->runtime_dir, o->runtime_dir) < 0 ||
 	    set_path(&c->sip_addr, o->sip_addr) < 0 ||
@@ -340,6 +366,11 @@ static void daemon_stop(struct daemon *d)
 		control_set_calls(d->control, NULL);
 		control_set_tunnel(d->control, NULL); /* its connections close after it */
 	}
+	if (d->transfers)
+		transfer_mgr_set_resolver(d->transfers, NULL, NULL);
+	overlay_service_free(d->overlay); /* before sip and share, which it uses */
+	if (d->control)
+		control_set_overlay(d->control, NULL, 0);
 	call_mgr_free(d->calls);
 	if (d->control)
 		control_set_transfers(d->control, NULL);
@@ -414,6 +445,15 @@ static int run(int argc, char **argv)
 		return EX_OSERR;
 	}
 	control_set_calls(d.control, d.calls);
+	/* the overlay after sip and share: it claims SIP methods and searches the index */
+	if (d.cfg->overlay_enable &&
+	    overlay_service_new(d.loop, d.sip, d.share, d.cfg, &d.overlay) < 0) {
+		daemon_stop(&d);
+		return EX_OSERR;
+	}
+	control_set_overlay(d.control, overlay_service_binding(d.overlay), d.cfg->overlay_ttl);
+	if (d.overlay) /* a Fetch from= a search result's peer */
+		transfer_mgr_set_resolver(d.transfers, overlay_service_resolve, d.overlay);
 	watchdog_start(&d);
 	log_notice("sipsvcd %s ready (control port %d, pid %ld)", PACKAGE_VERSION,
 		   control_tcp_port(d.control), (long)getpid());

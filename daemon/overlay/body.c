@@ -328,10 +328,16 @@ static int file_node(xmlNodePtr parent, const struct overlay_file *f)
 {
 	xmlNodePtr c = xmlNewChild(parent, NULL, BAD_CAST "file", NULL);
 
+	char hex[2 * sizeof(f->sha256) + 1];
+
 	if (!c || set_str(c, "name", f->name) < 0 ||
 	    xml_set_propf(c, "size", "%" PRIu64, f->size) < 0)
 		return -ENOMEM;
-	return 0;
+	if (!f->has_sha256)
+		return 0;
+	for (size_t i = 0; i < sizeof(f->sha256); i++)
+		snprintf(hex + 2 * i, 3, "%02x", f->sha256[i]);
+	return set_str(c, "sha256", hex);
 }
 
 int overlay_hit_to_xml(const struct overlay_hit *h, char **ret, size_t *ret_len)
@@ -360,6 +366,28 @@ int overlay_hit_to_xml(const struct overlay_hit *h, char **ret, size_t *ret_len)
 	return finish(n, ret, ret_len);
 }
 
+/* The optional content hash: exactly 64 lower-case hex digits (the schema says so too). */
+static int hit_sha256(xmlNodePtr c, struct overlay_file *f)
+{
+	char hex[2 * sizeof(f->sha256) + 1];
+
+	f->has_sha256 = false;
+	if (!xmlHasProp(c, BAD_CAST "sha256"))
+		return 0;
+	if (attr_copy(c, "sha256", hex, sizeof(hex)) < 0 || strlen(hex) != sizeof(hex) - 1)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(f->sha256); i++) {
+		unsigned v;
+
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdef", hex[2 * i]) ||
+		    !strchr("0123456789abcdef", hex[2 * i + 1]))
+			return -EINVAL;
+		f->sha256[i] = (uint8_t)v;
+	}
+	f->has_sha256 = true;
+	return 0;
+}
+
 static int hit_file(xmlNodePtr c, struct overlay_file *f)
 {
 	if (attr_copy(c, "name", f->name, sizeof(f->name)) < 0 || !f->name[0] ||
@@ -368,7 +396,7 @@ static int hit_file(xmlNodePtr c, struct overlay_file *f)
 	/* a name is a file name, not a path: no separator, no "." or ".." */
 	if (strchr(f->name, '/') || strcmp(f->name, ".") == 0 || strcmp(f->name, "..") == 0)
 		return -EINVAL;
-	return 0;
+	return hit_sha256(c, f);
 }
 
 static int hit_from_doc(xmlNodePtr root, struct overlay_hit *h)

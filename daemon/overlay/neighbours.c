@@ -20,6 +20,10 @@
 #define LIST_COALESCE_MS   200	 /* changes within this go out in one NOTIFY */
 #define SAVE_INTERVAL_MS   60000
 #define REJECT_EXTRA_KNOWN 8 /* a refusal also names known peers, to spread joiners */
+/* Every list also names a few random known peers: without it a node learns only its
+ * neighbours' neighbours, and an overlay grown from a bootstrap chain stays a chain
+ * (its diameter beyond any TTL). */
+#define GOSSIP_KNOWN 3
 
 static const char *const peers_kind_table[_OVERLAY_PEERS_KIND_MAX] = {
     [OVERLAY_PEERS_SUBSCRIBE] = "subscribe",
@@ -83,6 +87,28 @@ const struct overlay_peer *overlay_neighbour(const struct overlay *ov, size_t i)
 size_t overlay_known_count(const struct overlay *ov)
 {
 	return ov->n_known;
+}
+
+void overlay_set_neighbour_handler(struct overlay *ov, overlay_neighbour_h *h, void *arg)
+{
+	ov->nh = h;
+	ov->nh_arg = arg;
+}
+
+int overlay_peer_find(const struct overlay *ov, const struct overlay_id *id,
+		      struct overlay_peer *ret)
+{
+	for (unsigned i = 0; ov->links && i < ov->cfg.max_neighbours; i++)
+		if (ov->links[i].state == LINK_UP && id_eq(&ov->links[i].peer.id, id)) {
+			*ret = ov->links[i].peer;
+			return 0;
+		}
+	for (size_t i = 0; i < ov->n_known; i++)
+		if (id_eq(&ov->known[i].peer.id, id)) {
+			*ret = ov->known[i].peer;
+			return 0;
+		}
+	return -ENOENT;
 }
 
 /* ---- known peers ------------------------------------------------------------------ */
@@ -262,6 +288,8 @@ static void link_drop(struct overlay *ov, struct link *l, uint64_t backoff_ms)
 	if (l->state == LINK_UP) {
 		ov->list_dirty = true;
 		ov->list_at_ms = ov_now(ov) + LIST_COALESCE_MS;
+		if (ov->nh)
+			ov->nh(&l->peer, false, ov->nh_arg);
 	}
 	known_backoff(ov, &l->peer, backoff_ms);
 	l->state = LINK_FREE;
@@ -288,6 +316,8 @@ static void send_done(int err, void *arg)
 
 static void peers_fill(struct overlay *ov, enum overlay_peers_kind kind, struct overlay_peers *m)
 {
+	unsigned extra;
+
 	m->kind = kind;
 	m->from.id = ov->id;
 	snprintf(m->from.contact, sizeof(m->from.contact), "%s", ov->contact);
@@ -298,10 +328,8 @@ static void peers_fill(struct overlay *ov, enum overlay_peers_kind kind, struct 
 	for (unsigned i = 0; i < ov->cfg.max_neighbours && m->n < OVERLAY_PEERLIST_MAX; i++)
 		if (ov->links[i].state == LINK_UP && !overlay_id_is_zero(&ov->links[i].peer.id))
 			m->peers[m->n++] = ov->links[i].peer;
-	if (kind != OVERLAY_PEERS_REJECT)
-		return;
-	for (unsigned i = 0; i < REJECT_EXTRA_KNOWN && ov->n_known && m->n < OVERLAY_PEERLIST_MAX;
-	     i++) {
+	extra = kind == OVERLAY_PEERS_REJECT ? REJECT_EXTRA_KNOWN : GOSSIP_KNOWN;
+	for (unsigned i = 0; i < extra && ov->n_known && m->n < OVERLAY_PEERLIST_MAX; i++) {
 		const struct known *k = &ov->known[ov_random(ov) % ov->n_known];
 
 		if (!overlay_id_is_zero(&k->peer.id))
@@ -370,6 +398,8 @@ static void link_up(struct overlay *ov, struct link *l, const struct overlay_pee
 		l->tokens_ms = now;
 		l->refresh_ms = now + (uint64_t)ov->cfg.refresh_s * 1000;
 		list_changed(ov);
+		if (ov->nh)
+			ov->nh(&l->peer, true, ov->nh_arg);
 	}
 }
 
@@ -445,14 +475,32 @@ static bool link_candidate(struct overlay *ov, const struct known *k, uint64_t n
 	return k->retry_ms <= now && !link_find(ov, &k->peer.id, k->peer.contact);
 }
 
-/* Below min: SUBSCRIBE to random known peers that are not linked or resting. */
+/* The links to aim for: min at once; then, one new link per refresh interval, up to
+ * halfway to max. Links to random known peers are what keep the overlay a random
+ * graph of small diameter; stopping halfway leaves room for newcomers. */
+static size_t links_wanted(struct overlay *ov, size_t have, uint64_t now, uint64_t *next)
+{
+	size_t grow = (ov->cfg.min_neighbours + ov->cfg.max_neighbours) / 2;
+
+	if (have < ov->cfg.min_neighbours || have >= grow)
+		return ov->cfg.min_neighbours;
+	if (now < ov->grow_ms) {
+		if (ov->grow_ms < *next)
+			*next = ov->grow_ms;
+		return ov->cfg.min_neighbours;
+	}
+	ov->grow_ms = now + (uint64_t)ov->cfg.refresh_s * 1000;
+	return have + 1;
+}
+
+/* Below what we want: SUBSCRIBE to random known peers not linked or resting. */
 static void connect_more(struct overlay *ov, uint64_t now, uint64_t *next)
 {
 	size_t have = links_count(ov, LINK_UP) + links_count(ov, LINK_PENDING);
+	size_t want = links_wanted(ov, have, now, next);
 	unsigned tries = 0;
 
-	while (have < ov->cfg.min_neighbours && ov->n_known > 0 &&
-	       tries++ < 4 * ov->cfg.min_neighbours) {
+	while (have < want && ov->n_known > 0 && tries++ < 4 * ov->cfg.min_neighbours + 4) {
 		struct known *k = &ov->known[ov_random(ov) % ov->n_known];
 		struct link *l;
 

@@ -82,9 +82,12 @@ struct overlay {
 	uint64_t list_at_ms; /* coalesced "NOTIFY again on change" */
 	uint64_t armed_ms;   /* the one deadline asked of the clock */
 	uint64_t save_ms;    /* next save of the known peers */
+	uint64_t grow_ms;    /* next link beyond min (neighbours.c links_wanted) */
 	struct qcache qc;
 	struct overlay_search *searches[OVERLAY_SEARCHES_MAX];
 	struct overlay_stats st;
+	overlay_neighbour_h *nh;
+	void *nh_arg;
 };
 
 /* Equality and zero tests on ids are the hot path of every table lookup (the

@@ -243,18 +243,30 @@ size_t overlay_memory(const struct overlay *ov)
 void overlay_status(xmlNodePtr status, void *arg)
 {
 	struct overlay *ov = arg;
-	char hex[OVERLAY_ID_HEX_LEN + 1];
+	char hex[OVERLAY_ID_HEX_LEN + 1], uri[OVERLAY_ID_HEX_LEN + OVERLAY_CONTACT_MAX + 8];
 	xmlNodePtr n = xmlNewChild(status, NULL, BAD_CAST "Overlay", NULL);
 
 	if (!n)
 		return;
 	overlay_id_to_hex(&ov->id, hex);
 	xmlSetProp(n, BAD_CAST "node-id", BAD_CAST hex);
+	if (overlay_node_uri(ov, uri, sizeof(uri)) == 0)
+		xmlSetProp(n, BAD_CAST "node-uri", BAD_CAST uri);
 	xml_set_propf(n, "neighbours", "%zu", overlay_neighbour_count(ov));
 	xml_set_propf(n, "known-peers", "%zu", ov->n_known);
 	xml_set_propf(n, "queries-seen", "%llu", (unsigned long long)ov->st.queries_seen);
 	xml_set_propf(n, "queries-forwarded", "%llu", (unsigned long long)ov->st.queries_forwarded);
 	xml_set_propf(n, "queries-answered", "%llu", (unsigned long long)ov->st.queries_answered);
+	for (size_t i = 0; i < overlay_neighbour_count(ov); i++) {
+		const struct overlay_peer *p = overlay_neighbour(ov, i);
+		xmlNodePtr c = xmlNewChild(n, NULL, BAD_CAST "Neighbour", NULL);
+
+		if (!c)
+			return;
+		overlay_id_to_hex(&p->id, hex);
+		xmlSetProp(c, BAD_CAST "peer", BAD_CAST hex);
+		xml_set_propf(c, "uri", "sip:%s@%s", hex, p->contact);
+	}
 }
 
 /* ---- the real clock: libev ---------------------------------------------------------- */

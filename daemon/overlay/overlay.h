@@ -120,6 +120,8 @@ struct overlay_query {
 struct overlay_file {
 	char name[OVERLAY_NAME_MAX + 1];
 	uint64_t size;
+	bool has_sha256; /* the holder's index hashed it: its content id (PROTOCOL.md) */
+	uint8_t sha256[32];
 };
 
 /** A hit (application/sipsvc-query+xml <hits>): files one holder has for a query. */
@@ -316,11 +318,70 @@ const struct overlay_peer *overlay_neighbour(const struct overlay *ov, size_t i)
 size_t overlay_known_count(const struct overlay *ov);
 /** Counters. */
 const struct overlay_stats *overlay_stats(const struct overlay *ov);
+/** A neighbour link came up (@p up) or went down. */
+typedef void(overlay_neighbour_h)(const struct overlay_peer *p, bool up, void *arg);
+/** Hear of neighbour changes (the daemon's "overlay" events); NULL stops. */
+void overlay_set_neighbour_handler(struct overlay *ov, overlay_neighbour_h *h, void *arg);
+/**
+ * The contact of node @p id if it is a neighbour or a known peer. 0 or -ENOENT.
+ */
+int overlay_peer_find(const struct overlay *ov, const struct overlay_id *id,
+		      struct overlay_peer *ret);
 /** Bytes this overlay holds on the heap (memory per node in the simulator). */
 size_t overlay_memory(const struct overlay *ov);
 /** Fill a <Overlay> child of <Status>: node id, neighbours, known peers, counters. */
 void overlay_status(xmlNodePtr status, void *arg);
 /* (a status_h: main.c will register it with status_register(overlay_status, ov)) */
+
+/* ---- the SIP binding (sipbind.c) ------------------------------------------------- */
+
+struct sip;
+struct overlay_sip;
+/**
+ * Make an overlay (overlay_new() with @p cfg) that talks SIP through @p s as the header
+ * comment above describes, on @p loop's clock, and listen for the "sipsvc-peers" and
+ * "sipsvc-query" event packages. Start it with overlay_start(overlay_sip_overlay()).
+ * Returns 0 or -errno.
+ */
+int overlay_sip_new(struct sip *s, struct ev_loop *loop, const struct overlay_config *cfg,
+		    overlay_match_h *match, void *match_arg, struct overlay_sip **ret);
+/** Free the overlay and every subscription dialog (nothing is sent); accepts NULL. */
+void overlay_sip_free(struct overlay_sip *b);
+/** The overlay it runs. */
+struct overlay *overlay_sip_overlay(const struct overlay_sip *b);
+/** Subscription dialogs it keeps (links and queries, both sides). */
+size_t overlay_sip_dialogs(const struct overlay_sip *b);
+/** Hear of neighbour changes. */
+void overlay_sip_set_neighbour_handler(struct overlay_sip *b, overlay_neighbour_h *h, void *arg);
+/**
+ * Where node @p id is: a neighbour, a known peer, or the holder of a recent hit (what
+ * a Fetch from="PEER" needs). 0 or -ENOENT.
+ */
+int overlay_sip_peer_find(const struct overlay_sip *b, const struct overlay_id *id,
+			  struct overlay_peer *ret);
+
+/* ---- in the daemon (service.c) --------------------------------------------------- */
+
+struct config;
+struct share;
+struct overlay_service;
+/**
+ * The daemon's overlay: @p cfg's <overlay> settings and bootstrap peers, the node id
+ * and known peers in cfg->state_dir, queries answered from @p share, a <Status/>
+ * contributor and "overlay" events for neighbour changes. Started at once. 0 or -errno.
+ */
+int overlay_service_new(struct ev_loop *loop, struct sip *sip, struct share *share,
+			const struct config *cfg, struct overlay_service **ret);
+/** Say goodbye to the neighbours and free; accepts NULL. */
+void overlay_service_free(struct overlay_service *svc);
+/**
+ * Where node @p peer (32 hex digits) is, as its node URI sip:ID@host:port in @p uri:
+ * a neighbour, a known peer or a recent search hit's holder (a Fetch's from=). The
+ * transfers' resolver (transfer_resolve_h). 0 or -ENOENT.
+ */
+int overlay_service_resolve(const char *peer, char *uri, size_t size, void *arg);
+/** Its SIP binding (searches, peer lookups); NULL for NULL. */
+struct overlay_sip *overlay_service_binding(const struct overlay_service *svc);
 
 /* ---- node ids (node.c) ----------------------------------------------------------- */
 

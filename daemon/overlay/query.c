@@ -246,7 +246,12 @@ static void search_end(struct overlay_search *s);
 static void search_deliver(struct overlay_search *s, const struct overlay_hit *h)
 {
 	for (size_t i = 0; i < h->n && !s->ending; i++) {
-		if (!search_seen_add(s, &h->holder.id, name_hash(h->files[i].name)))
+		uint64_t nh = name_hash(h->files[i].name);
+
+		if (h->files[i].has_sha256) /* same name, other content: another result */
+			for (size_t k = 0; k < sizeof(h->files[i].sha256); k++)
+				nh = (nh ^ h->files[i].sha256[k]) * 0x100000001b3ULL;
+		if (!search_seen_add(s, &h->holder.id, nh))
 			continue;
 		if (s->hh)
 			s->hh(s, h, &h->files[i], s->arg);

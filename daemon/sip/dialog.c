@@ -184,7 +184,7 @@ int sip_message_set_body(osip_message_t *m, const char *ctype, const char *body)
 	return 0;
 }
 
-static osip_message_t *request_skeleton(const char *method, const char *uri)
+osip_message_t *sip_request_skeleton(const char *method, const char *uri)
 {
 	osip_message_t *m = NULL;
 	osip_uri_t *u = NULL;
@@ -236,7 +236,7 @@ static osip_message_t *in_dialog_skeleton(osip_dialog_t *od, const char *method)
 	int r = osip_uri_to_str(strict ? first->url : od->remote_contact_uri->url, &target);
 
 	if (r == 0)
-		m = request_skeleton(method, target);
+		m = sip_request_skeleton(method, target);
 	osip_free(target);
 	for (int i = strict ? 1 : 0; m && i < osip_list_size(&od->route_set); i++)
 		if (add_route(m, osip_list_get(&od->route_set, i)) < 0) {
@@ -511,10 +511,10 @@ static void on_invite_response(struct sip_tx *tx, int status, const osip_message
 
 /* A request that starts a dialog or stands alone (RFC 3261 8.1.1): new From tag and
  * Call-ID, CSeq 1, our Contact. */
-static osip_message_t *request_new(struct sip *s, const char *method, const char *from,
-				   const char *to, bool tcp)
+osip_message_t *sip_request_new(struct sip *s, const char *method, const char *from,
+				const char *to, bool tcp)
 {
-	osip_message_t *m = request_skeleton(method, to);
+	osip_message_t *m = sip_request_skeleton(method, to);
 	char tag[17], cid[17], buf[512];
 
 	if (!m)
@@ -550,7 +550,7 @@ int sip_dialog_invite_with(struct sip *s, const char *from, const char *to,
 			   const char *body, bool tcp, sip_dialog_h *h, void *arg,
 			   struct sip_dialog **ret)
 {
-	osip_message_t *m = request_new(s, "INVITE", from, to, tcp);
+	osip_message_t *m = sip_request_new(s, "INVITE", from, to, tcp);
 	struct sip_dialog *d;
 	struct sip_tx *tx = NULL;
 	int r;
@@ -618,7 +618,7 @@ int sip_dialog_subscribe(struct sip *s, const char *method, const char *from, co
 			 const char *headers, bool tcp, sip_dialog_h *h, void *arg,
 			 struct sip_dialog **ret)
 {
-	osip_message_t *m = request_new(s, method, from, to, tcp);
+	osip_message_t *m = sip_request_new(s, method, from, to, tcp);
 	struct sip_dialog *d;
 	int r;
 
@@ -657,7 +657,7 @@ int sip_request_out(struct sip *s, const char *method, const char *from, const c
 		    const char *headers, const char *ctype, const char *body, bool tcp,
 		    sip_response_h *h, void *arg)
 {
-	osip_message_t *m = request_new(s, method, from, to, tcp);
+	osip_message_t *m = sip_request_new(s, method, from, to, tcp);
 
 	if (!m || sip_message_add_headers(m, headers) < 0 || sip_message_set_body(m, ctype, body) < 0) {
 		osip_message_free(m);

@@ -473,6 +473,24 @@ void sip_registrations_free(struct sip *s);
 void sip_registrations_status(struct sip *s, xmlNodePtr st);
 /** Add our Contact (address toward the request's target). 0 or -errno. */
 int sip_message_add_contact(struct sip *s, osip_message_t *m, bool tcp);
+/** A request with Request-URI @p uri and Max-Forwards, nothing else; NULL on failure. */
+osip_message_t *sip_request_skeleton(const char *method, const char *uri);
+/**
+ * A request that starts a dialog or stands alone (RFC 3261 8.1.1): new From tag and
+ * Call-ID, CSeq 1, our Contact, Allow. NULL on failure.
+ */
+osip_message_t *sip_request_new(struct sip *s, const char *method, const char *from,
+				const char *to, bool tcp);
+
+/* ---- subscription.c: RFC 6665 subscription dialogs ---------------------------------- */
+
+#define SIP_MAX_SUBS	    1024 /* subscription dialogs, either side */
+#define SIP_SUB_QUEUE_MAX   64	 /* requests waiting in one dialog (one is out at a time) */
+#define SIP_SUB_ROUTES_MAX  8	 /* Record-Route entries kept */
+#define SIP_SUB_LISTENS_MAX 8	 /* event packages with a listener */
+
+/** End every subscription without sending (shutdown). */
+void sip_subs_free(struct sip *s);
 
 /* ---- validate.c ---------------------------------------------------------------- */
 
@@ -569,6 +587,14 @@ struct sip {
 	struct sip_dns *dns;          /* NULL without a loop */
 	struct sip_locate *locates;   /* requests being located (locate.c) */
 	unsigned n_locates;
+	struct sip_sub *subs; /* subscription dialogs (subscription.c) */
+	unsigned n_subs;
+	struct sip_sub_listen {
+		char package[64];
+		sip_sub_new_h *h;
+		void *arg;
+	} sub_listens[SIP_SUB_LISTENS_MAX];
+	unsigned n_sub_listens;
 	struct sip_stats stats;
 };
 

@@ -157,6 +157,7 @@ void sip_free(struct sip *s)
 	sip_dns_stop(s);
 	free_transactions(s);
 	sip_locates_free(s);
+	sip_subs_free(s);
 	sip_registrations_free(s);
 	sip_dialogs_free(s);
 	for (int i = 0; i < SIP_SHARDS; i++)

@@ -329,4 +329,101 @@ void sip_dialog_set_handler(struct sip_dialog *d, sip_dialog_h *h, void *arg);
 /** Call-ID of the dialog (logs, tests). */
 const char *sip_dialog_call_id(const struct sip_dialog *d);
 
+/* ---- subscriptions (RFC 6665) ------------------------------------------------------ */
+
+/*
+ * One subscription dialog, subscriber or notifier side: the dialog state (Call-ID,
+ * tags, CSeq both ways, remote target, route set), one request of ours out at a time
+ * (the others wait, in order, so CSeqs arrive in order), the NOTIFY that may come
+ * before the 2xx to our SUBSCRIBE (RFC 6665 4.1.2.4), expiry, and the final NOTIFY a
+ * notifier owes when the subscription runs out (RFC 6665 4.2.2). Refreshes are the
+ * owner's: it knows what its package puts in them. The module claims SUBSCRIBE and
+ * NOTIFY once a package listens or a subscription exists.
+ */
+struct sip_sub;
+
+enum sip_sub_event {
+	/* A request in the dialog: a NOTIFY (subscriber) or a refreshing SUBSCRIBE
+	 * (notifier), @p tx. Answer it with sip_sub_answer() or sip_tx_respond();
+	 * unanswered, it gets 200. */
+	SIP_SUB_REQUEST,
+	/* The subscription ended: it expired (408), the other side terminated it (a
+	 * NOTIFY with "terminated", or a SUBSCRIBE with Expires: 0: status 0), a request
+	 * of ours in it failed (its status), or the owner's own last request (an
+	 * unsubscribe, a terminating NOTIFY) was answered (its status). Once, and the
+	 * last event; the owner still drops its reference with sip_sub_free(). */
+	SIP_SUB_TERMINATED,
+	_SIP_SUB_EVENT_MAX,
+};
+
+/** What happens to a subscription; @p tx only for SIP_SUB_REQUEST. */
+typedef void(sip_sub_h)(struct sip_sub *sub, enum sip_sub_event ev, int status,
+			struct sip_tx *tx, void *arg);
+/**
+ * The final status of one request we sent in a subscription: the response's, 408
+ * (timeout) or 503 (transport) from the SIP layer, or 0 when it was never sent (the
+ * subscription ended first). Called exactly once per accepted request, never from
+ * inside the call that queued it.
+ */
+typedef void(sip_sub_done_h)(struct sip_sub *sub, int status, void *arg);
+/**
+ * A SUBSCRIBE outside any dialog for a listened package; @p event_id is the Event
+ * header's id parameter or NULL. Return true when taking it: answer it with
+ * sip_sub_accept() (a new subscription) or sip_tx_respond() (a refusal).
+ */
+typedef bool(sip_sub_new_h)(struct sip_tx *tx, const char *event_id, void *arg);
+
+/** Receive new SUBSCRIBEs of event package @p package (others get 489). 0 or -errno. */
+int sip_sub_listen(struct sip *s, const char *package, sip_sub_new_h *h, void *arg);
+/** Stop receiving them. */
+void sip_sub_unlisten(struct sip *s, const char *package);
+/**
+ * Subscribe from @p from to @p to (sip: URIs, numeric host) for @p event ("pkg" or
+ * "pkg;id=X") with @p expires seconds and an optional body. @p h (with @p arg) gets
+ * the subscription's events, @p done (with @p done_arg) the initial SUBSCRIBE's final
+ * status. *@p ret is the owner's
+ * reference from the start. 0, -EBUSY (SIP_MAX_SUBS), -EINVAL or -errno.
+ */
+int sip_sub_subscribe(struct sip *s, const char *from, const char *to, const char *event,
+		      unsigned expires, const char *ctype, const char *body, sip_sub_h *h,
+		      void *arg, sip_sub_done_h *done, void *done_arg, struct sip_sub **ret);
+/**
+ * Accept SUBSCRIBE @p tx as a notifier: 200 with Expires (the request's, at most
+ * @p max_expires) and our Contact. Send the first NOTIFY at once (RFC 6665 4.2.1).
+ * 0, -EBUSY, -ENOENT (transaction gone) or -errno.
+ */
+int sip_sub_accept(struct sip_tx *tx, unsigned max_expires, sip_sub_h *h, void *arg,
+		   struct sip_sub **ret);
+/**
+ * Answer the in-dialog request @p tx of @p sub; a 2xx to a refreshing SUBSCRIBE
+ * carries the granted Expires (capped as at accept) and restarts the expiry; Expires
+ * 0 ends the subscription after a final NOTIFY. 0 or -errno.
+ */
+int sip_sub_answer(struct sip_sub *sub, struct sip_tx *tx, int status);
+/**
+ * Subscriber: refresh with @p expires (0: unsubscribe, the subscription ends once it
+ * is answered) and an optional body. Queued behind earlier requests. 0, -ENOTCONN
+ * (ended), -ENOBUFS (queue full), -errno.
+ */
+int sip_sub_refresh(struct sip_sub *sub, unsigned expires, const char *ctype,
+		    const char *body, sip_sub_done_h *done, void *arg);
+/**
+ * Notifier: NOTIFY with Subscription-State @p state (NULL: "active;expires=" the time
+ * left; "terminated;reason=…" ends the subscription once it is answered). Errors as
+ * sip_sub_refresh().
+ */
+int sip_sub_notify(struct sip_sub *sub, const char *state, const char *ctype,
+		   const char *body, sip_sub_done_h *done, void *arg);
+/** The Event header value ("pkg;id=X"). */
+const char *sip_sub_event(const struct sip_sub *sub);
+/** True while the subscription lives (not ended, not being ended). */
+bool sip_sub_alive(const struct sip_sub *sub);
+/**
+ * Drop the owner's reference: no more events; nothing is sent; queued requests get
+ * done(0), the one out gets its answer. Accepts NULL.
+ */
+void sip_sub_free(struct sip_sub *sub);
+/** Live subscriptions (tests, Status). */
+size_t sip_sub_count(const struct sip *s);
+
 #endif

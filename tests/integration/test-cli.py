@@ -132,6 +132,7 @@ def tunnel_carries_headers_and_body():
 
 # Implemented requests that fail for the REQUESTS above: exit code, error code.
 IMPLEMENTED_ERRORS = {"Share": (3, "invalid"), "Unshare": (2, "not-shared"),
+                      "Search": (2, "not-found"),  # a lone node: no neighbours
                       "Fetch": (2, "not-found"),  # a peer the config does not name
                       "SameDeviceJoin": (2, "no-such-call"),
                       "Invite": (2, "no-conference-server")}

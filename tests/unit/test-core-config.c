@@ -108,6 +108,38 @@ START_TEST(test_invalid_files)
 }
 END_TEST
 
+START_TEST(test_overlay_values)
+{
+	char *path = tu_data_path("config/valid/overlay-all.xml"), err[512];
+	struct config *c = NULL, *d = config_new_defaults();
+
+	ck_assert(d->overlay_enable);
+	ck_assert_uint_eq(d->overlay_min, 4);
+	ck_assert_uint_eq(d->overlay_max, 8);
+	ck_assert_uint_eq(d->overlay_refresh, 60);
+	ck_assert_uint_eq(d->overlay_ttl, 4);
+	ck_assert_uint_eq(d->n_overlay_bootstrap, 0);
+	ck_assert_int_eq(config_load(path, &c, err, sizeof(err)), 0);
+	ck_assert(!c->overlay_enable);
+	ck_assert_uint_eq(c->overlay_min, 2);
+	ck_assert_uint_eq(c->overlay_max, 12);
+	ck_assert_uint_eq(c->overlay_refresh, 30);
+	ck_assert_uint_eq(c->overlay_ttl, 5);
+	ck_assert_str_eq(c->overlay_contact, "192.0.2.7:5070");
+	ck_assert_uint_eq(c->n_overlay_bootstrap, 2);
+	ck_assert_str_eq(c->overlay_bootstrap[0], "sip:192.0.2.9:5060");
+	ck_assert_str_eq(c->overlay_bootstrap[1],
+			 "sip:0123456789abcdef0123456789abcdef@192.0.2.10:5062");
+	/* --bootstrap adds to them, up to the bound */
+	for (int i = 2; i < CONFIG_OVERLAY_BOOTSTRAP_MAX; i++)
+		ck_assert_int_eq(config_overlay_bootstrap_add(c, "sip:192.0.2.1:5060"), 0);
+	ck_assert_int_eq(config_overlay_bootstrap_add(c, "sip:192.0.2.1:5060"), -ENOSPC);
+	config_free(c);
+	config_free(d);
+	free(path);
+}
+END_TEST
+
 START_TEST(test_full_values)
 {
 	char *path = tu_data_path("config/valid/full.xml"), err[512];
@@ -392,6 +424,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_valid_files);
 	tcase_add_test(tc, test_invalid_files);
 	tcase_add_test(tc, test_full_values);
+	tcase_add_test(tc, test_overlay_values);
 	tcase_add_test(tc, test_control_values);
 	tcase_add_test(tc, test_sip_location_values);
 	tcase_add_test(tc, test_default_identity);

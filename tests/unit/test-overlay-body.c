@@ -237,6 +237,42 @@ START_TEST(hit_names_are_names)
 }
 END_TEST
 
+/* A hit names each file's content (the FILE-ID of search events) when it has one. */
+START_TEST(hit_sha256_round_trip_and_checked)
+{
+	static const char *const bad[] = {"0A", "0g", "0a0", ""};
+	struct overlay_hit h = {.n = 2}, back;
+	char *buf, doc[512];
+	size_t len;
+
+	memset(h.qid.b, 1, sizeof(h.qid.b));
+	memset(h.holder.id.b, 2, sizeof(h.holder.id.b));
+	snprintf(h.holder.contact, sizeof(h.holder.contact), "10.0.0.1:5060");
+	snprintf(h.files[0].name, sizeof(h.files[0].name), "hashed");
+	h.files[0].has_sha256 = true;
+	for (size_t i = 0; i < sizeof(h.files[0].sha256); i++)
+		h.files[0].sha256[i] = (uint8_t)(i * 7);
+	snprintf(h.files[1].name, sizeof(h.files[1].name), "not yet");
+	ck_assert_int_eq(overlay_hit_to_xml(&h, &buf, &len), 0);
+	ck_assert_int_eq(overlay_hit_from_xml(buf, len, &back), 0);
+	free(buf);
+	ck_assert(back.files[0].has_sha256 && !back.files[1].has_sha256);
+	ck_assert_mem_eq(back.files[0].sha256, h.files[0].sha256, sizeof(h.files[0].sha256));
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		char hex[80];
+
+		/* 64 digits but for the first two: upper case, not hex, or wrong lengths */
+		snprintf(hex, sizeof(hex), "%s%.*s", bad[i], 62,
+			 "00000000000000000000000000000000000000000000000000000000000000");
+		snprintf(doc, sizeof(doc),
+			 "<hits query=\"" ID1 "\" hops=\"1\" holder-id=\"" ID2
+			 "\" holder=\"h:1\"><file name=\"x\" size=\"1\" sha256=\"%s\"/></hits>",
+			 hex);
+		ck_assert_int_eq(overlay_hit_from_xml(doc, strlen(doc), &back), -EINVAL);
+	}
+}
+END_TEST
+
 START_TEST(serialiser_refuses_what_it_cannot_write)
 {
 	struct overlay_hit h = {0};
@@ -266,6 +302,7 @@ int main(void)
 	tcase_add_test(tc, oversize_and_deep_refused);
 	tcase_add_test(tc, too_many_entries_refused);
 	tcase_add_test(tc, hit_names_are_names);
+	tcase_add_test(tc, hit_sha256_round_trip_and_checked);
 	tcase_add_test(tc, serialiser_refuses_what_it_cannot_write);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
