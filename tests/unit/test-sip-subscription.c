@@ -253,7 +253,7 @@ START_TEST(test_notify_before_200_and_cseq_order)
 {
 	struct sockaddr_in me;
 	int fd = raw_open(&me);
-	char to[64], *m, via[256], from[256], tohdr[256], cid[128], resp[1024];
+	char to[64], *m, via[256], from[256], tohdr[256], cid[128], resp[2048];
 
 	snprintf(to, sizeof(to), "sip:raw@127.0.0.1:%d", ntohs(me.sin_port));
 	ck_assert_int_eq(sip_sub_subscribe(a, "sip:a@127.0.0.1", to, "test-pkg", 60, NULL, NULL,
