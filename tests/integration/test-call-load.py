@@ -14,7 +14,7 @@ import time
 
 import calltest as callpeers
 from calltest import SIPP, SCENARIOS
-from sipsvctest import check, check_eq, main, running, test, Daemon
+from sipsvctest import SLOW, WRAPPER, Daemon, check, check_eq, main, running, test
 
 CALLS = int(os.environ.get("CALL_LOAD_CALLS", "400"))
 WINDOW = 50  # calls in flight at most
@@ -88,13 +88,18 @@ def hundreds_of_calls_leave_nothing_behind():
                             before = rss_kib(d.proc.pid)
             # RFC 3261 17.1.2.2 Timer K no longer holds our BYEs: nothing is left once
             # the last BYE is answered, well before T4 (5 s).
-            deadline = time.monotonic() + 2
+            deadline = time.monotonic() + 2 * SLOW
             while counts(d) != (0, 0):
                 check(time.monotonic() < deadline,
                       "transactions and calls drain (left: %r)" % (counts(d),))
                 time.sleep(0.05)
             grown = rss_kib(d.proc.pid) - before
-            check(grown < 2048, "%d calls grew RSS by %d KiB (< 2 MiB)" % (CALLS, grown))
+            if WRAPPER or os.environ.get("SIP_SANITIZERS") == "yes":
+                # valgrind's and ASan's allocators keep freed memory: no bound to check.
+                print("skip the RSS bound under %s (grew %d KiB)"
+                      % ("valgrind" if WRAPPER else "ASan", grown))
+            else:
+                check(grown < 2048, "%d calls grew RSS by %d KiB (< 2 MiB)" % (CALLS, grown))
     finally:
         dev.close()
         tgt.close()
