@@ -159,7 +159,7 @@ START_TEST(damaged_state_file)
 	struct transfer_config cfg = { .download_dir = "/tmp", .state_dir = state };
 	struct transfer_mgr *m;
 	uint8_t a[TRANSFER_SHA256_LEN];
-	char good[512];
+	char good[2048];
 
 	fill(a, 0xaa);
 	/* dir "/d" = 2f64, name "x" = 78 */
