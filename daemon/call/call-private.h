@@ -232,6 +232,10 @@ int call_leg_accept(struct call_leg *l, const char *ctype, const char *body);
 void call_leg_end(struct call_leg *l);
 /** Drop the dialog without a word (shutdown, linger bound). */
 void call_leg_drop(struct call_leg *l);
+/** The leg failed (4xx-6xx, timeout, no ACK): report it and fail the call. */
+void call_leg_failed(struct call_leg *l, int status, const char *reason);
+/** The leg's far end hung up: report it and end the call. */
+void call_leg_bye(struct call_leg *l, const char *reason);
 /** Let go of the leg's server transaction (an incoming INVITE), if any. */
 void call_leg_drop_tx(struct call_leg *l);
 /** Send @p l's dialog events to @p l again (after the leg moved in memory). */

@@ -145,9 +145,7 @@ static void device_event(struct call_leg *l, enum sip_dialog_event ev, int statu
 		call_finish(c, CALL_STATE_FAILED, "device-failed", status);
 		break;
 	case SIP_DIALOG_TERMINATED:
-		call_leg_settle(l);
-		call_leg_set_state(l, CALL_STATE_ENDED, 0);
-		call_finish(c, CALL_STATE_ENDED, "device-bye", 0);
+		call_leg_bye(l, "device-bye");
 		break;
 	default:
 		break;
@@ -184,14 +182,10 @@ static void remote_event(struct call_leg *l, enum sip_dialog_event ev, int statu
 		break;
 	case SIP_DIALOG_FAILED:
 		/* RFC 3261 13.3.1.4: no ACK came; the dialog layer sends the BYE. */
-		call_leg_settle(l);
-		call_leg_set_state(l, CALL_STATE_FAILED, status);
-		call_finish(c, CALL_STATE_FAILED, "remote-failed", status);
+		call_leg_failed(l, status, "remote-failed");
 		break;
 	case SIP_DIALOG_TERMINATED:
-		call_leg_settle(l);
-		call_leg_set_state(l, CALL_STATE_ENDED, 0);
-		call_finish(c, CALL_STATE_ENDED, "remote-bye", 0);
+		call_leg_bye(l, "remote-bye");
 		break;
 	default:
 		break;

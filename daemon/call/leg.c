@@ -172,3 +172,17 @@ char *call_sdp_refuse(const char *offer)
 	*o = '\0';
 	return out;
 }
+
+void call_leg_failed(struct call_leg *l, int status, const char *reason)
+{
+	call_leg_settle(l);
+	call_leg_set_state(l, CALL_STATE_FAILED, status);
+	call_finish(l->call, CALL_STATE_FAILED, reason, status);
+}
+
+void call_leg_bye(struct call_leg *l, const char *reason)
+{
+	call_leg_settle(l);
+	call_leg_set_state(l, CALL_STATE_ENDED, 0);
+	call_finish(l->call, CALL_STATE_ENDED, reason, 0);
+}

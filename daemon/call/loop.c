@@ -35,21 +35,6 @@ static int loop_start(struct call *c)
 	return r;
 }
 
-/* A leg that did not get to the answer: report it and end the call. */
-static void leg_failed(struct call_leg *l, int status, const char *reason)
-{
-	call_leg_settle(l);
-	call_leg_set_state(l, CALL_STATE_FAILED, status);
-	call_finish(l->call, CALL_STATE_FAILED, reason, status);
-}
-
-static void leg_bye(struct call_leg *l, const char *reason)
-{
-	call_leg_settle(l);
-	call_leg_set_state(l, CALL_STATE_ENDED, 0);
-	call_finish(l->call, CALL_STATE_ENDED, reason, 0);
-}
-
 static void progress(struct call_leg *l, int status)
 {
 	/* 180 Ringing and 183 Session Progress; 100 Trying says nothing of the callee. */
@@ -254,13 +239,13 @@ static void loop_dialog(struct call_leg *l, enum sip_dialog_event ev, int status
 			remote_answered(l);
 		break;
 	case SIP_DIALOG_FAILED:
-		leg_failed(l, status, device ? "device-failed" : "remote-failed");
+		call_leg_failed(l, status, device ? "device-failed" : "remote-failed");
 		break;
 	case SIP_DIALOG_TERMINATED:
 		if (!device && call_switch_pending(l->call))
 			remote_gone(l);
 		else
-			leg_bye(l, device ? "device-bye" : "remote-bye");
+			call_leg_bye(l, device ? "device-bye" : "remote-bye");
 		break;
 	case SIP_DIALOG_REQUEST:
 		call_loop_request(l, tx);

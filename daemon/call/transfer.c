@@ -221,14 +221,10 @@ static void transfer_dialog(struct call_leg *l, enum sip_dialog_event ev, int st
 		call_arm_timeout(c); /* bounds the wait for the final NOTIFY too */
 		break;
 	case SIP_DIALOG_FAILED:
-		call_leg_settle(l);
-		call_leg_set_state(l, CALL_STATE_FAILED, status);
-		call_finish(c, CALL_STATE_FAILED, "device-failed", status);
+		call_leg_failed(l, status, "device-failed");
 		break;
 	case SIP_DIALOG_TERMINATED:
-		call_leg_settle(l);
-		call_leg_set_state(l, CALL_STATE_ENDED, 0);
-		call_finish(c, CALL_STATE_ENDED, "device-bye", 0);
+		call_leg_bye(l, "device-bye");
 		break;
 	case SIP_DIALOG_REQUEST:
 		m = sip_tx_method(tx);
