@@ -545,17 +545,18 @@ int sip_dialog_invite(struct sip *s, const char *from, const char *to, const cha
 	return sip_dialog_invite_with(s, from, to, NULL, false, ctype, body, tcp, h, arg, ret);
 }
 
-int sip_dialog_invite_with(struct sip *s, const char *from, const char *to,
-			   const char *headers, bool defer_ack, const char *ctype,
-			   const char *body, bool tcp, sip_dialog_h *h, void *arg,
-			   struct sip_dialog **ret)
+/* The request that makes a dialog as UAC, and the dialog: -EINVAL (bad headers),
+ * -EBUSY (SIP_MAX_DIALOGS) or -ENOMEM; both or nothing. */
+static int uac_begin(struct sip *s, const char *method, const char *from, const char *to,
+		     const char *headers, const char *ctype, const char *body, bool tcp,
+		     sip_dialog_h *h, void *arg, osip_message_t **ret_m,
+		     struct sip_dialog **ret_d)
 {
-	osip_message_t *m = sip_request_new(s, "INVITE", from, to, tcp);
+	osip_message_t *m = sip_request_new(s, method, from, to, tcp);
 	struct sip_dialog *d;
-	struct sip_tx *tx = NULL;
-	int r;
 
-	if (!m || sip_message_add_headers(m, headers) < 0 || sip_message_set_body(m, ctype, body) < 0) {
+	if (!m || sip_message_add_headers(m, headers) < 0 ||
+	    sip_message_set_body(m, ctype, body) < 0) {
 		osip_message_free(m);
 		return -EINVAL;
 	}
@@ -565,6 +566,23 @@ int sip_dialog_invite_with(struct sip *s, const char *from, const char *to,
 		return -EBUSY;
 	}
 	d->tcp = tcp;
+	*ret_m = m;
+	*ret_d = d;
+	return 0;
+}
+
+int sip_dialog_invite_with(struct sip *s, const char *from, const char *to,
+			   const char *headers, bool defer_ack, const char *ctype,
+			   const char *body, bool tcp, sip_dialog_h *h, void *arg,
+			   struct sip_dialog **ret)
+{
+	osip_message_t *m;
+	struct sip_dialog *d;
+	struct sip_tx *tx = NULL;
+	int r = uac_begin(s, "INVITE", from, to, headers, ctype, body, tcp, h, arg, &m, &d);
+
+	if (r < 0)
+		return r;
 	d->defer_ack = defer_ack;
 	r = sip_request_send_flags(s, m, tcp, SIP_SEND_CONTACT, on_invite_response, mem_ref(d),
 				   &tx);
@@ -618,20 +636,12 @@ int sip_dialog_subscribe(struct sip *s, const char *method, const char *from, co
 			 const char *headers, bool tcp, sip_dialog_h *h, void *arg,
 			 struct sip_dialog **ret)
 {
-	osip_message_t *m = sip_request_new(s, method, from, to, tcp);
+	osip_message_t *m;
 	struct sip_dialog *d;
-	int r;
+	int r = uac_begin(s, method, from, to, headers, NULL, NULL, tcp, h, arg, &m, &d);
 
-	if (!m || sip_message_add_headers(m, headers) < 0 || sip_message_set_body(m, NULL, NULL) < 0) {
-		osip_message_free(m);
-		return -EINVAL;
-	}
-	d = dialog_alloc(s, m, true, h, arg);
-	if (!d) {
-		osip_message_free(m);
-		return -EBUSY;
-	}
-	d->tcp = tcp;
+	if (r < 0)
+		return r;
 	if (remember_sub(d, m) < 0) {
 		osip_message_free(m);
 		mem_deref(d);
