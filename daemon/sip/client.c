@@ -102,6 +102,18 @@ bool sip_request_too_big(osip_message_t *req)
 	return n + 100 > 1300;
 }
 
+/* RFC 3261 8.1.1.8 (and RFC 6665 3.1.1, RFC 3515 2.4.2): a request that can make a
+ * dialog carries a Contact. Ours goes in, toward the address chosen, unless the
+ * sender set one: no caller has to remember it. */
+static bool needs_contact(const osip_message_t *req)
+{
+	const char *m = req->sip_method;
+
+	return osip_list_size(&req->contacts) == 0 &&
+	       (strcmp(m, "INVITE") == 0 || strcmp(m, "SUBSCRIBE") == 0 ||
+		strcmp(m, "REFER") == 0);
+}
+
 int sip_client_send(struct sip *s, osip_message_t *req, const union sip_sockaddr *to,
 		    socklen_t len, bool tcp, unsigned flags, sip_response_h *h, void *arg,
 		    struct sip_tx **ret)
@@ -115,7 +127,7 @@ int sip_client_send(struct sip *s, osip_message_t *req, const union sip_sockaddr
 	r = sip_local_ip(s, &src.peer, src.peer_len, ip, sizeof(ip));
 	if (r == 0)
 		r = add_via(s, req, tcp, ip, branch);
-	if (r == 0 && (flags & SIP_SEND_CONTACT))
+	if (r == 0 && ((flags & SIP_SEND_CONTACT) || needs_contact(req)))
 		r = sip_message_add_contact_ip(s, req, ip, tcp);
 	if (r == 0 && s->n_tx >= SIP_MAX_TRANSACTIONS)
 		r = -EBUSY;

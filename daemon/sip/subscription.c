@@ -514,7 +514,7 @@ int sip_sub_subscribe(struct sip *s, const char *from, const char *to, const cha
 	}
 	*r = (struct subreq){ .sub = mem_ref(sub), .done = done, .arg = done_arg };
 	sub->busy = true;
-	e = sip_request_send_flags(s, m, false, SIP_SEND_CONTACT, on_response, r, NULL);
+	e = sip_request_send(s, m, false, on_response, r, NULL);
 	if (e < 0) {
 		free(r);
 		mem_deref(sub);
