@@ -466,6 +466,18 @@ def test(fn):
     return fn
 
 
+LOG_TAIL = 150  # lines of a failed test's daemon log shown: the end says why
+
+
+def print_log(text):
+    """Show the end of a daemon log after a failure (a load test's log is thousands
+    of lines, and what CI keeps of the output is its end)."""
+    lines = text.splitlines()
+    if len(lines) > LOG_TAIL:
+        lines = ["[%d earlier lines]" % (len(lines) - LOG_TAIL)] + lines[-LOG_TAIL:]
+    print("--- sipsvcd log ---\n%s\n---" % "\n".join(lines))
+
+
 def _run_one(name, fn):
     t = time.monotonic()
     try:
@@ -494,14 +506,14 @@ def main(fixture=None):
         if _run_one("start_daemon", fixture.start) != "pass":
             steps = []
             counts["fail"] += 1
-            print("--- sipsvcd log ---\n%s\n---" % fixture.log())
+            print_log(fixture.log())
         else:
             steps.append(("stop_daemon", fixture.stop))
     for name, fn in steps:
         counts[_run_one(name, fn)] += 1
     if fixture is not None:
         if counts["fail"]:
-            print("--- sipsvcd log ---\n%s\n---" % fixture.log())
+            print_log(fixture.log())
         fixture.cleanup()
     print("%d skipped, %.1f s" % (counts["skip"], time.monotonic() - t0))
     print("%d passed, %d failed" % (counts["pass"], counts["fail"]))
@@ -530,7 +542,7 @@ class running:
             if exc_type is None and self.d.proc and self.d.proc.poll() is None:
                 self.d.stop()
             elif exc_type is not None and self.d.proc:
-                print("--- sipsvcd log ---\n%s\n---" % self.d.log())
+                print_log(self.d.log())
         finally:
             self.d.cleanup()
         return False
