@@ -94,6 +94,7 @@ void conn_free(struct conn *cn)
 	}
 	if (cn->fd >= 0)
 		close(cn->fd);
+	xmlFreeNode(cn->deferred);
 	drop_queue(cn);
 	frame_done(&cn->frame);
 	if (cn->prev)
@@ -138,7 +139,8 @@ static int flush(struct conn *cn)
 static void update_watchers(struct conn *cn)
 {
 	struct ev_loop *loop = cn->ctl->loop;
-	bool pause = cn->closing || cn->held_len || cn->q_len >= cn->ctl->cfg->limits.max_queue / 2;
+	bool pause = cn->closing || cn->held_len || cn->deferred ||
+		     cn->q_len >= cn->ctl->cfg->limits.max_queue / 2;
 
 	if (cn->fd < 0 || !loop)
 		return;
@@ -261,8 +263,9 @@ static int on_message(const char *msg, size_t len, void *arg)
 	if (request_handle(cn, msg, len) < 0 || cn->closing)
 		return -1;
 	/* Many small requests in one read must not queue replies without bound: stop
-	 * scanning once half the queue is used, and go on as it drains. */
-	return cn->q_len >= cn->ctl->cfg->limits.max_queue / 2 ? 1 : 0;
+	 * scanning once half the queue is used, and go on as it drains. A deferred reply
+	 * stops it too: the next reply must not overtake it. */
+	return cn->deferred || cn->q_len >= cn->ctl->cfg->limits.max_queue / 2 ? 1 : 0;
 }
 
 /* Stream-level failures: one Error (none for cross-protocol bytes), then close. */
@@ -313,7 +316,7 @@ int conn_input(struct conn *cn, const char *data, size_t len)
 		return -ECONNRESET;
 	if (cn->closing)
 		return 0;
-	if (cn->held_len) /* order is kept: this goes after what waits already */
+	if (cn->held_len || cn->deferred) /* order is kept: this goes after what waits */
 		return hold(cn, data, len);
 	r = frame_feed_some(&cn->frame, data, len, on_message, cn, &used);
 	if (r == FRAME_PAUSED) {
@@ -325,7 +328,7 @@ int conn_input(struct conn *cn, const char *data, size_t len)
 		return stream_error(cn, r);
 	if (cn->doomed)
 		return -ECONNRESET;
-	return cn->closing && !cn->q_head ? -EPROTO : 0;
+	return cn->closing && !cn->q_head && !cn->deferred ? -EPROTO : 0;
 }
 
 /* The queue has room again: scan what was held back. */
@@ -335,13 +338,34 @@ static int resume_held(struct conn *cn)
 	size_t len = cn->held_len;
 	int r;
 
-	if (!len || cn->q_len >= cn->ctl->cfg->limits.max_queue / 2)
+	if (!len || cn->deferred || cn->q_len >= cn->ctl->cfg->limits.max_queue / 2)
 		return 0;
 	cn->held = NULL;
 	cn->held_len = 0;
 	r = conn_input(cn, buf, len);
 	free(buf);
 	return r;
+}
+
+void conn_defer(struct conn *cn, xmlNodePtr reply, uint64_t version)
+{
+	xmlFreeNode(cn->deferred); /* never two: input pauses after the first */
+	cn->deferred = reply;
+	cn->deferred_ver = version;
+	update_watchers(cn);
+}
+
+int conn_release(struct conn *cn)
+{
+	xmlNodePtr reply = cn->deferred;
+
+	cn->deferred = NULL;
+	if (reply && conn_send(cn, reply, false) < 0)
+		return -EPIPE;
+	if (resume_held(cn) < 0 || (cn->closing && !cn->q_head))
+		return -EPROTO;
+	update_watchers(cn);
+	return 0;
 }
 
 static void on_read(struct ev_loop *loop, ev_io *w, int revents)
@@ -352,7 +376,7 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n == 0 && cn->q_head) {
+	if (n == 0 && (cn->q_head || cn->deferred)) {
 		/* Half-close: the client has said all; it still gets every reply. */
 		cn->closing = true;
 		update_watchers(cn);
@@ -366,7 +390,8 @@ static void on_write(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct conn *cn = w->data;
 
-	if (flush(cn) < 0 || resume_held(cn) < 0 || (cn->closing && !cn->q_head)) {
+	if (flush(cn) < 0 || resume_held(cn) < 0 ||
+	    (cn->closing && !cn->q_head && !cn->deferred)) {
 		conn_free(cn);
 		return;
 	}

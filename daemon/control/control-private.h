@@ -123,6 +123,8 @@ struct conn {
 	bool closing;          /* flush what is queued, then close */
 	bool doomed;           /* dropped: nothing more is sent, its owner frees it */
 	bool read_paused;      /* back-pressure: too many replies queued */
+	xmlNodePtr deferred;   /* a reply that waits for the roots' save (share.c) */
+	uint64_t deferred_ver; /* ... of this version: share_roots_unsaved() */
 	ev_io rio, wio;
 	ev_timer reap;         /* frees a doomed connection on the next loop turn */
 	ev_timer stall;        /* no byte written for CONN_STALL_SECS while replies wait */
@@ -157,6 +159,15 @@ int conn_input(struct conn *cn, const char *data, size_t len);
  * conn_input() on the stack the loop frees it on its next turn.
  */
 int conn_send(struct conn *cn, xmlNodePtr node, bool is_event);
+/**
+ * Hold @p reply until conn_release() (it is freed with the connection if that
+ * never comes). Nothing more of the client's input is handled meanwhile, so the
+ * replies keep the order of the requests.
+ */
+void conn_defer(struct conn *cn, xmlNodePtr reply, uint64_t version);
+/** Send the held reply and go on with the input that waited. Returns 0, or <0 when
+ * the connection is dead: the caller frees it. */
+int conn_release(struct conn *cn);
 
 /* ---- peer.c: who is on the other end ---------------------------------------- */
 
@@ -198,9 +209,11 @@ struct request {
 	const char *name;     /* its element name */
 	struct origin origin; /* connection id + ref */
 	bool bare;            /* "<Name/>" known valid: built without parsing */
+	bool deferred;        /* the handler holds its reply back: conn_defer() */
 };
 
-/** Handles one request; returns the reply (<Ok> or <Error>), NULL on out-of-memory. */
+/** Handles one request; returns the reply (<Ok> or <Error>), NULL on out-of-memory
+ * (or after conn_defer(), with req->deferred set). */
 typedef xmlNodePtr(request_h)(struct request *req);
 
 /** An <Ok request=… ref=…> for @p req. */
@@ -226,6 +239,8 @@ void control_tunnel_conn_gone(struct conn *cn);
 xmlNodePtr handle_share(struct request *req);
 xmlNodePtr handle_unshare(struct request *req);
 xmlNodePtr handle_shares(struct request *req);
+/** share_saved_h: send the Share/Unshare replies that waited for @p version. */
+void control_share_saved(uint64_t version, void *arg);
 xmlNodePtr handle_join(struct request *req);
 xmlNodePtr handle_external_join(struct request *req);
 xmlNodePtr handle_choose_device(struct request *req);

@@ -12,6 +12,7 @@
 #include "control/control-private.h"
 #include "core/xml.h"
 #include "device/device.h"
+#include "share/share.h"
 
 struct conn *control_find_conn(struct control *ctl, uint64_t id)
 {
@@ -188,6 +189,7 @@ void control_free(struct control *ctl)
 	if (!ctl)
 		return;
 	status_unregister(on_status, ctl);
+	control_set_share(ctl, NULL);
 	log_set_tap(NULL, NULL);
 	event_sink_set(NULL, NULL);
 	while (ctl->conns)
@@ -225,7 +227,11 @@ void control_set_tunnel(struct control *ctl, struct tunnel *t)
 
 void control_set_share(struct control *ctl, struct share *s)
 {
+	if (ctl->share)
+		share_set_saved_handler(ctl->share, NULL, NULL);
 	ctl->share = s;
+	if (s)
+		share_set_saved_handler(s, control_share_saved, ctl);
 }
 
 void control_set_transfers(struct control *ctl, struct transfer_mgr *m)

@@ -233,6 +233,10 @@ int request_handle(struct conn *cn, const char *msg, size_t len)
 	log_debug("control: %s: request %s%s%s", cn->peer, req.name,
 		  req.origin.ref[0] ? " ref=" : "", req.origin.ref);
 	reply = dispatch(&req, doc, msg, len);
+	if (req.deferred) {
+		xmlFreeDoc(doc);
+		return 0;
+	}
 	if (!reply)
 		reply = reply_error(&req, CONTROL_ERROR_INTERNAL, "out of memory");
 	if (reply && xmlStrEqual(reply->name, BAD_CAST "Error"))

@@ -103,6 +103,31 @@ static xmlNodePtr share_error(struct request *req, const char *path, int r)
 	}
 }
 
+/* "Ok" to a Share or Unshare means it survives the daemon being killed right after:
+ * the reply waits (a few milliseconds) until the roots are on disk. */
+static xmlNodePtr once_saved(struct request *req, xmlNodePtr ok)
+{
+	uint64_t v = ok ? share_roots_unsaved(req->ctl->share) : 0;
+
+	if (!v)
+		return ok;
+	conn_defer(req->conn, ok, v);
+	req->deferred = true;
+	return NULL;
+}
+
+void control_share_saved(uint64_t version, void *arg)
+{
+	struct control *ctl = arg;
+	struct conn *cn, *next;
+
+	for (cn = ctl->conns; cn; cn = next) {
+		next = cn->next;
+		if (cn->deferred && cn->deferred_ver <= version && conn_release(cn) < 0)
+			conn_free(cn);
+	}
+}
+
 xmlNodePtr handle_share(struct request *req)
 {
 	_cleanup_(freep) char *path = path_of(req);
@@ -120,7 +145,7 @@ xmlNodePtr handle_share(struct request *req)
 		xmlFreeNode(ok);
 		return NULL;
 	}
-	return ok;
+	return once_saved(req, ok);
 }
 
 xmlNodePtr handle_unshare(struct request *req)
@@ -132,7 +157,7 @@ xmlNodePtr handle_unshare(struct request *req)
 				   "%s is not shared (<Shares/> "
 				   "lists what is)",
 				   path);
-	return reply_ok(req);
+	return once_saved(req, reply_ok(req));
 }
 
 static struct share_root *find_root(struct share *s, const char *path)

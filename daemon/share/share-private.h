@@ -347,6 +347,11 @@ struct share {
 	unsigned saving;	   /* save jobs in the pool */
 	pthread_mutex_t save_lock; /* orders writers of shares.idx (pool and loop) */
 	uint64_t save_gen, saved_gen;
+	uint64_t roots_ver;	   /* counts root changes */
+	uint64_t fmt_roots_ver;	   /* roots_ver when the snapshot under way began */
+	uint64_t ended_roots_ver;  /* the newest one a save that ended held */
+	share_saved_h *saved_h;
+	void *saved_arg;
 	uint64_t hash_runs, hash_bytes;
 	size_t loaded;
 };

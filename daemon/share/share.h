@@ -148,6 +148,19 @@ bool share_busy(const struct share *s);
 /** Write the index file now (normally done a moment after each change). 0 or -errno. */
 int share_save_now(struct share *s);
 
+/** Called on the loop when a save of the index ends (written, or failed with a log
+ * line); @p version is the newest version of the roots (below) such a save held. */
+typedef void share_saved_h(uint64_t version, void *arg);
+/** Set (or with NULL clear) the handler of ended saves. */
+void share_set_saved_handler(struct share *s, share_saved_h *h, void *arg);
+/**
+ * The roots' version (it counts Share and Unshare) not yet on disk, or 0 if the
+ * current roots are there already (or nothing is persisted). A Share or Unshare is
+ * answered once a save of this version has ended: a client told "Ok" can rely on it
+ * surviving a kill -9 of the daemon right after.
+ */
+uint64_t share_roots_unsaved(const struct share *s);
+
 /** Lower-case hex of @p n bytes into @p out (2n+1 bytes). */
 void share_hex(const uint8_t *in, size_t n, char *out);
 

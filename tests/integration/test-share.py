@@ -10,6 +10,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import statistics
 import tempfile
 import time
@@ -307,6 +308,46 @@ def kill_9_while_indexing_loses_nothing():
     finally:
         shutil.rmtree(big, ignore_errors=True)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@test
+def ok_means_it_survives_kill_9():
+    """A Share or Unshare is answered once the list of shares is on disk: a SIGKILL
+    right after the Ok loses neither. The reply keeps its place before the next
+    one on the connection, and a client that has half-closed still gets it."""
+    tmp = tempfile.mkdtemp(prefix="sipsvc-test-")
+    kept, gone = tempfile.mkdtemp(prefix="sipsvc-kept-"), tempfile.mkdtemp(prefix="sipsvc-gone-")
+    try:
+        for base in (kept, gone):
+            make_tree(base)
+        d = Daemon(tmp=tmp)
+        with running(d):
+            with d.unix_client() as c:
+                check_eq(c.request('<Share path="%s"/>' % gone)[0].tag, "Ok", "Share")
+                c.send('<Share ref="a" path="%s"/><Status ref="b"/><Unshare ref="c" path="%s"/>'
+                       % (kept, gone))
+                refs = [c.recv_reply()[0].get("ref") for _ in range(3)]
+                check_eq(refs, ["a", "b", "c"], "replies in the order of the requests")
+            d.signal(signal.SIGKILL)
+            d.wait_exit()
+        os.unlink(os.path.join(tmp, "notify"))
+        d = Daemon(tmp=tmp)
+        with running(d):
+            check(share_info(d, kept) is not None, "the Share answered Ok survived")
+            check(share_info(d, gone) is None, "the Unshare answered Ok survived")
+            with d.unix_client() as c:
+                c.send('<Unshare path="%s"/>' % kept)
+                c.sock.shutdown(socket.SHUT_WR)
+                el, line = c.recv_reply()
+                check_eq(el.tag, "Ok", "the Unshare of a half-closed client: %s" % line)
+            d.signal(signal.SIGKILL)
+            d.wait_exit()
+        os.unlink(os.path.join(tmp, "notify"))
+        with running(Daemon(tmp=tmp)) as d:
+            check(share_info(d, kept) is None, "the half-closed client's Unshare survived")
+    finally:
+        for p in (tmp, kept, gone):
+            shutil.rmtree(p, ignore_errors=True)
 
 
 def churn_step(rng, base, dirs, n):
