@@ -127,6 +127,7 @@ struct call {
 	bool subscribed;          /* transfer: the REFER was accepted */
 	bool hangup;              /* Hangup asked: ends on the next loop turn */
 	bool relaying;            /* loop: a re-INVITE/UPDATE is on its way through */
+	struct relay *ack_relay;  /* loop: ... and waits for the ACK with the answer */
 	unsigned prompt;          /* ExternalJoin: the prompt waiting, 0 none */
 	struct call_conf *conf;   /* Invite: the conference this call is in, or NULL */
 	/* SameDeviceJoin (switch.c): the far end being switched to, if any. */
@@ -259,6 +260,11 @@ void call_loop_request(struct call_leg *l, struct sip_tx *tx);
 
 /** The device's dialog is free again (a relay ended): a waiting switch may go on. */
 void call_loop_device_free(struct call *c);
+/** The ACK of our 2xx to a re-INVITE on leg @p l came: the answer an offerless
+ * re-INVITE waited for goes on to the other leg. */
+void call_loop_acked(struct call_leg *l);
+/** The call ends: a relay waiting for an ACK lets go. */
+void call_loop_stop(struct call *c);
 
 /* ---- switch.c ---------------------------------------------------------------------- */
 /** Whether leg @p l is a switch leg (not one of the call's two slots). */

@@ -199,6 +199,7 @@ void call_finish(struct call *c, enum call_state st, const char *reason, int sip
 	event_emit(EVENT_CALL, &c->origin, ev);
 	call_choose_stop(c);
 	mem_ref(c);
+	call_loop_stop(c);
 	call_switch_stop(c);
 	call_conf_stop(c);
 	for (int i = 0; i < _CALL_LEG_MAX; i++)

@@ -197,6 +197,8 @@ static void incoming_dialog(struct call_leg *l, enum sip_dialog_event ev, int st
 {
 	if (ev == SIP_DIALOG_REQUEST)
 		call_loop_request(l, tx);
+	else if (ev == SIP_DIALOG_ACKED)
+		call_loop_acked(l);
 	else if (l->kind == CALL_LEG_DEVICE)
 		device_event(l, ev, status);
 	else

@@ -9,6 +9,9 @@
  *
  * Re-INVITEs and UPDATEs with an offer are passed to the other leg, and its answer
  * back (RFC 3725 7, continued processing: the controller relays offers and answers).
+ * A re-INVITE without an offer goes on without one too: the other leg's 2xx has its
+ * offer, which our 2xx carries back; the answer then comes in the ACK, and goes on in
+ * the ACK we owe the other leg (RFC 3264 5, RFC 3725 5).
  *
  * The device's 2xx waits for its ACK while the target rings: RFC 3261 13.3.1.4 gives
  * it 64*T1 = 32 s, so a target that rings longer than that loses the device (which
@@ -93,14 +96,17 @@ static void remote_answered(struct call_leg *l)
 
 /* A re-INVITE or UPDATE from one leg, on its way through the other. */
 struct relay {
-	struct call_leg *from;
+	struct call_leg *from, *to;
 	struct sip_tx *tx;
+	bool offerless; /* a re-INVITE without an offer: the answer comes in an ACK */
 };
 
 static void relay_free(struct relay *r)
 {
 	struct call *c = r->from->call;
 
+	if (c->ack_relay == r)
+		c->ack_relay = NULL;
 	c->relaying = false;
 	mem_deref(r->tx);
 	free(r);
@@ -115,6 +121,89 @@ void call_loop_device_free(struct call *c)
 		call_switch_resume(c);
 }
 
+/* The ACK owed to the leg whose 2xx had an offer we could not pass on: it refuses
+ * every stream (RFC 3264 6), and the session on that leg ends or stays as it was. */
+static void ack_refusing(struct call_leg *l, const char *ct, const char *offer)
+{
+	char *no = offer && ct ? call_sdp_refuse(offer) : NULL;
+
+	if (sip_dialog_send_ack(l->dlg, no ? ct : NULL, no) < 0)
+		log_warn("call c%u: cannot ACK the re-INVITE's 2xx", l->call->id);
+	free(no);
+}
+
+/* The other leg's 2xx to our offerless re-INVITE has its offer: ours to the leg that
+ * asked, whose ACK will have the answer (call_loop_acked()). */
+static void relay_offer_back(struct relay *r, int status, const struct osip_message *resp)
+{
+	struct call *c = r->from->call;
+	char *ct = NULL, *offer = NULL, *mine = NULL;
+	bool to_device = r->from->kind == CALL_LEG_DEVICE;
+	int err = 0;
+
+	if (status >= 200 && status < 300)
+		offer = sip_message_body(resp, &ct);
+	if (status >= 300)
+		err = status;
+	else if (c->ended)
+		err = 487;
+	else if (!offer || !ct) /* RFC 3264 5: it had to carry one */
+		err = 488;
+	else if (to_device && !(mine = call_sdp_for_device(c, offer)))
+		err = 500;
+	else if (sip_dialog_answer(r->from->dlg, r->tx, ct, mine ? mine : offer) < 0)
+		err = 500;
+	if (err && status < 300)
+		ack_refusing(r->to, ct, offer);
+	free(ct);
+	free(offer);
+	free(mine);
+	if (err) {
+		sip_tx_reply(r->tx, err, NULL);
+		relay_free(r);
+		return;
+	}
+	c->ack_relay = r;
+}
+
+void call_loop_acked(struct call_leg *l)
+{
+	struct call *c = l->call;
+	struct relay *r = c->ack_relay;
+	const char *ct = NULL, *answer;
+	char *mine = NULL;
+	int e;
+
+	if (!r || r->from != l)
+		return; /* the ACK of a 2xx that had an answer */
+	answer = sip_dialog_remote_body(l->dlg, &ct);
+	if (answer && ct && r->to->kind == CALL_LEG_DEVICE)
+		mine = call_sdp_for_device(c, answer);
+	if (!answer || !ct || (r->to->kind == CALL_LEG_DEVICE && !mine)) {
+		/* The other leg has an offer and no answer: that session cannot go on. */
+		log_warn("call c%u: the ACK of an offerless re-INVITE has no answer", c->id);
+		sip_dialog_send_ack(r->to->dlg, NULL, NULL);
+		relay_free(r);
+		call_finish(c, CALL_STATE_ENDED, "no-answer-in-ack", 0);
+		return;
+	}
+	e = sip_dialog_send_ack(r->to->dlg, ct, mine ? mine : answer);
+	if (e < 0)
+		log_warn("call c%u: cannot send the answer in the ACK: %s", c->id, strerror(-e));
+	free(mine);
+	relay_free(r);
+}
+
+void call_loop_stop(struct call *c)
+{
+	struct relay *r = c->ack_relay;
+
+	if (r) { /* the ACK it waited for will not come: the legs get their BYEs */
+		sip_dialog_send_ack(r->to->dlg, NULL, NULL);
+		relay_free(r);
+	}
+}
+
 /* The other leg's answer goes back as ours (RFC 3725 7: the controller passes offers
  * and answers through); its refusal is passed on as it is. */
 static void on_relay_response(struct sip_tx *tx, int status, const struct osip_message *resp,
@@ -126,6 +215,10 @@ static void on_relay_response(struct sip_tx *tx, int status, const struct osip_m
 
 	if (status < 200)
 		return;
+	if (r->offerless) {
+		relay_offer_back(r, status, resp);
+		return;
+	}
 	if (r->from->call->ended)
 		sip_tx_reply(r->tx, 487, NULL);
 	else if (status >= 300)
@@ -140,6 +233,17 @@ static void on_relay_response(struct sip_tx *tx, int status, const struct osip_m
 	free(answer);
 	free(mine);
 	relay_free(r);
+}
+
+/* A re-INVITE goes on with its offer, or without one; an UPDATE always has one here. */
+static int relay_send(struct relay *r, const char *method, const char *ct, const char *offer)
+{
+	struct sip_dialog *d = r->to->dlg;
+
+	if (strcmp(method, "INVITE") != 0)
+		return sip_dialog_request(d, method, ct, offer, on_relay_response, r);
+	return sip_dialog_reinvite(d, r->offerless ? NULL : ct, r->offerless ? NULL : offer,
+				   on_relay_response, r);
 }
 
 static int relay_offer(struct call_leg *l, struct sip_tx *tx, const char *method)
@@ -159,17 +263,18 @@ static int relay_offer(struct call_leg *l, struct sip_tx *tx, const char *method
 	}
 
 	/* RFC 3261 14.2: one offer at a time (491), and only once both legs are up. An
-	 * offerless re-INVITE is not relayed yet. */
+	 * UPDATE always has one here (call_loop_request() answers the others). */
 	if (c->relaying || c->state != CALL_STATE_CONNECTED)
 		err = 491;
-	else if (offer && ct && (r = calloc(1, sizeof(*r))))
+	else if (((offer && ct) || strcmp(method, "INVITE") == 0) &&
+		 (r = calloc(1, sizeof(*r))))
 		err = 0;
 	if (err == 0) {
-		r->from = l;
-		r->tx = mem_ref(tx);
+		*r = (struct relay){
+		    .from = l, .to = other, .tx = mem_ref(tx), .offerless = !offer || !ct};
 		mem_ref(c);
 		c->relaying = true;
-		if (sip_dialog_request(other->dlg, method, ct, offer, on_relay_response, r) < 0) {
+		if (relay_send(r, method, ct, offer) < 0) {
 			relay_free(r);
 			err = 500;
 		}
@@ -249,6 +354,9 @@ static void loop_dialog(struct call_leg *l, enum sip_dialog_event ev, int status
 		break;
 	case SIP_DIALOG_REQUEST:
 		call_loop_request(l, tx);
+		break;
+	case SIP_DIALOG_ACKED:
+		call_loop_acked(l);
 		break;
 	default:
 		break;

@@ -41,6 +41,8 @@ struct sip_dialog {
 	int ack_cseq;            /* UAC: CSeq of the 2xx a deferred ACK answers */
 	char *rctype, *rbody;    /* the body of the 2xx to our INVITE (the peer's SDP) */
 	bool reack_wait;         /* our 2xx to a re-INVITE waits for its ACK */
+	bool reack_deferred;     /* the 2xx to our re-INVITE waits for sip_dialog_send_ack() */
+	int reack_cseq;          /* ... and this is its CSeq */
 	char *sub_callid;        /* SUBSCRIBE/REFER before its 2xx: Call-ID and our tag, */
 	char *sub_tag;           /* so that an early NOTIFY finds it (RFC 6665 4.1.2.4) */
 };
@@ -303,9 +305,10 @@ int sip_dialog_request(struct sip_dialog *d, const char *method, const char *cty
 	return sip_dialog_request_with(d, method, NULL, ctype, body, h, arg);
 }
 
-/* A re-INVITE we sent: its 2xx is ACKed here like the first one. */
+/* A re-INVITE we sent: its 2xx is ACKed here like the first one, or by the owner. */
 struct reinvite {
 	struct sip_dialog *d;
+	bool defer_ack;
 	sip_response_h *h;
 	void *arg;
 };
@@ -317,8 +320,14 @@ static void on_reinvite_response(struct sip_tx *tx, int status, const osip_messa
 
 	/* RFC 3261 13.2.2.4: the UAC core ACKs each 2xx to an INVITE, a re-INVITE too; the
 	 * ACK is kept to answer retransmissions of this 2xx. */
-	if (status >= 200 && status < 300 && resp && ri->d->linked && ri->d->od)
-		send_ack(ri->d, atoi(resp->cseq->number), NULL, NULL);
+	if (status >= 200 && status < 300 && resp && ri->d->linked && ri->d->od) {
+		if (ri->defer_ack) {
+			ri->d->reack_deferred = true;
+			ri->d->reack_cseq = atoi(resp->cseq->number);
+		} else {
+			send_ack(ri->d, atoi(resp->cseq->number), NULL, NULL);
+		}
+	}
 	if (ri->h)
 		ri->h(tx, status, resp, ri->arg);
 	if (status >= 200) {
@@ -327,8 +336,8 @@ static void on_reinvite_response(struct sip_tx *tx, int status, const osip_messa
 	}
 }
 
-static int send_reinvite(struct sip_dialog *d, osip_message_t *m, sip_response_h *h,
-			 void *arg)
+static int send_reinvite(struct sip_dialog *d, osip_message_t *m, bool defer_ack,
+			 sip_response_h *h, void *arg)
 {
 	struct reinvite *ri = malloc(sizeof(*ri));
 	int r;
@@ -337,7 +346,7 @@ static int send_reinvite(struct sip_dialog *d, osip_message_t *m, sip_response_h
 		osip_message_free(m);
 		return -ENOMEM;
 	}
-	*ri = (struct reinvite){ .d = mem_ref(d), .h = h, .arg = arg };
+	*ri = (struct reinvite){ .d = mem_ref(d), .defer_ack = defer_ack, .h = h, .arg = arg };
 	r = sip_request_send(d->sip, m, d->tcp, on_reinvite_response, ri, NULL);
 	if (r < 0) {
 		mem_deref(d);
@@ -346,8 +355,9 @@ static int send_reinvite(struct sip_dialog *d, osip_message_t *m, sip_response_h
 	return r;
 }
 
-int sip_dialog_request_with(struct sip_dialog *d, const char *method, const char *headers,
-			    const char *ctype, const char *body, sip_response_h *h, void *arg)
+static int dialog_request(struct sip_dialog *d, const char *method, const char *headers,
+			  bool defer_ack, const char *ctype, const char *body, sip_response_h *h,
+			  void *arg)
 {
 	osip_message_t *m;
 	/* RFC 6665 4.1.2.1: a SUBSCRIBE carries a Contact too (a target refresh). */
@@ -364,8 +374,22 @@ int sip_dialog_request_with(struct sip_dialog *d, const char *method, const char
 		return -ENOMEM;
 	}
 	if (strcmp(method, "INVITE") == 0)
-		return send_reinvite(d, m, h, arg);
+		return send_reinvite(d, m, defer_ack, h, arg);
 	return sip_request_send(d->sip, m, d->tcp, h, arg, NULL);
+}
+
+int sip_dialog_request_with(struct sip_dialog *d, const char *method, const char *headers,
+			    const char *ctype, const char *body, sip_response_h *h, void *arg)
+{
+	return dialog_request(d, method, headers, false, ctype, body, h, arg);
+}
+
+int sip_dialog_reinvite(struct sip_dialog *d, const char *ctype, const char *body,
+			sip_response_h *h, void *arg)
+{
+	if (d->reack_deferred)
+		return -EBUSY; /* RFC 3261 14.1: the last re-INVITE is not done */
+	return dialog_request(d, "INVITE", NULL, ctype == NULL, ctype, body, h, arg);
 }
 
 /* ---- UAC ------------------------------------------------------------------------------ */
@@ -387,6 +411,10 @@ static int send_ack(struct sip_dialog *d, int cseq, const char *ctype, const cha
 
 int sip_dialog_send_ack(struct sip_dialog *d, const char *ctype, const char *body)
 {
+	if (d->reack_deferred && d->od) {
+		d->reack_deferred = false;
+		return send_ack(d, d->reack_cseq, ctype, body);
+	}
 	if (!d->uac || !d->od || !d->defer_ack || d->acked)
 		return -EALREADY;
 	d->acked = true;
@@ -841,10 +869,16 @@ bool sip_dialog_ack(struct sip *s, const osip_message_t *ack)
 		    osip_dialog_match_as_uas(d->od, (osip_message_t *)ack) != 0)
 			continue;
 		if (d->reack_wait) {
-			/* The ACK of our 2xx to a re-INVITE: nothing to report. */
+			/* The ACK of our 2xx to a re-INVITE; after an offerless one it has the
+			 * answer (RFC 3264 5), which replaces the peer's last body. */
 			d->reack_wait = false;
 			if (s->loop)
 				ev_timer_stop(s->loop, &d->retx);
+			free(d->rctype);
+			free(d->rbody);
+			d->rctype = d->rbody = NULL;
+			keep_body(d, ack);
+			emit(d, SIP_DIALOG_ACKED, 200, NULL);
 		} else if (!d->acked) {
 			d->acked = true;
 			if (s->loop)

@@ -230,6 +230,8 @@ enum sip_dialog_event {
 	SIP_DIALOG_FAILED,      /* our INVITE failed (status), or no ACK came for our 2xx */
 	SIP_DIALOG_REQUEST,     /* a request inside the dialog; answer it with the tx */
 	SIP_DIALOG_TERMINATED,  /* BYE received, or our BYE answered */
+	SIP_DIALOG_ACKED,       /* the ACK of our 2xx to a re-INVITE (its body, if any:
+				 * sip_dialog_remote_body()) */
 	_SIP_DIALOG_EVENT_MAX,
 };
 
@@ -270,8 +272,9 @@ int sip_dialog_invite_with(struct sip *s, const char *from, const char *to,
 			   const char *body, bool tcp, sip_dialog_h *h, void *arg,
 			   struct sip_dialog **ret);
 /**
- * The deferred ACK of a dialog made with defer_ack, with a body if @p ctype is set;
- * resent for retransmitted 2xx. 0, -EALREADY (not deferred, or sent), -errno.
+ * The deferred ACK of a dialog made with defer_ack, or of the 2xx to an offerless
+ * sip_dialog_reinvite(), with a body if @p ctype is set; resent for retransmitted
+ * 2xx. 0, -EALREADY (not deferred, or sent), -errno.
  */
 int sip_dialog_send_ack(struct sip_dialog *d, const char *ctype, const char *body);
 /**
@@ -306,6 +309,14 @@ char *sip_message_body(const struct osip_message *m, char **ret_ctype);
  */
 int sip_dialog_request_with(struct sip_dialog *d, const char *method, const char *headers,
 			    const char *ctype, const char *body, sip_response_h *h, void *arg);
+/**
+ * A re-INVITE in @p d; without an offer (@p ctype NULL) its 2xx, which must then carry
+ * one, is not ACKed here: the owner sends the ACK with the answer through
+ * sip_dialog_send_ack() (RFC 3264 5; RFC 3725 5). 0, -EBUSY (such an ACK is still
+ * owed), -errno.
+ */
+int sip_dialog_reinvite(struct sip_dialog *d, const char *ctype, const char *body,
+			sip_response_h *h, void *arg);
 /**
  * Send @p method (SUBSCRIBE, or REFER outside a dialog) from @p from to @p to with
  * extra @p headers (Event, Expires, Refer-To...), making a dialog for the subscription
