@@ -18,10 +18,15 @@ from sipsvctest import (Daemon, check, check_eq, free_port, main, parse_xml, tes
 
 BUILDDIR = os.environ.get("BUILDDIR", ".")
 SIPSVC = os.path.join(BUILDDIR, "sipsvc")
+# The desk device: a socket that takes INVITEs and never answers (nothing leaves
+# the machine).
+DESK_SOCK = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+DESK_SOCK.bind(("127.0.0.1", 0))
+DESK = "sip:desk@127.0.0.1:%d" % DESK_SOCK.getsockname()[1]
 CONFIG = """<sipsvc>
-  <device id="desk" wrapper="sip" uri="sip:desk@192.0.2.10" default="true"/>
+  <device id="desk" wrapper="sip" uri="%s" default="true"/>
   <device id="soft" wrapper="softphone" mode="loop"/>
-</sipsvc>"""
+</sipsvc>""" % DESK
 D = Daemon(config=CONFIG, args=["--log-level", "debug"])
 
 
@@ -68,7 +73,7 @@ def devices_table():
     rows = [l.split() for l in out.splitlines()]
     check_eq(rows[0][:5], ["ID", "WRAPPER", "MODE", "DEFAULT", "AVAILABLE"], "header")
     check_eq(rows[1][:5], ["desk", "sip", "transfer", "yes", "unknown"], "desk row")
-    check_eq(rows[1][5], "sip:desk@192.0.2.10", "desk URI")
+    check_eq(rows[1][5], DESK, "desk URI")
     check_eq(rows[2][:4], ["soft", "softphone", "loop", "no"], "soft row")
 
 
@@ -143,7 +148,7 @@ IMPLEMENTED = {"Status": (0, None), "Devices": (0, None), "Calls": (0, None),
 
 def follow_and_hang_up(args, name, mark):
     """join and call follow their call: the test hangs it up from another client
-    (the desk device at 192.0.2.10 never answers) and the client exits 0 on "ended"."""
+    (the desk device never answers) and the client exits 0 on "ended"."""
     p = subprocess.Popen([SIPSVC] + list(args), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, env=env())
     try:
