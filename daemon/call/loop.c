@@ -96,10 +96,15 @@ static void remote_answered(struct call_leg *l)
 
 /* A re-INVITE or UPDATE from one leg, on its way through the other. */
 struct relay {
-	struct call_leg *from, *to;
+	struct call_leg *from; /* the other leg is where it goes: other_leg() */
 	struct sip_tx *tx;
 	bool offerless; /* a re-INVITE without an offer: the answer comes in an ACK */
 };
+
+static struct call_leg *other_leg(struct call_leg *l)
+{
+	return &l->call->legs[l->kind == CALL_LEG_DEVICE ? CALL_LEG_REMOTE : CALL_LEG_DEVICE];
+}
 
 static void relay_free(struct relay *r)
 {
@@ -154,7 +159,7 @@ static void relay_offer_back(struct relay *r, int status, const struct osip_mess
 	else if (sip_dialog_answer(r->from->dlg, r->tx, ct, mine ? mine : offer) < 0)
 		err = 500;
 	if (err && status < 300)
-		ack_refusing(r->to, ct, offer);
+		ack_refusing(other_leg(r->from), ct, offer);
 	free(ct);
 	free(offer);
 	free(mine);
@@ -170,6 +175,7 @@ void call_loop_acked(struct call_leg *l)
 {
 	struct call *c = l->call;
 	struct relay *r = c->ack_relay;
+	struct call_leg *to = other_leg(l);
 	const char *ct = NULL, *answer;
 	char *mine = NULL;
 	int e;
@@ -177,17 +183,17 @@ void call_loop_acked(struct call_leg *l)
 	if (!r || r->from != l)
 		return; /* the ACK of a 2xx that had an answer */
 	answer = sip_dialog_remote_body(l->dlg, &ct);
-	if (answer && ct && r->to->kind == CALL_LEG_DEVICE)
+	if (answer && ct && to->kind == CALL_LEG_DEVICE)
 		mine = call_sdp_for_device(c, answer);
-	if (!answer || !ct || (r->to->kind == CALL_LEG_DEVICE && !mine)) {
+	if (!answer || !ct || (to->kind == CALL_LEG_DEVICE && !mine)) {
 		/* The other leg has an offer and no answer: that session cannot go on. */
 		log_warn("call c%u: the ACK of an offerless re-INVITE has no answer", c->id);
-		sip_dialog_send_ack(r->to->dlg, NULL, NULL);
+		sip_dialog_send_ack(to->dlg, NULL, NULL);
 		relay_free(r);
 		call_finish(c, CALL_STATE_ENDED, "no-answer-in-ack", 0);
 		return;
 	}
-	e = sip_dialog_send_ack(r->to->dlg, ct, mine ? mine : answer);
+	e = sip_dialog_send_ack(to->dlg, ct, mine ? mine : answer);
 	if (e < 0)
 		log_warn("call c%u: cannot send the answer in the ACK: %s", c->id, strerror(-e));
 	free(mine);
@@ -199,7 +205,7 @@ void call_loop_stop(struct call *c)
 	struct relay *r = c->ack_relay;
 
 	if (r) { /* the ACK it waited for will not come: the legs get their BYEs */
-		sip_dialog_send_ack(r->to->dlg, NULL, NULL);
+		sip_dialog_send_ack(other_leg(r->from)->dlg, NULL, NULL);
 		relay_free(r);
 	}
 }
@@ -238,7 +244,7 @@ static void on_relay_response(struct sip_tx *tx, int status, const struct osip_m
 /* A re-INVITE goes on with its offer, or without one; an UPDATE always has one here. */
 static int relay_send(struct relay *r, const char *method, const char *ct, const char *offer)
 {
-	struct sip_dialog *d = r->to->dlg;
+	struct sip_dialog *d = other_leg(r->from)->dlg;
 
 	if (strcmp(method, "INVITE") != 0)
 		return sip_dialog_request(d, method, ct, offer, on_relay_response, r);
@@ -249,8 +255,7 @@ static int relay_send(struct relay *r, const char *method, const char *ct, const
 static int relay_offer(struct call_leg *l, struct sip_tx *tx, const char *method)
 {
 	struct call *c = l->call;
-	struct call_leg *other = &c->legs[l->kind == CALL_LEG_DEVICE ? CALL_LEG_REMOTE
-								      : CALL_LEG_DEVICE];
+	struct call_leg *other = other_leg(l);
 	char *ct = NULL, *offer = sip_tx_body(tx, &ct), *mine = NULL;
 	struct relay *r = NULL;
 	int err = 488;
@@ -271,7 +276,7 @@ static int relay_offer(struct call_leg *l, struct sip_tx *tx, const char *method
 		err = 0;
 	if (err == 0) {
 		*r = (struct relay){
-		    .from = l, .to = other, .tx = mem_ref(tx), .offerless = !offer || !ct};
+		    .from = l, .tx = mem_ref(tx), .offerless = !offer || !ct};
 		mem_ref(c);
 		c->relaying = true;
 		if (relay_send(r, method, ct, offer) < 0) {

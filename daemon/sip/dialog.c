@@ -556,7 +556,7 @@ osip_message_t *sip_request_new(struct sip *s, const char *method, const char *f
 	if (osip_message_set_to(m, buf) < 0 || osip_message_set_call_id(m, cid) < 0)
 		goto fail;
 	snprintf(buf, sizeof(buf), "1 %s", method);
-	/* Our Contact is added when the target's address is known (SIP_SEND_CONTACT). */
+	/* Our Contact is added when the target's address is known (sip_client_send()). */
 	if (osip_message_set_cseq(m, buf) < 0 ||
 	    osip_message_set_header(m, "Allow", sip_allow(s)) < 0)
 		goto fail;
@@ -612,8 +612,7 @@ int sip_dialog_invite_with(struct sip *s, const char *from, const char *to,
 	if (r < 0)
 		return r;
 	d->defer_ack = defer_ack;
-	r = sip_request_send_flags(s, m, tcp, SIP_SEND_CONTACT, on_invite_response, mem_ref(d),
-				   &tx);
+	r = sip_request_send(s, m, tcp, on_invite_response, mem_ref(d), &tx);
 	if (r < 0) {
 		mem_deref(d);
 		mem_deref(d);
@@ -675,8 +674,7 @@ int sip_dialog_subscribe(struct sip *s, const char *method, const char *from, co
 		mem_deref(d);
 		return -ENOMEM;
 	}
-	r = sip_request_send_flags(s, m, tcp, SIP_SEND_CONTACT, on_usage_response, mem_ref(d),
-				   NULL);
+	r = sip_request_send(s, m, tcp, on_usage_response, mem_ref(d), NULL);
 	if (r < 0) {
 		mem_deref(d);
 		mem_deref(d);
