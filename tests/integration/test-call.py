@@ -113,6 +113,24 @@ def loop_mode_update_without_offer_refreshes():
         tgt.close()
 
 
+def reinvite_call(dev, tgt, what):
+    """A loop-mode call in which the SIPp device sends a re-INVITE (@what), then hangs
+    up; both peers complete. Returns the 200 the device got for its re-INVITE (or
+    None) and the daemon's call count afterwards."""
+    with running(Daemon(config=config([sip_device("desk", dev.uri, "loop")]))) as d:
+        with d.unix_client() as c:
+            join(c, tgt.uri, "desk")
+            evs = events_until_end(c)
+        check_eq((evs[-1]["state"], evs[-1].get("reason")), ("ended", "device-bye"),
+                 "final event: %r" % evs)
+        check_eq(dev.wait(), 0, "SIPp device: %s answered, then its BYE" % what)
+        check_eq(tgt.wait(), 0, "SIPp target: re-INVITE, ACK, BYE")
+        oks = [p for p in dev.messages().split("message received")
+               if p.lstrip(" [0123456789]bytes:\n").startswith("SIP/2.0 200") and
+               "CSeq: 2 INVITE" in p]
+        return (oks[0] if oks else None), d.status().find("Counts").get("calls")
+
+
 @test
 def loop_mode_relays_offerless_reinvite():
     """RFC 3725 5 and RFC 3264 5: the device's re-INVITE without an offer goes to the
@@ -121,28 +139,17 @@ def loop_mode_relays_offerless_reinvite():
     to the target."""
     dev, tgt = loop_call(device_sets=[("hangup", "yes"), ("offerless", "yes")])
     try:
-        with running(Daemon(config=config([sip_device("desk", dev.uri, "loop")]))) as d:
-            with d.unix_client() as c:
-                join(c, tgt.uri, "desk")
-                evs = events_until_end(c)
-            check_eq((evs[-1]["state"], evs[-1].get("reason")), ("ended", "device-bye"),
-                     "final event: %r" % evs)
-            check_eq(dev.wait(), 0, "SIPp device: offerless re-INVITE answered, then its BYE")
-            check_eq(tgt.wait(), 0, "SIPp target: re-INVITE, ACK, BYE")
-            invites = tgt.received("INVITE")
-            check_eq(len(invites), 2, "the target got the re-INVITE")
-            check(re.search(r"(?im)^Content-Length: *0\s*$", invites[1]),
-                  "the target's re-INVITE has no offer either")
-            oks = [p for p in dev.messages().split("message received")
-                   if p.lstrip(" [0123456789]bytes:\n").startswith("SIP/2.0 200") and
-                   "CSeq: 2 INVITE" in p]
-            check(oks and media_port(oks[0]) == tgt.mp,
-                  "the device's 200 carries the target's offer")
-            acks = tgt.received("ACK")
-            check_eq(len(acks), 2, "the target got the ACK of its 200")
-            check_eq(media_port(acks[1]), dev.mp + 4,
-                     "the ACK to the target carries the device's answer")
-            check_eq(d.status().find("Counts").get("calls"), "0", "Counts calls=0 after")
+        ok, calls = reinvite_call(dev, tgt, "offerless re-INVITE")
+        invites = tgt.received("INVITE")
+        check_eq(len(invites), 2, "the target got the re-INVITE")
+        check(re.search(r"(?im)^Content-Length: *0\s*$", invites[1]),
+              "the target's re-INVITE has no offer either")
+        check(ok and media_port(ok) == tgt.mp, "the device's 200 carries the target's offer")
+        acks = tgt.received("ACK")
+        check_eq(len(acks), 2, "the target got the ACK of its 200")
+        check_eq(media_port(acks[1]), dev.mp + 4,
+                 "the ACK to the target carries the device's answer")
+        check_eq(calls, "0", "Counts calls=0 after")
     finally:
         dev.close()
         tgt.close()
@@ -152,23 +159,12 @@ def loop_mode_relays_offerless_reinvite():
 def loop_mode_relays_reinvite():
     dev, tgt = loop_call(device_sets=[("hangup", "yes"), ("reinvite", "yes")])
     try:
-        with running(Daemon(config=config([sip_device("desk", dev.uri, "loop")]))) as d:
-            with d.unix_client() as c:
-                join(c, tgt.uri, "desk")
-                evs = events_until_end(c)
-            check_eq((evs[-1]["state"], evs[-1].get("reason")), ("ended", "device-bye"),
-                     "final event")
-            check_eq(dev.wait(), 0, "SIPp device: re-INVITE answered, then its BYE")
-            check_eq(tgt.wait(), 0, "SIPp target: re-INVITE, ACK, BYE")
-            invites = tgt.received("INVITE")
-            check_eq(len(invites), 2, "the target got the re-INVITE")
-            check_eq(media_port(invites[1]), dev.mp + 2,
-                     "the re-INVITE carries the device's new offer (RFC 3725 7)")
-            oks = [p for p in dev.messages().split("message received")
-                   if p.lstrip(" [0123456789]bytes:\n").startswith("SIP/2.0 200") and
-                   "CSeq: 2 INVITE" in p]
-            check(oks and media_port(oks[0]) == tgt.mp,
-                  "the device's 200 carries the target's answer")
+        ok, _ = reinvite_call(dev, tgt, "re-INVITE")
+        invites = tgt.received("INVITE")
+        check_eq(len(invites), 2, "the target got the re-INVITE")
+        check_eq(media_port(invites[1]), dev.mp + 2,
+                 "the re-INVITE carries the device's new offer (RFC 3725 7)")
+        check(ok and media_port(ok) == tgt.mp, "the device's 200 carries the target's answer")
     finally:
         dev.close()
         tgt.close()
