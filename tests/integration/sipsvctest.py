@@ -466,7 +466,7 @@ def test(fn):
     return fn
 
 
-LOG_TAIL = 150  # lines of a failed test's daemon log shown: the end says why
+LOG_TAIL = int(os.environ.get("SIPSVC_TEST_LOG_TAIL", "150"))  # lines of a failed test's log shown
 
 
 def print_log(text):
