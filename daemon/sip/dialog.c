@@ -37,6 +37,7 @@ struct sip_dialog {
 	bool defer_ack;          /* UAC: the 2xx is ACKed by sip_dialog_send_ack() */
 	bool cancel_wanted;      /* UAC: CANCEL once a provisional response came */
 	bool provisional;        /* UAC: a provisional response came (RFC 3261 9.1) */
+	ev_timer cancelled;      /* UAC: 64*T1 after the CANCEL, the INVITE is given up */
 	struct sip_tx *itx;      /* UAC: our INVITE's transaction until its final response */
 	int ack_cseq;            /* UAC: CSeq of the 2xx a deferred ACK answers */
 	char *rctype, *rbody;    /* the body of the 2xx to our INVITE (the peer's SDP) */
@@ -64,6 +65,7 @@ static void unlink_dialog(struct sip_dialog *d)
 	if (s->loop) {
 		ev_timer_stop(s->loop, &d->retx);
 		ev_timer_stop(s->loop, &d->accepted);
+		ev_timer_stop(s->loop, &d->cancelled);
 	}
 	if (d->prev)
 		d->prev->next = d->next;
@@ -447,7 +449,7 @@ static void keep_body(struct sip_dialog *d, const osip_message_t *resp)
 
 /* RFC 3261 9.1: CANCEL has the INVITE's Request-URI, Call-ID, To, From, CSeq number
  * and its one Via (same branch), so that it matches the INVITE's server transaction. */
-static void send_cancel(struct sip_dialog *d)
+static bool send_cancel(struct sip_dialog *d)
 {
 	struct sip_tx *it = d->itx;
 	osip_message_t *c = NULL;
@@ -455,7 +457,7 @@ static void send_cancel(struct sip_dialog *d)
 	osip_generic_param_t *b = NULL;
 
 	if (!it || !it->tr || it->dead || osip_message_clone(it->req, &c) < 0)
-		return;
+		return false;
 	osip_free(c->sip_method);
 	c->sip_method = osip_strdup("CANCEL");
 	osip_free(c->cseq->method);
@@ -472,12 +474,45 @@ static void send_cancel(struct sip_dialog *d)
 	osip_via_param_get_byname(via, "branch", &b);
 	if (!b || !b->gvalue) {
 		osip_message_free(c);
-		return;
+		return false;
 	}
 	/* RFC 3261 9.1: the CANCEL goes where the INVITE went (its located address). */
 	if (sip_tx_new_client(d->sip, c, &it->src, sip_txkey_client(b->gvalue, "CANCEL"),
-			      it->src.ip, it->src.port, NULL, NULL, NULL) < 0)
+			      it->src.ip, it->src.port, NULL, NULL, NULL) < 0) {
 		log_warn("sip: cannot send CANCEL to %s", it->src.ip);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * RFC 3261 9.1: an INVITE without a final response 64*T1 after its CANCEL is considered
+ * cancelled and its client transaction destroyed. A UAS should have answered 487; one
+ * that answered only the CANCEL would otherwise hold the transaction and the dialog
+ * for ever (libosip2's ICT has no timer in Proceeding).
+ */
+static void on_cancel_expired(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct sip_dialog *d = w->data;
+	struct sip_tx *tx = d->itx;
+
+	if (!tx)
+		return;
+	log_info("sip: no final response to the INVITE of call %s %.0f s after its CANCEL; "
+		 "giving it up (RFC 3261 9.1)", osip_call_id_get_number(tx->req->call_id),
+		 64 * SIP_T1);
+	mem_ref(tx);
+	sip_tx_abandon(tx, 408); /* the handler's final response: d may be gone now */
+	mem_deref(tx);
+}
+
+static void send_cancel_timed(struct sip_dialog *d)
+{
+	if (!send_cancel(d) || !d->sip->loop)
+		return;
+	ev_timer_init(&d->cancelled, on_cancel_expired, 64 * SIP_T1, 0.);
+	d->cancelled.data = d;
+	ev_timer_start(d->sip->loop, &d->cancelled);
 }
 
 static void on_invite_response(struct sip_tx *tx, int status, const osip_message_t *resp,
@@ -492,7 +527,7 @@ int sip_dialog_cancel(struct sip_dialog *d)
 		return 0;
 	d->cancel_wanted = true;
 	if (d->provisional)
-		send_cancel(d);
+		send_cancel_timed(d);
 	else if (!d->itx) /* still being located (RFC 3263): no other server either */
 		sip_locate_cancel(d->sip, on_invite_response, d);
 	return 0;
@@ -511,12 +546,14 @@ static void on_invite_response(struct sip_tx *tx, int status, const osip_message
 				d->itx = mem_ref(tx);
 			}
 			if (d->cancel_wanted)
-				send_cancel(d);
+				send_cancel_timed(d);
 		}
 		emit(d, SIP_DIALOG_PROGRESS, status, NULL);
 		return;
 	}
 	d->itx = mem_deref(d->itx);
+	if (d->sip->loop)
+		ev_timer_stop(d->sip->loop, &d->cancelled);
 	if (status < 300 && d->linked &&
 	    osip_dialog_init_as_uac(&d->od, (osip_message_t *)resp) == 0) {
 		keep_body(d, resp);

@@ -63,6 +63,20 @@ void sip_tx_transport_error(struct sip_tx *tx)
 	deliver(tx, 503, NULL);
 }
 
+void sip_tx_abandon(struct sip_tx *tx, int status)
+{
+	osip_event_t *evt;
+
+	if (!tx->tr || tx->dead)
+		return;
+	deliver(tx, status, NULL);
+	/* Events queued for it are never run: the transaction is gone before the pump
+	 * drains its FIFO. */
+	while ((evt = osip_fifo_tryget(tx->tr->transactionff)))
+		osip_event_free(evt);
+	on_kill(0, tx->tr);
+}
+
 static void on_response(int type, osip_transaction_t *tr, osip_message_t *msg)
 {
 	deliver(osip_transaction_get_reserved1(tr), msg->status_code, msg);

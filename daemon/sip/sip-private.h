@@ -349,6 +349,13 @@ bool sip_client_retry_auth(struct sip_tx *tx, const osip_message_t *resp);
 void sip_client_flow_failed(struct sip *s, const union sip_sockaddr *peer, bool tcp);
 /** Report a transport error (local 503) on client transaction @p tx (pump.c). */
 void sip_tx_transport_error(struct sip_tx *tx);
+/**
+ * End client transaction @p tx that will never see its final response: its handler
+ * gets a local @p status as the final one, and libosip2's transaction is destroyed
+ * (pump.c). For an INVITE still without a final response 64*T1 after its CANCEL
+ * (RFC 3261 9.1), which libosip2's ICT would otherwise wait for in Proceeding for ever.
+ */
+void sip_tx_abandon(struct sip_tx *tx, int status);
 /** Route a received response (taken) to its client transaction. */
 void sip_client_response(struct sip *s, osip_event_t *evt);
 /** Create the ICT/NICT for @p req (taken) towards @p host:@p port. */

@@ -9,9 +9,11 @@ only after the Hangup. The old target gets a BYE, the new one an INVITE without 
 offer (RFC 3725: its 2xx carries the offer, the ACK the device's answer). A new target
 that answers 486 leaves the device connected with the old target, and the failure is
 reported with sip-status. An old far end that hangs up while the new one rings leaves
-the device waiting for the new one. 100 switches in a row leave one call, one device dialog, and
-every count back to zero after the Hangup. Without an active call, SameDeviceJoin is an
-ExternalJoin; a call that is not a connected loop-mode call is refused."""
+the device waiting for the new one. 100 switches in a row leave one call, one device
+dialog, and every count back to zero after the Hangup; a target that rings, takes a
+CANCEL and never answers its INVITE is given up 64*T1 later (RFC 3261 9.1). Without an
+active call, SameDeviceJoin is an ExternalJoin; a call that is not a connected
+loop-mode call is refused."""
 
 import re
 
@@ -217,12 +219,18 @@ def hundred_rapid_switches():
     # Every other target answers at once: switches then also come while the device's
     # re-INVITE is on its way (they wait for it), not only while a target rings.
     slow, fast = Peer("switch-target.xml", calls=0), Peer("switch-target-fast.xml", calls=0)
+    # The first target rings, takes the CANCEL and never answers the INVITE: RFC 3261
+    # 9.1 gives it up 64*T1 later, within the wait for the released legs below.
+    mute = Peer("switch-target-mute.xml")
     n = 100
     try:
         with running(Daemon(config=config([sip_device("desk", dev.uri, "loop")]))) as d:
             with d.unix_client() as c:
                 call = join(c, a.uri, "desk")
                 wait_call_event(c, connected)
+                ok, line = same_device_join(c, mute.uri, "s-mute")
+                check_eq(ok.tag, "Ok", "switch to the mute target: %s" % line)
+                wait_for(lambda: mute.received("INVITE"), 10, "the mute target called")
                 last = None
                 for i in range(n):
                     last = "sip:t%d@127.0.0.1:%d" % (i, (fast if i % 2 else slow).port)
@@ -246,6 +254,9 @@ def hundred_rapid_switches():
                 wait_for(lambda: counts(d).get("sip-dialogs") == "2", 60,
                          "released legs settled: device, remote, nothing else")
                 check_eq(len(dev.received("BYE")), 0, "the device got no BYE")
+                check_eq(mute.wait(), 0, "the mute target rang and took a CANCEL")
+                check("giving it up (RFC 3261 9.1)" in d.log(),
+                      "the INVITE without a final response was given up")
                 c.request("<Hangup/>")
                 events_until_end(c)
             check_eq(dev.wait(), 0, "device: one dialog, BYE only after Hangup")
@@ -261,7 +272,7 @@ def hundred_rapid_switches():
                      "no transaction left")
             check_eq(counts(d).get("calls"), "0", "no call left")
     finally:
-        for p in (dev, a, slow, fast):
+        for p in (dev, a, slow, fast, mute):
             p.close()
 
 
