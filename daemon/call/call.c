@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/xml.h"
 #include "call/call-private.h"
 #include "device/device.h"
 
@@ -433,18 +434,12 @@ int call_external_join(struct call_mgr *m, const char *target, bool prompt,
 
 /* ---- the table ---------------------------------------------------------------------- */
 
-static void on_status(xmlNodePtr st, void *arg)
+static void on_status(struct xml_writer *w, enum status_part part, void *arg)
 {
 	struct call_mgr *m = arg;
-	xmlNodePtr n;
 
-	for (n = st->children; n; n = n->next)
-		if (n->type == XML_ELEMENT_NODE && xmlStrEqual(n->name, BAD_CAST "Counts"))
-			break;
-	if (!n)
-		n = xmlNewChild(st, NULL, BAD_CAST "Counts", NULL);
-	if (n)
-		xml_set_propf(n, "calls", "%zu", m->n_active);
+	if (part == STATUS_COUNTS)
+		xml_attrf(w, "calls", "%zu", m->n_active);
 }
 
 int call_mgr_new(struct ev_loop *loop, const struct config *cfg, struct sip *sip,

@@ -159,20 +159,26 @@ static void update_watchers(struct conn *cn)
 	cn->read_paused = pause;
 }
 
-/* The message is written right after the queue link, in one allocation; the
- * serialiser writes newlines in text as "&#10;", so each message is one line. */
-static struct outmsg *serialise(xmlNodePtr node)
+/* The message is written right after the queue link, in one allocation (@p buf, the
+ * XML @p len bytes after the link); the serialiser and the writer write newlines in
+ * text as "&#10;", so each message is one line. */
+static struct outmsg *outmsg_at(char *buf, size_t len)
 {
-	struct outmsg *m;
-	size_t len;
-	char *buf;
+	struct outmsg *m = (struct outmsg *)buf;
 
-	if (xml_serialise(node, sizeof(*m), &buf, &len) < 0)
-		return NULL;
-	m = (struct outmsg *)buf;
 	m->next = NULL;
 	m->len = len;
 	return m;
+}
+
+static struct outmsg *serialise(xmlNodePtr node)
+{
+	size_t len;
+	char *buf;
+
+	if (xml_serialise(node, sizeof(struct outmsg), &buf, &len) < 0)
+		return NULL;
+	return outmsg_at(buf, len);
 }
 
 /*
@@ -216,10 +222,30 @@ static void on_reap(struct ev_loop *loop, ev_timer *w, int revents)
 	conn_free(w->data);
 }
 
+/* Queue @p m; write at once: the common case is an idle socket, and this saves a
+ * loop turn. */
+static int enqueue(struct conn *cn, struct outmsg *m)
+{
+	if (cn->q_tail)
+		cn->q_tail->next = m;
+	else
+		cn->q_head = m;
+	cn->q_tail = m;
+	cn->q_len++;
+	if (cn->fd >= 0 && cn->q_len == 1 && flush(cn) < 0) {
+		conn_doom(cn);
+		return -EPIPE;
+	}
+	update_watchers(cn);
+	return 0;
+}
+
 int conn_send(struct conn *cn, xmlNodePtr node, bool is_event)
 {
 	struct outmsg *m;
 
+	if (!node)
+		return -ENOMEM; /* the reply could not be built */
 	if (cn->doomed) {
 		xmlFreeNode(node);
 		return -ECONNRESET;
@@ -239,19 +265,26 @@ int conn_send(struct conn *cn, xmlNodePtr node, bool is_event)
 	xmlFreeNode(node);
 	if (!m)
 		return -ENOMEM;
-	if (cn->q_tail)
-		cn->q_tail->next = m;
-	else
-		cn->q_head = m;
-	cn->q_tail = m;
-	cn->q_len++;
-	/* Write at once: the common case is an idle socket, and this saves a loop turn. */
-	if (cn->fd >= 0 && cn->q_len == 1 && flush(cn) < 0) {
-		conn_doom(cn);
-		return -EPIPE;
+	return enqueue(cn, m);
+}
+
+int conn_writer_init(struct xml_writer *w)
+{
+	return xml_writer_init(w, sizeof(struct outmsg));
+}
+
+int conn_send_writer(struct conn *cn, struct xml_writer *w)
+{
+	size_t len;
+	char *buf;
+	int r;
+
+	if (cn->doomed) {
+		xml_writer_free(w);
+		return -ECONNRESET;
 	}
-	update_watchers(cn);
-	return 0;
+	r = xml_writer_finish(w, sizeof(struct outmsg), &buf, &len);
+	return r < 0 ? r : enqueue(cn, outmsg_at(buf, len));
 }
 
 static int on_message(const char *msg, size_t len, void *arg)

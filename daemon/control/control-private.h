@@ -159,6 +159,11 @@ int conn_input(struct conn *cn, const char *data, size_t len);
  * conn_input() on the stack the loop frees it on its next turn.
  */
 int conn_send(struct conn *cn, xmlNodePtr node, bool is_event);
+/** Start a reply written as text (core/xml.h), with room for the queue's header. */
+int conn_writer_init(struct xml_writer *w);
+/** Queue the reply written in @p w (finished here, its buffer taken) as conn_send()
+ * does; -ENOMEM or -EINVAL (unbalanced) when it cannot be finished. */
+int conn_send_writer(struct conn *cn, struct xml_writer *w);
 /**
  * Hold @p reply until conn_release() (it is freed with the connection if that
  * never comes). Nothing more of the client's input is handled meanwhile, so the
@@ -210,6 +215,8 @@ struct request {
 	struct origin origin; /* connection id + ref */
 	bool bare;            /* "<Name/>" known valid: built without parsing */
 	bool deferred;        /* the handler holds its reply back: conn_defer() */
+	bool replied;         /* the handler queued a written reply: reply_writer_send() */
+	int reply_r;          /* ... with this result */
 };
 
 /** Handles one request; returns the reply (<Ok> or <Error>), NULL on out-of-memory
@@ -218,6 +225,13 @@ typedef xmlNodePtr(request_h)(struct request *req);
 
 /** An <Ok request=… ref=…> for @p req. */
 xmlNodePtr reply_ok(const struct request *req);
+/**
+ * The same <Ok> as text: for replies asked often, written without a tree. The handler
+ * writes the content, calls reply_writer_send() and returns NULL.
+ */
+int reply_writer_ok(const struct request *req, struct xml_writer *w);
+/** Close the <Ok> and queue it (an internal Error if it cannot be finished). */
+void reply_writer_send(struct request *req, struct xml_writer *w);
 /** An <Error> with @p code and a message saying what to do about it. */
 xmlNodePtr reply_error(const struct request *req, enum control_error code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -118,32 +118,20 @@ static void on_log(enum log_level l, const char *line, void *arg)
 	event_emit(EVENT_LOG, NULL, ev);
 }
 
-static xmlNodePtr find_or_add(xmlNodePtr parent, const char *name)
-{
-	for (xmlNodePtr n = parent->children; n; n = n->next)
-		if (n->type == XML_ELEMENT_NODE && xmlStrEqual(n->name, BAD_CAST name))
-			return n;
-	return xmlNewChild(parent, NULL, BAD_CAST name, NULL);
-}
-
-static void on_status(xmlNodePtr st, void *arg)
+static void on_status(struct xml_writer *w, enum status_part part, void *arg)
 {
 	struct control *ctl = arg;
-	xmlNodePtr counts;
 
-	for (unsigned i = 0; i < ctl->n_ls; i++) {
-		xmlNodePtr n = xmlNewChild(st, NULL, BAD_CAST "Control", NULL);
-
-		if (!n)
-			return;
-		xmlNewProp(n, BAD_CAST "transport", BAD_CAST(ctl->ls[i].is_unix ? "unix" : "tcp"));
-		xmlNewProp(n, BAD_CAST "address", BAD_CAST ctl->ls[i].addr);
-	}
-	counts = find_or_add(st, "Counts");
-	if (counts) {
-		xml_set_propf(counts, "connections", "%u", ctl->n_conns);
-		xml_set_propf(counts, "devices", "%zu",
-			      ctl->devices ? device_table_count(ctl->devices) : 0);
+	if (part == STATUS_CONTROL) {
+		for (unsigned i = 0; i < ctl->n_ls; i++) {
+			xml_begin(w, "Control");
+			xml_attr(w, "transport", ctl->ls[i].is_unix ? "unix" : "tcp");
+			xml_attr(w, "address", ctl->ls[i].addr);
+			xml_end(w);
+		}
+	} else if (part == STATUS_COUNTS) {
+		xml_attrf(w, "connections", "%u", ctl->n_conns);
+		xml_attrf(w, "devices", "%zu", ctl->devices ? device_table_count(ctl->devices) : 0);
 	}
 }
 

@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,32 @@ static xmlNodePtr reply_new(const struct request *req, const char *elem)
 xmlNodePtr reply_ok(const struct request *req)
 {
 	return reply_new(req, "Ok");
+}
+
+int reply_writer_ok(const struct request *req, struct xml_writer *w)
+{
+	if (conn_writer_init(w) < 0)
+		return -ENOMEM;
+	xml_begin(w, "Ok");
+	if (req->origin.ref[0])
+		xml_attr(w, "ref", req->origin.ref);
+	if (echoable(req->name))
+		xml_attr(w, "request", req->name);
+	return 0;
+}
+
+void reply_writer_send(struct request *req, struct xml_writer *w)
+{
+	int r;
+
+	xml_end(w);
+	r = conn_send_writer(req->conn, w);
+	if (r == -ENOMEM || r == -EINVAL)
+		r = conn_send(req->conn, reply_error(req, CONTROL_ERROR_INTERNAL,
+						     r == -EINVAL ? "the reply was malformed"
+								  : "out of memory"), false);
+	req->replied = true;
+	req->reply_r = r;
 }
 
 xmlNodePtr reply_error(const struct request *req, enum control_error code, const char *fmt, ...)
@@ -233,9 +260,9 @@ int request_handle(struct conn *cn, const char *msg, size_t len)
 	log_debug("control: %s: request %s%s%s", cn->peer, req.name,
 		  req.origin.ref[0] ? " ref=" : "", req.origin.ref);
 	reply = dispatch(&req, doc, msg, len);
-	if (req.deferred) {
+	if (req.deferred || req.replied) {
 		xmlFreeDoc(doc);
-		return 0;
+		return req.reply_r < 0 ? -1 : 0;
 	}
 	if (!reply)
 		reply = reply_error(&req, CONTROL_ERROR_INTERNAL, "out of memory");

@@ -285,16 +285,35 @@ void event_emit(enum event_type t, const struct origin *o, xmlNodePtr ev);
 
 /* ---- status.c: facts subsystems add to <Status/> ----------------------------- */
 
-/** Adds attributes or children to the <Status> element. */
-typedef void(status_h)(xmlNodePtr status, void *arg);
-/** Register a contributor; returns 0 or -ENOMEM/-ENOSPC. */
+struct xml_writer;
+
+/** The parts of <Status/>, in the order sipsvc.xsd fixes. */
+enum status_part {
+	STATUS_ATTRS,        /* attributes of <Status> itself */
+	STATUS_CONTROL,      /* <Control> elements */
+	STATUS_SIP,          /* <Sip> elements */
+	STATUS_COUNTS,       /* attributes of the one <Counts> */
+	STATUS_OVERLAY,      /* <Overlay> */
+	STATUS_REGISTRATION, /* <Registration> elements */
+	STATUS_TRANSFER,     /* <Transfer> elements */
+	_STATUS_PARTS
+};
+
+/**
+ * Writes a contributor's share of @p part (core/xml.h's writer: xml_attrf() for
+ * STATUS_ATTRS and STATUS_COUNTS, whole elements for the others); called for every
+ * part, it writes nothing for those it has no facts for.
+ */
+typedef void(status_h)(struct xml_writer *w, enum status_part part, void *arg);
+/** Register a contributor; returns 0 or -ENOSPC. */
 int status_register(status_h *h, void *arg);
 /** Remove a contributor registered with the same @p h and @p arg. */
 void status_unregister(status_h *h, void *arg);
-/** Let every contributor fill @p status. */
-void status_fill(xmlNodePtr status);
+/** Write the whole <Status> element, every contributor's facts in it. */
+void status_write(struct xml_writer *w);
 
-/** Set an attribute from a printf format; returns 0 or -ENOMEM. */
+/** Set an attribute of a tree element from a printf format (core/xmlwrite.c); returns 0
+ * or -ENOMEM. */
 int xml_set_propf(xmlNodePtr n, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -289,18 +289,20 @@ static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
 	sd_notifyf_safe("WATCHDOG=1");
 }
 
-static void on_status(xmlNodePtr st, void *arg)
+static void on_status(struct xml_writer *w, enum status_part part, void *arg)
 {
 	struct daemon *d = arg;
 
-	xml_set_propf(st, "version", "%s", PACKAGE_VERSION);
-	xml_set_propf(st, "pid", "%ld", (long)getpid());
-	xml_set_propf(st, "uptime", "%.3f", ev_now(d->loop) - d->started);
-	xml_set_propf(st, "log-level", "%s", log_level_to_string(log_get_level()));
+	if (part != STATUS_ATTRS)
+		return;
+	xml_attrf(w, "version", "%s", PACKAGE_VERSION);
+	xml_attrf(w, "pid", "%ld", (long)getpid());
+	xml_attrf(w, "uptime", "%.3f", ev_now(d->loop) - d->started);
+	xml_attrf(w, "log-level", "%s", log_level_to_string(log_get_level()));
 	if (d->cfg->path)
-		xml_set_propf(st, "config", "%s", d->cfg->path);
-	xml_set_propf(st, "state-dir", "%s", d->cfg->state_dir);
-	xml_set_propf(st, "runtime-dir", "%s", d->cfg->runtime_dir);
+		xml_attrf(w, "config", "%s", d->cfg->path);
+	xml_attrf(w, "state-dir", "%s", d->cfg->state_dir);
+	xml_attrf(w, "runtime-dir", "%s", d->cfg->runtime_dir);
 }
 
 /* $SIPSVC_WRAPPER_DIR lets a build tree (make run, tests) use its own wrappers. */

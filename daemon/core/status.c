@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Status contributors: each subsystem adds its own facts to <Status/>, so the control
- * layer needs no knowledge of them. */
+/* Status contributors: each subsystem writes its own facts into <Status/>, so the
+ * control layer needs no knowledge of them. */
 #include "config.h"
 
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 
 #include "core.h"
+#include "xml.h"
 
 #define STATUS_MAX_CONTRIBUTORS 32
 
@@ -37,44 +36,24 @@ void status_unregister(status_h *h, void *arg)
 	}
 }
 
-void status_fill(xmlNodePtr status)
+static void each(struct xml_writer *w, enum status_part part)
 {
 	for (size_t i = 0; i < n_contributors; i++)
-		contributors[i].h(status, contributors[i].arg);
+		contributors[i].h(w, part, contributors[i].arg);
 }
 
-/* Decimal digits of @p v, ending at @p end (exclusive); returns the first. */
-static char *utoa(unsigned long long v, char *end)
+/* sipsvc.xsd's StatusInfo fixes the order of the parts; <Counts> gathers everyone's
+ * counters in one element. */
+void status_write(struct xml_writer *w)
 {
-	*--end = '\0';
-	do
-		*--end = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	return end;
-}
-
-/*
- * Status contributors set dozens of attributes per <Status/>; vsnprintf was a tenth
- * of its cost. The formats they use most ("%s" and the unsigned ones) skip it.
- */
-int xml_set_propf(xmlNodePtr n, const char *name, const char *fmt, ...)
-{
-	char buf[512];
-	const char *v = buf;
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (strcmp(fmt, "%s") == 0)
-		v = va_arg(ap, const char *);
-	else if (strcmp(fmt, "%u") == 0)
-		v = utoa(va_arg(ap, unsigned), buf + sizeof(buf));
-	else if (strcmp(fmt, "%zu") == 0)
-		v = utoa(va_arg(ap, size_t), buf + sizeof(buf));
-	else if (strcmp(fmt, "%llu") == 0)
-		v = utoa(va_arg(ap, unsigned long long), buf + sizeof(buf));
-	else
-		vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	/* xmlNewProp: contributors set distinct names, so no search for an old value. */
-	return xmlNewProp(n, BAD_CAST name, BAD_CAST v) ? 0 : -ENOMEM;
+	xml_begin(w, "Status");
+	each(w, STATUS_ATTRS);
+	for (enum status_part p = STATUS_CONTROL; p < _STATUS_PARTS; p++) {
+		if (p == STATUS_COUNTS)
+			xml_begin(w, "Counts");
+		each(w, p);
+		if (p == STATUS_COUNTS)
+			xml_end(w);
+	}
+	xml_end(w);
 }

@@ -8,6 +8,7 @@
 #ifndef SIPSVC_CORE_XML_H
 #define SIPSVC_CORE_XML_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <libxml/tree.h>
@@ -22,6 +23,47 @@ void xml_guard_done(void);
  * Returns the document, or NULL with a message "LINE: problem" in @p err.
  */
 xmlDocPtr xml_parse_untrusted(const char *buf, size_t len, char *err, size_t errlen);
+/* ---- xmlwrite.c: XML out ---------------------------------------------------- */
+
+#define XML_WRITER_DEPTH 8
+
+/**
+ * XML written as text element by element, without a tree: for replies asked often
+ * (<Status/>: a libxml2 tree of its ~70 attributes cost two thirds of the request).
+ * Calls after an error are no-ops; xml_writer_finish() reports it.
+ */
+struct xml_writer {
+	char *buf;
+	size_t len, cap;
+	bool oom;                              /* out of memory */
+	bool bad;                              /* misuse: unbalanced, attribute after content */
+	bool in_tag;                           /* attributes may still follow */
+	unsigned depth;
+	const char *open[XML_WRITER_DEPTH];    /* names of open elements (not copied) */
+};
+
+/** Start a buffer with @p head bytes reserved before the XML. 0 or -ENOMEM. */
+int xml_writer_init(struct xml_writer *w, size_t head);
+/** Open element @p name (a string that lives until its xml_end()). */
+void xml_begin(struct xml_writer *w, const char *name);
+/** An attribute of the element just opened, escaped for a double-quoted value. */
+void xml_attr(struct xml_writer *w, const char *name, const char *value);
+/** xml_attr() with a printf format. */
+void xml_attrf(struct xml_writer *w, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/** Text content of the open element, escaped. */
+void xml_text(struct xml_writer *w, const char *text);
+/** Close the innermost open element ("/>" if it has no content). */
+void xml_end(struct xml_writer *w);
+/**
+ * Add the final '\n' (and a NUL after it) and hand the buffer over (with its head) in *@p ret, the length
+ * after the head in *@p ret_len. -ENOMEM, or -EINVAL if elements were left open or
+ * misused; the buffer is then freed.
+ */
+int xml_writer_finish(struct xml_writer *w, size_t head, char **ret, size_t *ret_len);
+/** Free an unfinished writer's buffer. */
+void xml_writer_free(struct xml_writer *w);
+
 /**
  * Serialise @p n (elements, attributes and text only: the trees we build) as one line
  * of XML into a new malloc'd buffer, with @p head bytes reserved before it and a '\n'

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/xml.h"
 #include "core/core.h"
 #include "overlay/overlay-private.h"
 
@@ -240,33 +241,31 @@ size_t overlay_memory(const struct overlay *ov)
 	return n;
 }
 
-void overlay_status(xmlNodePtr status, void *arg)
+void overlay_status(struct xml_writer *w, const struct overlay *ov, size_t dialogs)
 {
-	struct overlay *ov = arg;
 	char hex[OVERLAY_ID_HEX_LEN + 1], uri[OVERLAY_ID_HEX_LEN + OVERLAY_CONTACT_MAX + 8];
-	xmlNodePtr n = xmlNewChild(status, NULL, BAD_CAST "Overlay", NULL);
 
-	if (!n)
-		return;
+	xml_begin(w, "Overlay");
 	overlay_id_to_hex(&ov->id, hex);
-	xmlSetProp(n, BAD_CAST "node-id", BAD_CAST hex);
+	xml_attr(w, "node-id", hex);
 	if (overlay_node_uri(ov, uri, sizeof(uri)) == 0)
-		xmlSetProp(n, BAD_CAST "node-uri", BAD_CAST uri);
-	xml_set_propf(n, "neighbours", "%zu", overlay_neighbour_count(ov));
-	xml_set_propf(n, "known-peers", "%zu", ov->n_known);
-	xml_set_propf(n, "queries-seen", "%llu", (unsigned long long)ov->st.queries_seen);
-	xml_set_propf(n, "queries-forwarded", "%llu", (unsigned long long)ov->st.queries_forwarded);
-	xml_set_propf(n, "queries-answered", "%llu", (unsigned long long)ov->st.queries_answered);
+		xml_attr(w, "node-uri", uri);
+	xml_attrf(w, "neighbours", "%zu", overlay_neighbour_count(ov));
+	xml_attrf(w, "known-peers", "%zu", ov->n_known);
+	xml_attrf(w, "queries-seen", "%llu", (unsigned long long)ov->st.queries_seen);
+	xml_attrf(w, "queries-forwarded", "%llu", (unsigned long long)ov->st.queries_forwarded);
+	xml_attrf(w, "queries-answered", "%llu", (unsigned long long)ov->st.queries_answered);
+	xml_attrf(w, "dialogs", "%zu", dialogs);
 	for (size_t i = 0; i < overlay_neighbour_count(ov); i++) {
 		const struct overlay_peer *p = overlay_neighbour(ov, i);
-		xmlNodePtr c = xmlNewChild(n, NULL, BAD_CAST "Neighbour", NULL);
 
-		if (!c)
-			return;
+		xml_begin(w, "Neighbour");
 		overlay_id_to_hex(&p->id, hex);
-		xmlSetProp(c, BAD_CAST "peer", BAD_CAST hex);
-		xml_set_propf(c, "uri", "sip:%s@%s", hex, p->contact);
+		xml_attr(w, "peer", hex);
+		xml_attrf(w, "uri", "sip:%s@%s", hex, p->contact);
+		xml_end(w);
 	}
+	xml_end(w);
 }
 
 /* ---- the real clock: libev ---------------------------------------------------------- */

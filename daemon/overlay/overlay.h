@@ -52,6 +52,8 @@
 #include <ev.h>
 #include <libxml/tree.h>
 
+struct xml_writer;
+
 /* ---- limits: every table is bounded ------------------------------------------------ */
 
 #define OVERLAY_ID_LEN		   16 /* 128 bits */
@@ -329,9 +331,11 @@ int overlay_peer_find(const struct overlay *ov, const struct overlay_id *id,
 		      struct overlay_peer *ret);
 /** Bytes this overlay holds on the heap (memory per node in the simulator). */
 size_t overlay_memory(const struct overlay *ov);
-/** Fill a <Overlay> child of <Status>: node id, neighbours, known peers, counters. */
-void overlay_status(xmlNodePtr status, void *arg);
-/* (a status_h: main.c will register it with status_register(overlay_status, ov)) */
+/**
+ * Write the <Overlay> element of <Status>: node id and URI, neighbours, known peers,
+ * query counters, the SIP dialogs (@p dialogs) the overlay holds, a <Neighbour> each.
+ */
+void overlay_status(struct xml_writer *w, const struct overlay *ov, size_t dialogs);
 
 /* ---- the SIP binding (sipbind.c) ------------------------------------------------- */
 

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/xml.h"
 #include "core/core.h"
 #include "overlay/overlay.h"
 #include "share/share.h"
@@ -148,16 +149,12 @@ static void on_neighbour(const struct overlay_peer *p, bool up, void *arg)
 }
 
 /* <Overlay> of <Status/>: the overlay's facts, and the dialogs that carry them. */
-static void on_status(xmlNodePtr st, void *arg)
+static void on_status(struct xml_writer *w, enum status_part part, void *arg)
 {
 	struct overlay_service *svc = arg;
-	xmlNodePtr n;
 
-	overlay_status(st, overlay_sip_overlay(svc->b));
-	for (n = st->last; n && !xmlStrEqual(n->name, BAD_CAST "Overlay"); n = n->prev)
-		;
-	if (n)
-		xml_set_propf(n, "dialogs", "%zu", overlay_sip_dialogs(svc->b));
+	if (part == STATUS_OVERLAY)
+		overlay_status(w, overlay_sip_overlay(svc->b), overlay_sip_dialogs(svc->b));
 }
 
 /* ---- the object ------------------------------------------------------------------------ */

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/xml.h"
 #include "core/worker.h"
 #include "share/share-private.h"
 
@@ -267,25 +268,16 @@ const struct share_entry *share_entry_next(const struct share_entry *e)
 
 /* ---- Status ------------------------------------------------------------------------ */
 
-static xmlNodePtr find_or_add(xmlNodePtr parent, const char *name)
-{
-	for (xmlNodePtr n = parent->children; n; n = n->next)
-		if (n->type == XML_ELEMENT_NODE && xmlStrEqual(n->name, BAD_CAST name))
-			return n;
-	return xmlNewChild(parent, NULL, BAD_CAST name, NULL);
-}
-
-static void on_status(xmlNodePtr st, void *arg)
+static void on_status(struct xml_writer *w, enum status_part part, void *arg)
 {
 	struct share *s = arg;
-	xmlNodePtr counts = find_or_add(st, "Counts");
 
-	if (!counts)
+	if (part != STATUS_COUNTS)
 		return;
-	xml_set_propf(counts, "shares", "%zu", s->n_roots);
-	xml_set_propf(counts, "shared-files", "%zu", s->idx.files);
-	xml_set_propf(counts, "hash-pending", "%zu", s->n_queued + s->n_hashing);
-	xml_set_propf(counts, "hashed", "%llu", (unsigned long long)s->hash_runs);
+	xml_attrf(w, "shares", "%zu", s->n_roots);
+	xml_attrf(w, "shared-files", "%zu", s->idx.files);
+	xml_attrf(w, "hash-pending", "%zu", s->n_queued + s->n_hashing);
+	xml_attrf(w, "hashed", "%llu", (unsigned long long)s->hash_runs);
 }
 
 /* ---- loading ----------------------------------------------------------------------- */

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/xml.h"
 #include "sip/sip-private.h"
 
 #define BACKOFF_MIN 5.0
@@ -219,21 +220,20 @@ void sip_registrations_free(struct sip *s)
 	s->n_regs = 0;
 }
 
-void sip_registrations_status(struct sip *s, xmlNodePtr st)
+void sip_registrations_status(struct sip *s, struct xml_writer *w)
 {
 	for (unsigned i = 0; i < s->n_regs; i++) {
 		struct sip_reg *r = s->regs[i];
-		xmlNodePtr n = xmlNewChild(st, NULL, BAD_CAST "Registration", NULL);
 
-		if (!n)
-			return;
-		xml_set_propf(n, "aor", "%s", r->aor);
-		xml_set_propf(n, "registrar", "%s", r->registrar);
-		xml_set_propf(n, "state", "%s", sip_reg_state_to_string(r->state));
+		xml_begin(w, "Registration");
+		xml_attr(w, "aor", r->aor);
+		xml_attr(w, "registrar", r->registrar);
+		xml_attr(w, "state", sip_reg_state_to_string(r->state));
 		if (r->state == SIP_REG_REGISTERED)
-			xml_set_propf(n, "expires", "%d", r->granted);
+			xml_attrf(w, "expires", "%d", r->granted);
 		if (r->last_status)
-			xml_set_propf(n, "sip-status", "%d", r->last_status);
+			xml_attrf(w, "sip-status", "%d", r->last_status);
+		xml_end(w);
 	}
 }
 

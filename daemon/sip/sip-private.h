@@ -477,7 +477,7 @@ void sip_register_from_config(struct sip *s);
 /** Drop the registrations (shutdown). */
 void sip_registrations_free(struct sip *s);
 /** <Registration> children of <Status>. */
-void sip_registrations_status(struct sip *s, xmlNodePtr st);
+void sip_registrations_status(struct sip *s, struct xml_writer *w);
 /** Add our Contact (address toward the request's target). 0 or -errno. */
 int sip_message_add_contact(struct sip *s, osip_message_t *m, bool tcp);
 /** A request with Request-URI @p uri and Max-Forwards, nothing else; NULL on failure. */

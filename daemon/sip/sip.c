@@ -7,46 +7,43 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/xml.h"
 #include "sip/sip-private.h"
 
-static xmlNodePtr find_or_add(xmlNodePtr parent, const char *name)
+static void add_socket(struct xml_writer *w, const char *transport, const char *name)
 {
-	for (xmlNodePtr n = parent->children; n; n = n->next)
-		if (n->type == XML_ELEMENT_NODE && xmlStrEqual(n->name, BAD_CAST name))
-			return n;
-	return xmlNewChild(parent, NULL, BAD_CAST name, NULL);
+	xml_begin(w, "Sip");
+	xml_attr(w, "transport", transport);
+	xml_attr(w, "address", name);
+	xml_end(w);
 }
 
-static void add_socket(xmlNodePtr st, const char *transport, const char *name)
-{
-	xmlNodePtr n = xmlNewChild(st, NULL, BAD_CAST "Sip", NULL);
-
-	if (!n)
-		return;
-	xmlNewProp(n, BAD_CAST "transport", BAD_CAST transport);
-	xmlNewProp(n, BAD_CAST "address", BAD_CAST name);
-}
-
-static void on_status(xmlNodePtr st, void *arg)
+static void on_status(struct xml_writer *w, enum status_part part, void *arg)
 {
 	struct sip *s = arg;
-	xmlNodePtr counts;
 
-	for (unsigned i = 0; i < s->n_udp; i++)
-		add_socket(st, "udp", s->udp[i].name);
-	for (unsigned i = 0; i < s->n_tcp; i++)
-		add_socket(st, "tcp", s->tcp[i].name);
-	sip_registrations_status(s, st);
-	counts = find_or_add(st, "Counts");
-	if (!counts)
-		return;
-	xml_set_propf(counts, "sip-transactions", "%zu", s->n_tx);
-	xml_set_propf(counts, "sip-connections", "%u", s->n_conns);
-	xml_set_propf(counts, "sip-dialogs", "%u", s->n_dialogs);
-	xml_set_propf(counts, "sip-messages", "%llu", (unsigned long long)s->stats.rx_messages);
-	xml_set_propf(counts, "sip-dropped", "%llu",
-		      (unsigned long long)(s->stats.rx_garbage + s->stats.rx_dropped +
-					   s->stats.rx_flood));
+	switch (part) {
+	case STATUS_SIP:
+		for (unsigned i = 0; i < s->n_udp; i++)
+			add_socket(w, "udp", s->udp[i].name);
+		for (unsigned i = 0; i < s->n_tcp; i++)
+			add_socket(w, "tcp", s->tcp[i].name);
+		break;
+	case STATUS_COUNTS:
+		xml_attrf(w, "sip-transactions", "%zu", s->n_tx);
+		xml_attrf(w, "sip-connections", "%u", s->n_conns);
+		xml_attrf(w, "sip-dialogs", "%u", s->n_dialogs);
+		xml_attrf(w, "sip-messages", "%llu", (unsigned long long)s->stats.rx_messages);
+		xml_attrf(w, "sip-dropped", "%llu",
+			  (unsigned long long)(s->stats.rx_garbage + s->stats.rx_dropped +
+					       s->stats.rx_flood));
+		break;
+	case STATUS_REGISTRATION:
+		sip_registrations_status(s, w);
+		break;
+	default:
+		break;
+	}
 }
 
 static int shards_init(struct sip *s)

@@ -22,6 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/xml.h"
+#include "share/share.h"
 #include "core/worker.h"
 #include "sip/sip.h"
 #include "transfer/transfer-private.h"
@@ -701,34 +703,26 @@ int transfer_cancel_ref(struct transfer_mgr *m, uint64_t conn, const char *ref)
 
 /* ---- <Status/> ---------------------------------------------------------------------------- */
 
-static void add_hex(xmlNodePtr n, const char *attr, const char *prefix, const uint8_t *h)
+static void add_transfer(struct xml_writer *w, unsigned id, const char *state,
+			 const uint8_t *sha, const char *peer, const char *name, uint64_t bytes,
+			 uint64_t total)
 {
-	char hex[2 * TRANSFER_SHA256_LEN + 1];
+	char tid[16], hex[2 * TRANSFER_SHA256_LEN + 1];
 
-	for (int i = 0; i < TRANSFER_SHA256_LEN; i++)
-		snprintf(hex + 2 * i, 3, "%02x", h[i]);
-	xml_set_propf(n, attr, "%s%s", prefix, hex);
-}
-
-static void add_transfer(xmlNodePtr st, unsigned id, const char *state, const uint8_t *sha,
-			 const char *peer, const char *name, uint64_t bytes, uint64_t total)
-{
-	xmlNodePtr n = xmlNewChild(st, NULL, BAD_CAST "Transfer", NULL);
-	char tid[16];
-
-	if (!n)
-		return;
 	transfer_id_format(id, tid, sizeof(tid));
-	xml_set_propf(n, "transfer", "%s", tid);
-	xml_set_propf(n, "direction", "down");
-	xml_set_propf(n, "state", "%s", state);
-	add_hex(n, "file", "sha256:", sha);
+	share_hex(sha, TRANSFER_SHA256_LEN, hex);
+	xml_begin(w, "Transfer");
+	xml_attr(w, "transfer", tid);
+	xml_attr(w, "direction", "down");
+	xml_attr(w, "state", state);
+	xml_attrf(w, "file", "sha256:%s", hex);
 	if (peer && peer[0])
-		xml_set_propf(n, "peer", "%s", peer);
+		xml_attr(w, "peer", peer);
 	if (name && name[0] && xmlCheckUTF8(BAD_CAST name))
-		xml_set_propf(n, "name", "%s", name);
-	xml_set_propf(n, "bytes", "%llu", (unsigned long long)bytes);
-	xml_set_propf(n, "total", "%llu", (unsigned long long)total);
+		xml_attr(w, "name", name);
+	xml_attrf(w, "bytes", "%llu", (unsigned long long)bytes);
+	xml_attrf(w, "total", "%llu", (unsigned long long)total);
+	xml_end(w);
 }
 
 /* What the part of a paused download holds (its bytes are checked when it resumes). */
@@ -743,15 +737,15 @@ static uint64_t part_bytes(const struct transfer_record *r)
 	return (uint64_t)st.st_size;
 }
 
-void transfer_fetch_status(struct transfer_mgr *m, xmlNodePtr st)
+void transfer_fetch_status(struct transfer_mgr *m, struct xml_writer *w)
 {
 	for (struct transfer_fetch *f = m->fetches; f; f = f->next)
 		if (!f->finished)
-			add_transfer(st, f->id, f->st == F_RECEIVING ? "progress" : "started",
+			add_transfer(w, f->id, f->st == F_RECEIVING ? "progress" : "started",
 				     f->sha256, f->peer, f->known ? f->name : NULL, f->bytes,
 				     f->size);
 	for (struct transfer_record *r = m->records; r; r = r->next)
 		if (!r->active && !r->hidden)
-			add_transfer(st, r->id, "paused", r->sha256, r->peer, r->name,
+			add_transfer(w, r->id, "paused", r->sha256, r->peer, r->name,
 				     part_bytes(r), r->size);
 }

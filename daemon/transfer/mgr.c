@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/xml.h"
 #include "overlay/overlay.h"
 #include "sip/sip.h"
 #include "transfer/transfer-private.h"
@@ -29,29 +30,20 @@ void transfer_id_format(unsigned id, char *buf, size_t size)
 	snprintf(buf, size, "t%u", id);
 }
 
-static xmlNodePtr counts_of(xmlNodePtr st)
-{
-	for (xmlNodePtr n = st->children; n; n = n->next)
-		if (n->type == XML_ELEMENT_NODE && xmlStrEqual(n->name, BAD_CAST "Counts"))
-			return n;
-	return xmlNewChild(st, NULL, BAD_CAST "Counts", NULL);
-}
-
-static void mgr_status(xmlNodePtr st, void *arg)
+static void mgr_status(struct xml_writer *w, enum status_part part, void *arg)
 {
 	struct transfer_mgr *m = arg;
-	xmlNodePtr counts = counts_of(st);
 
-	if (counts) {
-		xml_set_propf(counts, "transfers", "%u",
-			      transfer_limits_running(m->down) + transfer_limits_running(m->up));
-		xml_set_propf(counts, "transfer-bytes-sent", "%llu",
-			      (unsigned long long)m->bytes_sent);
-		xml_set_propf(counts, "transfer-bytes-received", "%llu",
-			      (unsigned long long)m->bytes_received);
+	if (part == STATUS_COUNTS) {
+		xml_attrf(w, "transfers", "%u",
+			  transfer_limits_running(m->down) + transfer_limits_running(m->up));
+		xml_attrf(w, "transfer-bytes-sent", "%llu", (unsigned long long)m->bytes_sent);
+		xml_attrf(w, "transfer-bytes-received", "%llu",
+			  (unsigned long long)m->bytes_received);
+	} else if (part == STATUS_TRANSFER) {
+		transfer_fetch_status(m, w);
+		transfer_serve_status(m, w);
 	}
-	transfer_fetch_status(m, st);
-	transfer_serve_status(m, st);
 }
 
 static void free_peers(struct transfer_mgr *m)

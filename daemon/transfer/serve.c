@@ -21,6 +21,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "core/xml.h"
 #include "core/worker.h"
 #include "share/share.h"
 #include "sip/sip.h"
@@ -385,25 +386,23 @@ static bool listable(const char *name)
 	return xmlCheckUTF8(BAD_CAST name);
 }
 
-void transfer_serve_status(struct transfer_mgr *m, xmlNodePtr st)
+void transfer_serve_status(struct transfer_mgr *m, struct xml_writer *w)
 {
 	for (struct transfer_serve *sv = m->serves; sv; sv = sv->next) {
-		xmlNodePtr n;
 		char hex[2 * TRANSFER_SHA256_LEN + 1];
 
 		if (!sv->tx)
 			continue;
-		n = xmlNewChild(st, NULL, BAD_CAST "Transfer", NULL);
-		if (!n)
-			return;
 		share_hex(sv->sha256, TRANSFER_SHA256_LEN, hex);
-		xml_set_propf(n, "transfer", "%s", sv->tid);
-		xml_set_propf(n, "direction", "up");
-		xml_set_propf(n, "state", "progress");
-		xml_set_propf(n, "file", "sha256:%s", hex);
+		xml_begin(w, "Transfer");
+		xml_attr(w, "transfer", sv->tid);
+		xml_attr(w, "direction", "up");
+		xml_attr(w, "state", "progress");
+		xml_attrf(w, "file", "sha256:%s", hex);
 		if (listable(sv->name))
-			xml_set_propf(n, "name", "%s", sv->name);
-		xml_set_propf(n, "bytes", "%llu", (unsigned long long)transfer_sender_sent(sv->tx));
-		xml_set_propf(n, "total", "%llu", (unsigned long long)sv->size);
+			xml_attr(w, "name", sv->name);
+		xml_attrf(w, "bytes", "%llu", (unsigned long long)transfer_sender_sent(sv->tx));
+		xml_attrf(w, "total", "%llu", (unsigned long long)sv->size);
+		xml_end(w);
 	}
 }

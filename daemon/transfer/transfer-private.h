@@ -134,11 +134,11 @@ void transfer_id_format(unsigned id, char *buf, size_t size);
 
 /* fetch.c */
 void transfer_fetch_free_all(struct transfer_mgr *m);
-void transfer_fetch_status(struct transfer_mgr *m, xmlNodePtr st);
+void transfer_fetch_status(struct transfer_mgr *m, struct xml_writer *w);
 /* serve.c */
 bool transfer_serve_invite(struct sip_tx *tx, void *arg);
 void transfer_serve_free_all(struct transfer_mgr *m);
-void transfer_serve_status(struct transfer_mgr *m, xmlNodePtr st);
+void transfer_serve_status(struct transfer_mgr *m, struct xml_writer *w);
 
 /* record.c */
 struct transfer_record *transfer_record_find(struct transfer_mgr *m,

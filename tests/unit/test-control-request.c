@@ -50,14 +50,16 @@ static void close_conn(void)
 }
 
 /* What sipsvcd's main.c contributes to <Status>; sipsvc.xsd requires it. */
-static void daemon_facts(xmlNodePtr st, void *arg)
+static void daemon_facts(struct xml_writer *w, enum status_part part, void *arg)
 {
-	xml_set_propf(st, "version", "%s", PACKAGE_VERSION);
-	xml_set_propf(st, "pid", "%d", 1);
-	xml_set_propf(st, "uptime", "%.3f", 0.0);
-	xml_set_propf(st, "log-level", "%s", "info");
-	xml_set_propf(st, "state-dir", "%s", "/nonexistent/state");
-	xml_set_propf(st, "runtime-dir", "%s", cfg->runtime_dir);
+	if (part != STATUS_ATTRS)
+		return;
+	xml_attrf(w, "version", "%s", PACKAGE_VERSION);
+	xml_attrf(w, "pid", "%d", 1);
+	xml_attrf(w, "uptime", "%.3f", 0.0);
+	xml_attrf(w, "log-level", "%s", "info");
+	xml_attrf(w, "state-dir", "%s", "/nonexistent/state");
+	xml_attrf(w, "runtime-dir", "%s", cfg->runtime_dir);
 }
 
 static void setup(void)

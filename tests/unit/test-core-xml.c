@@ -2,6 +2,10 @@
 /* core/xml.c: parsing untrusted input, and making text that quotes it fit for XML. */
 #include "config.h"
 
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include <check.h>
 
 #include "core/core.h"
@@ -89,6 +93,73 @@ START_TEST(test_parse_untrusted)
 }
 END_TEST
 
+/* What the writer made, checked against @p want, then parsed back by libxml2. */
+static void check_written(struct xml_writer *w, const char *want)
+{
+	char err[256] = "", *out;
+	size_t len;
+	xmlDocPtr d;
+
+	ck_assert_int_eq(xml_writer_finish(w, 4, &out, &len), 0);
+	ck_assert_uint_eq(len, strlen(want));
+	ck_assert_mem_eq(out + 4, want, len);
+	d = xml_parse_untrusted(out + 4, len, err, sizeof(err));
+	ck_assert_msg(d != NULL, "%s does not parse: %s", want, err);
+	xmlFreeDoc(d);
+	free(out);
+}
+
+START_TEST(test_writer)
+{
+	struct xml_writer w;
+
+	ck_assert_int_eq(xml_writer_init(&w, 4), 0);
+	xml_begin(&w, "Ok");
+	xml_attr(&w, "ref", "a\"b<c>&\td\ne");
+	xml_begin(&w, "Empty");
+	xml_attrf(&w, "n", "%zu", (size_t)18446744073709551615ULL);
+	xml_attrf(&w, "u", "%u", 0u);
+	xml_attrf(&w, "f", "%.3f", 1.5);
+	xml_end(&w);
+	xml_begin(&w, "Text");
+	xml_text(&w, "x<y & \"z\"\n\x01");
+	xml_end(&w);
+	xml_end(&w);
+	check_written(&w, "<Ok ref=\"a&quot;b&lt;c&gt;&amp;&#9;d&#10;e\">"
+			  "<Empty n=\"18446744073709551615\" u=\"0\" f=\"1.500\"/>"
+			  "<Text>x&lt;y &amp; \"z\"&#10;\xef\xbf\xbd</Text></Ok>\n");
+}
+END_TEST
+
+/* Misuse is refused at the end, never written as broken XML. */
+START_TEST(test_writer_misuse)
+{
+	struct xml_writer w;
+	char *out = NULL;
+	size_t len;
+
+	ck_assert_int_eq(xml_writer_init(&w, 0), 0);
+	xml_begin(&w, "a");
+	ck_assert_int_eq(xml_writer_finish(&w, 0, &out, &len), -EINVAL); /* left open */
+	ck_assert_int_eq(xml_writer_init(&w, 0), 0);
+	xml_begin(&w, "a");
+	xml_text(&w, "t");
+	xml_attr(&w, "late", "1");
+	xml_end(&w);
+	ck_assert_int_eq(xml_writer_finish(&w, 0, &out, &len), -EINVAL);
+	ck_assert_int_eq(xml_writer_init(&w, 0), 0);
+	xml_end(&w);
+	ck_assert_int_eq(xml_writer_finish(&w, 0, &out, &len), -EINVAL);
+	ck_assert_int_eq(xml_writer_init(&w, 0), 0);
+	for (int i = 0; i <= XML_WRITER_DEPTH; i++)
+		xml_begin(&w, "d");
+	for (int i = 0; i <= XML_WRITER_DEPTH; i++)
+		xml_end(&w);
+	ck_assert_int_eq(xml_writer_finish(&w, 0, &out, &len), -EINVAL);
+	ck_assert_ptr_null(out);
+}
+END_TEST
+
 static Suite *xml_suite(void)
 {
 	Suite *s = suite_create("core-xml");
@@ -98,6 +169,8 @@ static Suite *xml_suite(void)
 	tcase_add_test(tc, test_bad_bytes_replaced);
 	tcase_add_test(tc, test_snprintf_cut);
 	tcase_add_test(tc, test_parse_untrusted);
+	tcase_add_test(tc, test_writer);
+	tcase_add_test(tc, test_writer_misuse);
 	suite_add_tcase(s, tc);
 	return s;
 }
