@@ -58,6 +58,7 @@ struct daemon {
 	struct transfer_mgr *transfers;
 	struct overlay_service *overlay; /* NULL when off */
 	ev_tstamp started;
+	long pid;        /* getpid() is a system call; Status asks for it every time */
 	ev_signal sigterm, sigint, sighup;
 	ev_timer watchdog;
 	ev_timer trim;
@@ -296,7 +297,7 @@ static void on_status(struct xml_writer *w, enum status_part part, void *arg)
 	if (part != STATUS_ATTRS)
 		return;
 	xml_attrf(w, "version", "%s", PACKAGE_VERSION);
-	xml_attrf(w, "pid", "%ld", (long)getpid());
+	xml_attrf(w, "pid", "%ld", d->pid);
 	xml_attrf(w, "uptime", "%.3f", ev_now(d->loop) - d->started);
 	xml_attrf(w, "log-level", "%s", log_level_to_string(log_get_level()));
 	if (d->cfg->path)
@@ -410,6 +411,7 @@ static int run(int argc, char **argv)
 	if (!d.loop)
 		return EX_OSERR;
 	d.started = ev_now(d.loop);
+	d.pid = (long)getpid();
 	if (worker_pool_new(d.loop, 2, 4096, &d.workers) < 0) {
 		log_err("cannot start the worker threads");
 		daemon_stop(&d);
