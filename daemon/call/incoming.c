@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "call/call-private.h"
+#include "core/xml.h"
 #include "device/device.h"
 
 static void emit_incoming(struct call *c, const char *from, const char *to)
@@ -49,12 +50,25 @@ static void on_caller_cancel(struct sip_tx *tx, void *arg)
 	call_finish(l->call, CALL_STATE_ENDED, "caller-cancelled", 487);
 }
 
+/* The caller's From or To URI, if sipsvc.xsd's Uri takes it: it goes into events and
+ * <Calls/> (libosip2 passes URIs of schemes it does not know through unescaped). */
+static char *party(struct sip_tx *tx, bool to)
+{
+	char *uri = sip_tx_party(tx, to);
+
+	if (uri && !xml_uri_ok(uri)) {
+		free(uri);
+		uri = NULL;
+	}
+	return uri;
+}
+
 /* The call for one incoming INVITE, or a final answer saying why there is none. */
 static void take_invite(struct call_mgr *m, struct sip_tx *tx)
 {
 	struct device *d = m->devs ? device_default(m->devs) : NULL;
 	struct origin none = { 0 };
-	char *from = sip_tx_party(tx, false), *to = sip_tx_party(tx, true), err[256];
+	char *from = party(tx, false), *to = party(tx, true), err[256];
 	struct call *c = NULL;
 
 	if (!d || device_available(d) == 0)

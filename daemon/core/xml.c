@@ -66,6 +66,38 @@ static size_t xml_char_len(const unsigned char *s)
 	return n;
 }
 
+/*
+ * \p{Cc} also holds the C1 controls U+0080-U+009F, in UTF-8 0xC2 0x80-0x9F, which XML
+ * itself allows (fuzz-tunnel-event found a Request-URI with one).
+ */
+bool xml_uri_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0, scheme = s ? strspn(s, "abcdefghijklmnopqrstuvwxyz"
+							"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-") : 0;
+	char *copy;
+	bool ok;
+
+	if (n == 0 || n > 1024 || scheme == 0 || s[scheme] != ':' || !s[scheme + 1] ||
+	    !((s[0] | 0x20) >= 'a' && (s[0] | 0x20) <= 'z'))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c <= ' ' || c == 0x7f || c == '<' || c == '>' || c == '"' ||
+		    (c == 0xc2 && (unsigned char)s[i + 1] >= 0x80 &&
+		     (unsigned char)s[i + 1] <= 0x9f))
+			return false;
+	}
+	/* Valid UTF-8 is what xml_text_sanitize() leaves as it is. */
+	copy = strdup(s);
+	if (!copy)
+		return false;
+	xml_text_sanitize(copy);
+	ok = strcmp(copy, s) == 0;
+	free(copy);
+	return ok;
+}
+
 void xml_text_sanitize(char *s)
 {
 	unsigned char *p = (unsigned char *)s;

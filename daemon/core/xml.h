@@ -79,6 +79,12 @@ int xml_serialise(xmlNodePtr n, size_t head, char **ret, size_t *ret_len);
  * bytes) or was cut by snprintf() inside a character.
  */
 void xml_text_sanitize(char *s);
+/**
+ * Whether @p s is a URI that sipsvc.xsd's Uri type takes: scheme ":" rest, at most
+ * 1024 bytes of valid UTF-8 without whitespace, controls (C0, DEL, C1), <, > or ".
+ * For URIs a peer sent, before they go into an attribute of that type.
+ */
+bool xml_uri_ok(const char *s);
 /** Compile a schema held in memory; NULL on failure (a bug in our own schema). */
 xmlSchemaPtr xml_schema_compile(const char *xsd, size_t len);
 /**

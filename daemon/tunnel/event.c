@@ -179,35 +179,11 @@ xmlNodePtr tunnel_response_event(const struct origin *o, int status,
 	return ev;
 }
 
-/*
- * sipsvc.xsd's Uri: scheme ":" rest, no whitespace, controls, <, > or ", ≤ 1024.
- * \p{Cc} also holds the C1 controls U+0080-U+009F, in UTF-8 0xC2 0x80-0x9F, which
- * XML itself allows (fuzz-tunnel-event found a Request-URI with one).
- */
-static bool uri_ok(const char *s)
-{
-	size_t n = s ? strlen(s) : 0, scheme = s ? strspn(s, "abcdefghijklmnopqrstuvwxyz"
-							"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-") : 0;
-
-	if (n == 0 || n > 1024 || scheme == 0 || s[scheme] != ':' || !s[scheme + 1] ||
-	    !((s[0] | 0x20) >= 'a' && (s[0] | 0x20) <= 'z'))
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c <= ' ' || c == 0x7f || strchr("<>\"", c) ||
-		    (c == 0xc2 && (unsigned char)s[i + 1] >= 0x80 &&
-		     (unsigned char)s[i + 1] <= 0x9f))
-			return false;
-	}
-	return utf8_ok(s, n);
-}
-
 static void add_uri(xmlNodePtr ev, const char *attr, osip_uri_t *uri)
 {
 	char *s = NULL;
 
-	if (uri && osip_uri_to_str(uri, &s) == 0 && uri_ok(s))
+	if (uri && osip_uri_to_str(uri, &s) == 0 && xml_uri_ok(s))
 		xmlNewProp(ev, BAD_CAST attr, BAD_CAST s);
 	osip_free(s);
 }

@@ -160,6 +160,39 @@ START_TEST(test_writer_misuse)
 }
 END_TEST
 
+/* sipsvc.xsd's Uri: [A-Za-z][A-Za-z0-9+.\-]*:[^\s\p{Cc}<>"]+, at most 1024. */
+START_TEST(test_uri_ok)
+{
+	char longest[1026];
+
+	ck_assert(xml_uri_ok("sip:alice@example.com;transport=tcp"));
+	ck_assert(xml_uri_ok("tel:+1-555"));
+	ck_assert(xml_uri_ok("im:caf\xc3\xa9"));
+	ck_assert(xml_uri_ok("x:\xc2\xa0")); /* U+00A0 is no control */
+	ck_assert(!xml_uri_ok("x:a\xc2\x80"));
+	ck_assert(!xml_uri_ok("x:a\xc2\x9f"));
+	ck_assert(!xml_uri_ok("x:a\x7f"));
+	ck_assert(!xml_uri_ok("x:a\x01"));
+	ck_assert(!xml_uri_ok("x:a b"));
+	ck_assert(!xml_uri_ok("x:a\"b"));
+	ck_assert(!xml_uri_ok("x:<a>"));
+	ck_assert(!xml_uri_ok("x:\xc3"));     /* cut UTF-8 */
+	ck_assert(!xml_uri_ok("x:\xed\xa0\x80")); /* a surrogate */
+	ck_assert(!xml_uri_ok("x:"));
+	ck_assert(!xml_uri_ok(":a"));
+	ck_assert(!xml_uri_ok("1x:a"));
+	ck_assert(!xml_uri_ok(""));
+	ck_assert(!xml_uri_ok(NULL));
+	memset(longest, 'a', sizeof(longest) - 1);
+	memcpy(longest, "x:", 2);
+	longest[1024] = '\0';
+	ck_assert(xml_uri_ok(longest));
+	longest[1024] = 'a';
+	longest[1025] = '\0';
+	ck_assert(!xml_uri_ok(longest));
+}
+END_TEST
+
 static Suite *xml_suite(void)
 {
 	Suite *s = suite_create("core-xml");
@@ -171,6 +204,7 @@ static Suite *xml_suite(void)
 	tcase_add_test(tc, test_parse_untrusted);
 	tcase_add_test(tc, test_writer);
 	tcase_add_test(tc, test_writer_misuse);
+	tcase_add_test(tc, test_uri_ok);
 	suite_add_tcase(s, tc);
 	return s;
 }
