@@ -74,8 +74,6 @@ bool xml_uri_ok(const char *s)
 {
 	size_t n = s ? strlen(s) : 0, scheme = s ? strspn(s, "abcdefghijklmnopqrstuvwxyz"
 							"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-") : 0;
-	char *copy;
-	bool ok;
 
 	if (n == 0 || n > 1024 || scheme == 0 || s[scheme] != ':' || !s[scheme + 1] ||
 	    !((s[0] | 0x20) >= 'a' && (s[0] | 0x20) <= 'z'))
@@ -88,12 +86,18 @@ bool xml_uri_ok(const char *s)
 		     (unsigned char)s[i + 1] <= 0x9f))
 			return false;
 	}
-	/* Valid UTF-8 is what xml_text_sanitize() leaves as it is. */
-	copy = strdup(s);
-	if (!copy)
+	return xml_text_ok(s, n);
+}
+
+bool xml_text_ok(const char *s, size_t n)
+{
+	char *copy;
+	bool ok;
+
+	if (memchr(s, '\0', n) || !(copy = strndup(s, n)))
 		return false;
 	xml_text_sanitize(copy);
-	ok = strcmp(copy, s) == 0;
+	ok = memcmp(copy, s, n) == 0;
 	free(copy);
 	return ok;
 }

@@ -80,6 +80,11 @@ int xml_serialise(xmlNodePtr n, size_t head, char **ret, size_t *ret_len);
  */
 void xml_text_sanitize(char *s);
 /**
+ * Whether the @p n bytes at @p s are text XML 1.0 carries as it is (§2.2: valid UTF-8
+ * of its Char set, no NUL): what xml_text_sanitize() would leave unchanged.
+ */
+bool xml_text_ok(const char *s, size_t n);
+/**
  * Whether @p s is a URI that sipsvc.xsd's Uri type takes: scheme ":" rest, at most
  * 1024 bytes of valid UTF-8 without whitespace, controls (C0, DEL, C1), <, > or ".
  * For URIs a peer sent, before they go into an attribute of that type.

@@ -17,21 +17,6 @@
 #define TOKEN_CHARS                                                                        \
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.!%*_+`'~"
 
-/* XML 1.0 carries only its Char set (§2.2, as core/xml.c reads it): text with
- * anything else, NUL included, is not passed on. */
-static bool utf8_ok(const char *s, size_t n)
-{
-	char *copy;
-	bool ok;
-
-	if (memchr(s, '\0', n) || !(copy = strndup(s, n)))
-		return false;
-	xml_text_sanitize(copy);
-	ok = memcmp(copy, s, n) == 0;
-	free(copy);
-	return ok;
-}
-
 static void add_header(xmlNodePtr ev, const char *line, size_t len)
 {
 	const char *colon = memchr(line, ':', len);
@@ -51,7 +36,7 @@ static void add_header(xmlNodePtr ev, const char *line, size_t len)
 		;
 	v = (size_t)(line + len - colon);
 	/* sipsvc.xsd HeaderValue: one line (a bare CR or LF survives libosip2). */
-	if (v > MAX_VALUE || !utf8_ok(colon, v) || memchr(colon, '\r', v) ||
+	if (v > MAX_VALUE || !xml_text_ok(colon, v) || memchr(colon, '\r', v) ||
 	    memchr(colon, '\n', v))
 		return;
 	memcpy(value, colon, v);
@@ -94,7 +79,7 @@ static void add_body(xmlNodePtr ev, const osip_message_t *m, const char *body, s
 
 	if (len == 0)
 		return;
-	if (!utf8_ok(body, len)) {
+	if (!xml_text_ok(body, len)) {
 		note(ev, "body left out: %zu bytes that are not XML text", len);
 		return;
 	}
