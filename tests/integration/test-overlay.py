@@ -197,10 +197,12 @@ def t06_killed_neighbours_are_replaced():
     ok, line = events.request('<Subscribe events="overlay"/>')
     check_eq(ok.tag, "Ok", line)
     before = neighbours(first)
-    victims_ids = sorted(before)[:2]
+    # two of them, never the holder of the file the survivors must still find
+    victims_ids = sorted(before - {node_id_cache[nodes[-1]]})[:2]
     # Below LO neighbours the node looks for new ones; with more left it need not.
     must_join = len(before) - len(victims_ids) < LO
     victims = [d for d in nodes[1:-1] if node_id(d) in victims_ids]
+    check_eq(len(victims), 2, "two neighbours to kill among %r" % sorted(before))
     # three more, away from the first and the holder: 5 killed in all
     others = [d for d in nodes[1:-1] if d not in victims][:3]
     for d in victims + others:
