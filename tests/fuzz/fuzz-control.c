@@ -23,25 +23,13 @@
 
 #include "control/control-private.h"
 #include "core/xml.h"
+#include "tests/unit/status-facts.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct config *cfg;
 static struct control *ctl;
-
-/* What sipsvcd's main.c contributes to <Status>; sipsvc.xsd requires it. */
-static void daemon_facts(struct xml_writer *w, enum status_part part, void *arg)
-{
-	if (part != STATUS_ATTRS)
-		return;
-	xml_attrf(w, "version", "%s", PACKAGE_VERSION);
-	xml_attrf(w, "pid", "%d", 1);
-	xml_attrf(w, "uptime", "%.3f", 0.0);
-	xml_attrf(w, "log-level", "%s", "debug");
-	xml_attrf(w, "state-dir", "%s", "/nonexistent/state");
-	xml_attrf(w, "runtime-dir", "%s", cfg->runtime_dir);
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -52,7 +40,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	cfg->limits.max_queue = 8;
 	/* Debug logging runs every log line through the tap into `log` events. */
 	log_set_level(LOG_LEVEL_DEBUG);
-	if (control_new(NULL, cfg, &ctl) < 0 || status_register(daemon_facts, NULL) < 0)
+	if (control_new(NULL, cfg, &ctl) < 0 || status_register(status_facts, cfg) < 0)
 		abort();
 	return 0;
 }

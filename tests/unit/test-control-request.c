@@ -19,6 +19,7 @@
 #include "device/device.h"
 #include "core/xml.h"
 #include "testutil.h"
+#include "status-facts.h"
 
 static const char devices_cfg[] =
 	"<sipsvc>"
@@ -49,19 +50,6 @@ static void close_conn(void)
 	peer = -1;
 }
 
-/* What sipsvcd's main.c contributes to <Status>; sipsvc.xsd requires it. */
-static void daemon_facts(struct xml_writer *w, enum status_part part, void *arg)
-{
-	if (part != STATUS_ATTRS)
-		return;
-	xml_attrf(w, "version", "%s", PACKAGE_VERSION);
-	xml_attrf(w, "pid", "%d", 1);
-	xml_attrf(w, "uptime", "%.3f", 0.0);
-	xml_attrf(w, "log-level", "%s", "info");
-	xml_attrf(w, "state-dir", "%s", "/nonexistent/state");
-	xml_attrf(w, "runtime-dir", "%s", cfg->runtime_dir);
-}
-
 static void setup(void)
 {
 	char err[256];
@@ -73,7 +61,7 @@ static void setup(void)
 	/* The stock wrappers are linked in (libwrappers-static); none starts anything. */
 	ck_assert_int_eq(device_table_new(ev_default_loop(0), cfg, "/nonexistent", &devices), 0);
 	control_set_devices(ctl, devices);
-	ck_assert_int_eq(status_register(daemon_facts, NULL), 0);
+	ck_assert_int_eq(status_register(status_facts, cfg), 0);
 	open_conn();
 }
 
@@ -81,7 +69,7 @@ static void teardown(void)
 {
 	if (cn)
 		close_conn();
-	status_unregister(daemon_facts, NULL);
+	status_unregister(status_facts, cfg);
 	control_free(ctl);
 	device_table_free(devices);
 	config_free(cfg);
