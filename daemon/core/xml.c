@@ -36,8 +36,9 @@ void xml_guard_init(void)
 	xmlSetStructuredErrorFunc(NULL, silent_structured);
 }
 
-/* Length of the XML character starting at @p s if it is one, else 0. */
-static size_t xml_char_len(const unsigned char *s)
+/* Length of the XML character starting at @p s, of at most @p left bytes, if it is
+ * one, else 0 (NUL included). */
+static size_t xml_char_len(const unsigned char *s, size_t left)
 {
 	uint32_t c;
 	size_t n;
@@ -51,6 +52,8 @@ static size_t xml_char_len(const unsigned char *s)
 	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
 		n = 4, c = s[0] & 0x07;
 	else
+		return 0;
+	if (n > left)
 		return 0;
 	for (size_t i = 1; i < n; i++) {
 		if ((s[i] & 0xc0) != 0x80) /* also stops at the terminating NUL */
@@ -91,15 +94,13 @@ bool xml_uri_ok(const char *s)
 
 bool xml_text_ok(const char *s, size_t n)
 {
-	char *copy;
-	bool ok;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len;
 
-	if (memchr(s, '\0', n) || !(copy = strndup(s, n)))
-		return false;
-	xml_text_sanitize(copy);
-	ok = memcmp(copy, s, n) == 0;
-	free(copy);
-	return ok;
+	for (size_t i = 0; i < n; i += len)
+		if (!(len = xml_char_len(p + i, n - i)))
+			return false;
+	return true;
 }
 
 void xml_text_sanitize(char *s)
@@ -107,7 +108,8 @@ void xml_text_sanitize(char *s)
 	unsigned char *p = (unsigned char *)s;
 
 	while (*p) {
-		size_t n = xml_char_len(p);
+		/* no bound needed: a continuation byte is never the terminating NUL */
+		size_t n = xml_char_len(p, SIZE_MAX);
 
 		if (n)
 			p += n;

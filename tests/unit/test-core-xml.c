@@ -160,6 +160,21 @@ START_TEST(test_writer_misuse)
 }
 END_TEST
 
+/* Text of @n bytes, not NUL-terminated: the bound, not what follows, decides. */
+START_TEST(test_text_ok)
+{
+	ck_assert(xml_text_ok("ab\xe2\x82\xac", 5));
+	ck_assert(!xml_text_ok("ab\xe2\x82\xac", 4)); /* cut by the length */
+	ck_assert(!xml_text_ok("ab\xe2\x82\xac", 3));
+	ck_assert(xml_text_ok("a\xc2\x85\tb\r\n", 7)); /* C1 and these C0 are Chars */
+	ck_assert(!xml_text_ok("a\0b", 3));
+	ck_assert(!xml_text_ok("a\x01", 2));
+	ck_assert(!xml_text_ok("\xef\xbf\xbe", 3)); /* U+FFFE */
+	ck_assert(!xml_text_ok("\xc0\x80", 2));      /* overlong NUL */
+	ck_assert(xml_text_ok("", 0));
+}
+END_TEST
+
 /* sipsvc.xsd's Uri: [A-Za-z][A-Za-z0-9+.\-]*:[^\s\p{Cc}<>"]+, at most 1024. */
 START_TEST(test_uri_ok)
 {
@@ -204,6 +219,7 @@ static Suite *xml_suite(void)
 	tcase_add_test(tc, test_parse_untrusted);
 	tcase_add_test(tc, test_writer);
 	tcase_add_test(tc, test_writer_misuse);
+	tcase_add_test(tc, test_text_ok);
 	tcase_add_test(tc, test_uri_ok);
 	suite_add_tcase(s, tc);
 	return s;
